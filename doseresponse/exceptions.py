@@ -1,0 +1,47 @@
+"""Exception and warning types raised by doseresponse.
+
+Every validation error is a :class:`DoseResponseError`, a subclass of :class:`ValueError`, so
+``except ValueError`` keeps working for callers that do not know this package. Messages name the
+offending argument (or row and column) and say how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataValidationError",
+    "DoseResponseError",
+    "FitError",
+    "ModelMismatchError",
+    "UnknownNameError",
+]
+
+
+class DoseResponseError(ValueError):
+    """Base class for invalid input to a doseresponse function."""
+
+
+class DataValidationError(DoseResponseError):
+    """A data table is malformed (missing column, bad value, inconsistent metric...)."""
+
+
+class UnknownNameError(DoseResponseError, KeyError):
+    """A name (nuclide, tissue, dataset, curve family, study...) is not known.
+
+    The message lists the valid names.
+    """
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class FitError(DoseResponseError):
+    """A fit could not be carried out or its result is not acceptable."""
+
+
+class ModelMismatchError(DoseResponseError):
+    """A saved model file is tampered with or incompatible with this version."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit finished but failed a diagnostic (divergences, R-hat, ESS, fit-acceptance rules)."""

@@ -1,0 +1,1 @@
+"""Dose-response curve families (TCP/NTCP) and models."""
