@@ -117,7 +117,9 @@ def check_probability(value: ArrayLike, name: str, *, open_interval: bool = True
     return arr
 
 
-def lookup_name(name: str, table: dict[str, Any], what: str, *, aliases: dict[str, str] | None = None):
+def lookup_name(
+    name: str, table: dict[str, Any], what: str, *, aliases: dict[str, str] | None = None
+) -> Any:
     """Return ``table[key]`` for a case-insensitive ``name``, or raise listing valid names."""
     key = _normalise(name)
     normalised = {_normalise(k): k for k in table}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -279,7 +278,9 @@ class PiecewiseDoseRate:
     def scaled(self, factor: float) -> PiecewiseDoseRate:
         """The same history with every dose rate multiplied by ``factor`` (>= 0)."""
         f = check_scalar(factor, "factor", nonnegative=True)
-        return PiecewiseDoseRate(self.times, self.dose_rates * f, self.tail_rate, self.start_rate * f)
+        return PiecewiseDoseRate(
+            self.times, self.dose_rates * f, self.tail_rate, self.start_rate * f
+        )
 
     def __repr__(self) -> str:
         return (
@@ -289,5 +290,5 @@ class PiecewiseDoseRate:
         )
 
 
-DoseRate = Union[ExponentialDoseRate, PiecewiseDoseRate]
+DoseRate = ExponentialDoseRate | PiecewiseDoseRate
 """Either dose-rate history type."""
