@@ -11,8 +11,10 @@ __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
     "DoseResponseError",
+    "DroppedRowsWarning",
     "FitError",
     "ModelMismatchError",
+    "SmallStudyWarning",
     "UnknownNameError",
 ]
 
@@ -45,3 +47,15 @@ class ModelMismatchError(DoseResponseError):
 
 class ConvergenceWarning(UserWarning):
     """A fit finished but failed a diagnostic (divergences, R-hat, ESS, fit-acceptance rules)."""
+
+
+class SmallStudyWarning(UserWarning):
+    """A study contributes a single patient; its study-level effect is barely identifiable.
+
+    The message names the study. The data are kept: pool it, merge it with a similar centre, or
+    drop it explicitly with ``drop_rows=``.
+    """
+
+
+class DroppedRowsWarning(UserWarning):
+    """Rows were dropped at the user's explicit request (``drop_rows=``); the message lists them."""
