@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,9 +38,7 @@ from doseresponse._validation import (
     lookup_name,
 )
 from doseresponse.exceptions import DoseResponseError
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from doseresponse.radiobiology.eud import DVH
+from doseresponse.radiobiology.eud import DVH, _dose_distribution, geud
 
 __all__ = [
     "CURVE_FAMILIES",
@@ -632,8 +629,6 @@ def lkb(
     >>> round(float(lkb([10.0, 20.0, 30.0], 28.0, 0.18, n=1.0, volumes=[0.3, 0.4, 0.3])), 10)
     0.0562221780
     """
-    from doseresponse.radiobiology.eud import geud
-
     n = check_scalar(n, "n", positive=True)
     d_eff = geud(dose_or_dvh, volumes, a=1.0 / n)
     return probit(d_eff, td50, m)
@@ -676,8 +671,6 @@ def poisson_tcp(
     >>> round(poisson_tcp(70.0, n0=1e7, alpha=0.25), 9)
     0.777944639
     """
-    from doseresponse.radiobiology.eud import _dose_distribution
-
     n0 = check_scalar(n0, "n0", positive=True)
     alpha = check_scalar(alpha, "alpha", positive=True, unit="1/Gy")
     doses, weights = _dose_distribution(doses_or_beds, volumes, "doses_or_beds")
@@ -818,8 +811,6 @@ def relative_seriality(
     >>> round(relative_seriality([30.0], [1.0], d50=28.0, gamma=1.0, s=0.5), 9)
     0.565060141
     """
-    from doseresponse.radiobiology.eud import _dose_distribution
-
     d50 = check_scalar(d50, "d50", positive=True, unit="Gy")
     gamma = check_scalar(gamma, "gamma", positive=True)
     s = check_scalar(s, "s", positive=True)
