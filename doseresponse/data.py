@@ -213,7 +213,7 @@ class DoseResponseData:
         """Read a tidy CSV file and build validated data (same mapping as :meth:`from_frame`).
 
         Study and patient columns are read as text, so ids such as ``"007"`` keep their
-        leading zeros; floats are parsed with round-trip precision.
+        leading zeros.
 
         Parameters
         ----------
@@ -229,7 +229,7 @@ class DoseResponseData:
         -------
         DoseResponseData
         """
-        kwargs: dict[str, Any] = {"float_precision": "round_trip"}
+        kwargs: dict[str, Any] = {}
         text_columns = [mapping[k] for k in ("study", "patient") if mapping.get(k) is not None]
         if text_columns:
             kwargs["dtype"] = dict.fromkeys(text_columns, str)
@@ -828,13 +828,15 @@ class DoseResponseData:
         lines = [
             f"DoseResponseData: {self.dose_label}, outcome {self.outcome_name!r}",
             f"  {len(self._studies)} stud{'y' if len(self._studies) == 1 else 'ies'}, "
-            f"{self.n_patients} patients, {self.n_events} events; {', '.join(kinds)}",
+            f"{_count(self.n_patients, 'patient')}, {_count(self.n_events, 'event')}; "
+            f"{', '.join(kinds)}",
         ]
         table = self.summary()
         for study, row in table.head(_REPR_STUDIES).iterrows():
             lines.append(
-                f"  - {study}: {row['kind']}, {row['patients']} patients, {row['events']} events,"
-                f" dose {row['dose_min']:.3g}–{row['dose_max']:.3g} {self.dose_unit}"
+                f"  - {study}: {row['kind']}, {_count(row['patients'], 'patient')}, "
+                f"{_count(row['events'], 'event')}, dose {row['dose_min']:.3g}–"
+                f"{row['dose_max']:.3g} {self.dose_unit}"
             )
         if len(table) > _REPR_STUDIES:
             lines.append(f"  ... and {len(table) - _REPR_STUDIES} more studies")
@@ -891,6 +893,10 @@ def _concat_problems(datasets: list[DoseResponseData], allow_shared_studies: boo
                 else:
                     seen[study] = i
     return problems
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _json_value(value: Any) -> Any:
