@@ -627,7 +627,7 @@ def lkb(
     Examples
     --------
     >>> round(float(lkb([10.0, 20.0, 30.0], 28.0, 0.18, n=1.0, volumes=[0.3, 0.4, 0.3])), 10)
-    0.0562221780
+    0.056222178
     """
     n = check_scalar(n, "n", positive=True)
     d_eff = geud(dose_or_dvh, volumes, a=1.0 / n)

@@ -483,7 +483,7 @@ def eubed(beds: ArrayLike | DVH, volumes: ArrayLike | None = None, *, alpha: flo
     Examples
     --------
     >>> round(eubed([40.0, 60.0], alpha=0.15), 6)
-    44.562342
+    44.297066
     """
     alpha = check_scalar(alpha, "alpha", positive=True, unit="1/Gy")
     flat, weights = _dose_distribution(beds, volumes, "beds")
