@@ -155,12 +155,15 @@ def _design_from_data(data: Any, covariates: Any) -> _Design:
         )
     else:
         names = tuple(str(c) for c in covariates)
-    known = tuple(getattr(data, "covariates", ()) or ())
+    known = tuple(getattr(data, "covariates", ()) or ()) + tuple(
+        getattr(data, "study_covariates", ()) or ()
+    )
     missing = [c for c in names if c not in known]
     if missing:
         raise DoseResponseError(
             f"covariates {missing} are not covariates of the data; available: {list(known)}. "
-            "Declare them with DoseResponseData.from_frame(..., covariates=[...])."
+            "Declare them with DoseResponseData.from_frame(..., covariates=[...]) or "
+            "study_covariates=[...]."
         )
     parts = []
     ipd = data.ipd
@@ -578,8 +581,9 @@ class MLFit:
                 jac[:, j] = (eta(theta + e) - eta(theta - e)) / (2 * h)
             se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
             centre = link(p_hat[interior])
-            lower[interior] = inverse(centre - z * se)
-            upper[interior] = inverse(centre + z * se)
+            a, b = inverse(centre - z * se), inverse(centre + z * se)  # log-log link decreases
+            lower[interior] = np.minimum(a, b)
+            upper[interior] = np.maximum(a, b)
         return pd.DataFrame({"dose": grid, "probability": p_hat, "lower": lower, "upper": upper})
 
     # ----------------------------------------------------------------------------- doses
