@@ -506,9 +506,14 @@ def _classify_rows(
 
 
 def _labels(values: pd.Series) -> np.ndarray:
-    """Turn study / patient identifiers into strings (integer-valued floats lose their '.0')."""
+    """Turn study / patient identifiers into strings (integer-valued floats lose their '.0').
+
+    Missing values become ``""`` (callers report them separately).
+    """
 
     def one(value: Any) -> str:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return ""
         if isinstance(value, bool | np.bool_):
             return str(bool(value))
         if isinstance(value, int | np.integer):
@@ -529,7 +534,7 @@ def _study_labels(
     missing = raw.isna().to_numpy()
     _report(problems, "study", study, rows, missing, None, "missing study label",
             "every row needs the study/centre it comes from")
-    labels = _labels(raw.fillna(""))
+    labels = _labels(raw)
     empty = ~missing & (np.char.str_len(labels.astype(str)) == 0)
     _report(problems, "study", study, rows, empty, None, "empty study label",
             "give every row a non-empty study/centre label")
@@ -684,7 +689,7 @@ def _checked_patients(
     _report(problems, "patient", patient, rows, is_agg & present, _python_values(raw),
             "patient id on an aggregate row", "aggregate rows describe dose bins, not patients; "
             "clear the id")
-    ids = _labels(raw.fillna(""))
+    ids = _labels(raw)
     keyed = pd.DataFrame({"study": studies, "patient": ids})[is_ipd & present]
     dup = keyed.duplicated(keep=False).to_numpy()
     if dup.any():
@@ -851,7 +856,8 @@ def _warn_small_studies(
     small = patients[patients == 1].index.tolist()
     if small:
         warnings.warn(
-            f"study {', '.join(repr(s) for s in small)} has a single patient; its study-level "
+            f"{'study' if len(small) == 1 else 'studies'} {', '.join(repr(s) for s in small)} "
+            f"{'has' if len(small) == 1 else 'each have'} a single patient; its study-level "
             "effect is barely identifiable — keep it (it is pooled), merge it with a similar "
             "centre, or drop it explicitly with drop_rows=.",
             SmallStudyWarning,

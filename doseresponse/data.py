@@ -244,7 +244,11 @@ class DoseResponseData:
 
     @classmethod
     def concat(
-        cls, datasets: Sequence[DoseResponseData], *, allow_shared_studies: bool = False
+        cls,
+        datasets: Sequence[DoseResponseData],
+        *,
+        allow_shared_studies: bool = False,
+        outcome_name: str | None = None,
     ) -> DoseResponseData:
         """Combine several containers (e.g. IPD from one source, aggregate tables from others).
 
@@ -260,6 +264,10 @@ class DoseResponseData:
             If False (default), a study label present in two containers is an error (it usually
             means double counting); rename one with :meth:`rename_studies`. If True, their rows
             are merged into one study.
+        outcome_name : str, optional
+            Name of the combined endpoint. Required when the containers' outcome names differ
+            (e.g. ``"tox"`` from a patient table and the default ``"outcome"`` from an
+            aggregate one) — check that they really measure the same endpoint.
 
         Returns
         -------
@@ -276,7 +284,7 @@ class DoseResponseData:
                 "concat needs a non-empty sequence of DoseResponseData objects; got "
                 f"{[type(d).__name__ for d in datasets]}."
             )
-        problems = _concat_problems(datasets, allow_shared_studies)
+        problems = _concat_problems(datasets, allow_shared_studies, outcome_name is None)
         if problems:
             raise DataValidationError(
                 f"{len(problems)} problem{'s' if len(problems) > 1 else ''} combining "
@@ -295,6 +303,7 @@ class DoseResponseData:
             follow_up="follow_up" if "follow_up" in time_cols else None,
             event_time="event_time" if "event_time" in time_cols else None,
             dose_summary=with_aggregate[0].dose_summary if with_aggregate else first.dose_summary,
+            outcome_name=outcome_name if outcome_name is not None else first.outcome_name,
         )
         has_agg = bool(with_aggregate)
         mapping.update(
@@ -852,7 +861,9 @@ class DoseResponseData:
 ArrayLikeOrCallable = Any | Callable[[np.ndarray], np.ndarray]
 
 
-def _concat_problems(datasets: list[DoseResponseData], allow_shared_studies: bool) -> list[str]:
+def _concat_problems(
+    datasets: list[DoseResponseData], allow_shared_studies: bool, check_outcome: bool
+) -> list[str]:
     """Everything that stops ``datasets`` from being combined, one message per problem."""
     problems = []
 
@@ -866,8 +877,10 @@ def _concat_problems(datasets: list[DoseResponseData], allow_shared_studies: boo
     disagreement("dose_metric", indexed,
                  "convert them to one metric first (DoseResponseData.with_dose)")
     disagreement("dose_unit", indexed, "convert them to one unit first (with_dose)")
-    disagreement("outcome_name", indexed,
-                 "pool one endpoint at a time, or pass the same outcome_name= when building them")
+    if check_outcome:
+        disagreement("outcome_name", indexed,
+                     "pool one endpoint at a time; if they are the same endpoint, name it with "
+                     "concat(..., outcome_name=...)")
     disagreement("dose_summary", [(i, d) for i, d in indexed if d.has_aggregate],
                  "aggregate bins must all report the same dose summary")
     disagreement("time_unit", [(i, d) for i, d in indexed if d.has_time_to_event],

@@ -444,6 +444,7 @@ def test_concat_rejects_different_outcomes_and_dose_summaries():
     with pytest.raises(DataValidationError) as info:
         DoseResponseData.concat([a, b])
     assert "mixed outcome_name" in str(info.value)
+    assert "concat(..., outcome_name=...)" in str(info.value)
     assert "mixed dose_summary" in str(info.value)
 
 
