@@ -236,10 +236,12 @@ def profile_interval(
     step0 = float(se_guess) if np.isfinite(se_guess) and se_guess > 1e-6 else 0.05
     for sign in (-1.0, 1.0):
         inner, step, found = t_hat, min(step0, _MAX_LOG_SPAN / 8), None
-        while step <= 2.0 * _MAX_LOG_SPAN:
-            outer = t_hat + sign * step
+        while True:
+            outer = t_hat + sign * min(step, _MAX_LOG_SPAN)
             if deviance(outer) > 0:
                 found = outer
+                break
+            if step >= _MAX_LOG_SPAN:
                 break
             inner = outer
             step *= 2.0

@@ -475,3 +475,13 @@ def test_repr_and_no_warnings_on_clean_fit():
         warnings.simplefilter("error")
         fit = fit_ml(curve="poisson", dose=DOSE2, events=EVENTS2, n=N2)
     assert "poisson" in repr(fit) and "aic" in repr(fit)
+
+
+def test_unbounded_profile_limit_warns():
+    fit = fit_ml(curve="log-logistic", dose=[5.0, 10.0, 20.0], events=[0, 1, 2], n=[3, 3, 3])
+    with pytest.warns(ConvergenceWarning, match="unbounded"):
+        res = fit.dose_at(0.9)
+    assert res["upper"] == math.inf
+    assert 0 < res["lower"] < res["estimate"]
+    delta = fit.dose_at(0.9, method="delta")  # the delta method always gives finite limits
+    assert math.isfinite(delta["upper"])
