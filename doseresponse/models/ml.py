@@ -836,7 +836,7 @@ def _links(name: str):
 
 def fit_ml(
     data: Any = None,
-    curve: str = "logistic",
+    curve: str | None = None,
     *,
     dose: ArrayLike | None = None,
     events: ArrayLike | None = None,
@@ -851,10 +851,11 @@ def fit_ml(
     ----------
     data : DoseResponseData, optional
         Patient-level rows (``outcome`` 0/1) and/or dose-group rows (``events`` of ``n``); all
-        studies are pooled. Omit it to pass arrays instead.
-    curve : str, default "logistic"
-        A registered family: ``"logistic"``, ``"log-logistic"``, ``"probit"`` (``"lkb"``),
-        ``"cloglog"`` (``"weibull"``) or ``"poisson"``.
+        studies are pooled. Omit it to pass arrays instead; with array input the curve name may
+        also be given first, ``fit_ml("probit", dose=..., events=..., n=...)``.
+    curve : str, optional
+        A registered family: ``"logistic"`` (default), ``"log-logistic"``, ``"probit"``
+        (``"lkb"``), ``"cloglog"`` (``"weibull"``) or ``"poisson"``.
     dose : array_like, optional
         Dose per row (Gy or the unit of the dose metric), >= 0 — array input only.
     events : array_like, optional
@@ -902,7 +903,14 @@ def fit_ml(
     for the log-dose families; otherwise scipy is used. The covariance is the inverse of the
     observed information (numerical Hessian) at the optimum in every case.
     """
-    family = get_curve_family(curve)
+    if isinstance(data, str):
+        if curve is not None:
+            raise DoseResponseError(
+                f"got two curve names ({data!r} and curve={curve!r}); the first argument is the "
+                "data (a DoseResponseData) or, with array input, the curve name."
+            )
+        data, curve = None, data
+    family = get_curve_family("logistic" if curve is None else curve)
     if method not in ("auto", "glm", "scipy"):
         raise DoseResponseError(f"method must be 'auto', 'glm' or 'scipy'; got {method!r}.")
     design = _as_design(data, dose, events, n, covariates)

@@ -485,3 +485,11 @@ def test_unbounded_profile_limit_warns():
     assert 0 < res["lower"] < res["estimate"]
     delta = fit.dose_at(0.9, method="delta")  # the delta method always gives finite limits
     assert math.isfinite(delta["upper"])
+
+
+def test_curve_name_first_with_arrays(logistic2):
+    fit = fit_ml("logistic", dose=DOSE2, events=EVENTS2, n=N2)
+    assert fit.params.to_numpy() == pytest.approx(logistic2.params.to_numpy())
+    assert fit_ml(dose=DOSE2, events=EVENTS2, n=N2).family.name == "logistic"  # default
+    with pytest.raises(DoseResponseError, match="two curve names"):
+        fit_ml("logistic", "probit", dose=DOSE2, events=EVENTS2, n=N2)
