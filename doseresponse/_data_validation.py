@@ -387,7 +387,10 @@ def _drop_mask(df: pd.DataFrame, drop_rows: Any) -> np.ndarray:
 
 def _row_names(index: pd.Index) -> np.ndarray:
     if index.is_unique:
-        return np.array([f"row {label!r}" for label in index], dtype=object)
+        labels = index.tolist()
+        if all(isinstance(label, int) for label in labels):
+            return np.char.add("row ", np.asarray(labels).astype(str)).astype(object)
+        return np.array([f"row {label!r}" for label in labels], dtype=object)
     return np.array(
         [f"row at position {i} (index label {label!r})" for i, label in enumerate(index)],
         dtype=object,
@@ -510,19 +513,35 @@ def _labels(values: pd.Series) -> np.ndarray:
 
     Missing values become ``""`` (callers report them separately).
     """
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(
+        values.dtype
+    ):
+        out = values.to_numpy(dtype=object, na_value="")
+    elif pd.api.types.is_bool_dtype(values.dtype):
+        out = values.astype(object).map(str).to_numpy(dtype=object)
+    elif pd.api.types.is_integer_dtype(values.dtype):
+        out = values.astype("float64").to_numpy()
+        out = np.where(missing, 0, out).astype(np.int64).astype(str).astype(object)
+    elif pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.astype("float64").to_numpy()
+        whole = ~missing & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+        out = np.array([repr(v) for v in numbers.tolist()], dtype=object)
+        out[whole] = numbers[whole].astype(np.int64).astype(str)
+    else:
+        out = np.array([_label(v) for v in values.tolist()], dtype=object)
+    out[missing] = ""
+    return out
 
-    def one(value: Any) -> str:
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, bool | np.bool_):
-            return str(bool(value))
-        if isinstance(value, int | np.integer):
-            return str(int(value))
-        if isinstance(value, float | np.floating) and float(value).is_integer():
-            return str(int(value))
-        return str(value)
 
-    return np.array([one(v) for v in values.tolist()], dtype=object)
+def _label(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _study_labels(

@@ -785,30 +785,44 @@ class DoseResponseData:
             ``dose_median``, ``dose_max`` (in :attr:`dose_unit`). Aggregate bins enter the dose
             columns at their summary dose, weighted by ``n`` for the median.
         """
-        records = []
-        for code, study in enumerate(self._studies):
-            ipd = self._ipd[self.study_codes("ipd") == code]
-            agg = self._aggregate[self.study_codes("aggregate") == code]
-            doses = np.concatenate([
-                ipd["dose"].to_numpy(),
-                np.repeat(agg["dose"].to_numpy(), agg["n"].to_numpy()),
-            ])
-            patients = len(ipd) + int(agg["n"].sum())
-            events = int(ipd["outcome"].sum()) + int(agg["events"].sum())
-            kind = "mixed" if len(ipd) and len(agg) else ("ipd" if len(ipd) else "aggregate")
-            records.append({
-                "study": study,
-                "kind": kind,
-                "ipd_rows": len(ipd),
-                "aggregate_rows": len(agg),
+        size = len(self._studies)
+        ipd_codes, agg_codes = self.study_codes("ipd"), self.study_codes("aggregate")
+        n = self._aggregate["n"].to_numpy(dtype=np.int64)
+        ipd_rows = np.bincount(ipd_codes, minlength=size)
+        agg_rows = np.bincount(agg_codes, minlength=size)
+        patients = ipd_rows + np.bincount(agg_codes, weights=n, minlength=size).astype(np.int64)
+        events = (
+            np.bincount(ipd_codes, weights=self._ipd["outcome"].to_numpy(), minlength=size)
+            + np.bincount(agg_codes, weights=self._aggregate["events"].to_numpy(), minlength=size)
+        ).astype(np.int64)
+        codes = np.concatenate([ipd_codes, agg_codes])
+        doses = np.concatenate([self._ipd["dose"].to_numpy(), self._aggregate["dose"].to_numpy()])
+        weights = np.concatenate([np.ones(len(ipd_codes), dtype=np.int64), n])
+        dose_min, dose_median, dose_max = (np.empty(size) for _ in range(3))
+        order = np.lexsort((doses, codes))
+        bounds = np.searchsorted(codes[order], np.arange(size + 1))
+        for code in range(size):
+            rows = order[bounds[code] : bounds[code + 1]]
+            sorted_doses, cumulative = doses[rows], np.cumsum(weights[rows])
+            total = cumulative[-1]
+            middle = np.searchsorted(cumulative, [(total - 1) // 2 + 1, total // 2 + 1])
+            dose_min[code], dose_max[code] = sorted_doses[0], sorted_doses[-1]
+            dose_median[code] = sorted_doses[middle].mean()
+        kind = np.where(ipd_rows > 0, np.where(agg_rows > 0, "mixed", "ipd"), "aggregate")
+        return pd.DataFrame(
+            {
+                "kind": kind.astype(object),
+                "ipd_rows": ipd_rows,
+                "aggregate_rows": agg_rows,
                 "patients": patients,
                 "events": events,
                 "rate": events / patients,
-                "dose_min": float(doses.min()),
-                "dose_median": float(np.median(doses)),
-                "dose_max": float(doses.max()),
-            })
-        return pd.DataFrame.from_records(records).set_index("study")
+                "dose_min": dose_min,
+                "dose_median": dose_median,
+                "dose_max": dose_max,
+            },
+            index=pd.Index(list(self._studies), name="study"),
+        )
 
     def __len__(self) -> int:
         """Number of rows (patient rows + aggregate rows)."""
