@@ -446,24 +446,8 @@ def bed_exponential(
             + "."
         ) from None
     out = np.empty(shape)
-    kernel = _BedChunkKernel(ab, trep, operands)
-    flat = [_flat_operand(op, shape) for op in operands]
-    if all(f is not None for f in flat):
-        out_flat = out.reshape(-1)
-        for start in range(0, out_flat.size, _CHUNK):
-            stop = min(start + _CHUNK, out_flat.size)
-            chunks = [f if isinstance(f, float) else f[start:stop] for f in flat]
-            kernel(chunks, out_flat[start:stop])
-    else:  # genuine broadcasting or non-contiguous input: let nditer produce the chunks
-        iterator = np.nditer(
-            [*operands, out],
-            flags=["external_loop", "buffered", "zerosize_ok", "refs_ok"],
-            op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
-            buffersize=_CHUNK,
-        )
-        with iterator:
-            for chunk in iterator:
-                kernel(list(chunk[:-1]), chunk[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow/NaN is caught per chunk
+        _evaluate_in_chunks(_BedChunkKernel(ab, trep, operands), operands, out)
     return out
 
 
@@ -879,7 +863,37 @@ def _bed_exponential_scalar(
     else:
         t_u = check_scalar(tu, "uptake_half_life", positive=True, unit="h")
         g = trep * (trep * (t_u + t_w) + t_u * t_w) / ((trep + t_u) * (trep + t_w) * (t_u + t_w))
-    return np.float64(dose + g * dose * dose / ab)
+    value = dose + g * dose * dose / ab
+    if not math.isfinite(value):
+        raise DoseResponseError(
+            "bed_exponential produced a non-finite BED (dose too large for float64); check the "
+            "dose units (Gy)."
+        )
+    return np.float64(value)
+
+
+def _evaluate_in_chunks(
+    kernel: _BedChunkKernel, operands: list[NDArray[np.float64]], out: NDArray[np.float64]
+) -> None:
+    """Feed the kernel cache-sized chunks of the operands and the matching output chunks."""
+    shape = out.shape
+    flat = [_flat_operand(op, shape) for op in operands]
+    if all(f is not None for f in flat):
+        out_flat = out.reshape(-1)
+        for start in range(0, out_flat.size, _CHUNK):
+            stop = min(start + _CHUNK, out_flat.size)
+            chunks = [f if isinstance(f, float) else f[start:stop] for f in flat]
+            kernel(chunks, out_flat[start:stop])
+    else:  # genuine broadcasting or non-contiguous input: let nditer produce the chunks
+        iterator = np.nditer(
+            [*operands, out],
+            flags=["external_loop", "buffered", "zerosize_ok", "refs_ok"],
+            op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
+            buffersize=_CHUNK,
+        )
+        with iterator:
+            for chunk in iterator:
+                kernel(list(chunk[:-1]), chunk[-1])
 
 
 def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...]) -> Any:
