@@ -201,6 +201,29 @@ def test_integer_study_and_patient_labels_become_text():
     assert data.ipd["patient"].tolist() == ["7", "8", "7", "8"]
 
 
+def test_non_integer_numeric_labels_keep_their_decimals():
+    df = pd.DataFrame({"s": [1.5, 1.5, 2.0, 2.0], "d": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]})
+    data = DoseResponseData.from_frame(df, dose="d", outcome="y", study="s")
+    assert data.studies == ("1.5", "2")
+
+
+def test_object_column_of_bools_with_missing_bins():
+    df = pd.DataFrame({
+        "d": [1.0, 2.0, 3.0, 4.0], "y": pd.Series([True, False, None, True], dtype=object),
+        "e": [np.nan, np.nan, 1, np.nan], "n": [np.nan, np.nan, 3, np.nan],
+    })
+    data = DoseResponseData.from_frame(df, dose="d", outcome="y", events="e", n="n")
+    assert data.ipd["outcome"].tolist() == [1, 0, 1]
+    assert data.ipd["patient"].tolist() == ["1", "2", "3"]  # numbered over patient rows only
+    assert data.aggregate["dose"].tolist() == [3.0]
+
+
+def test_constructor_is_from_frame():
+    assert DoseResponseData(patients(), **PATIENT_MAP) == DoseResponseData.from_frame(
+        patients(), **PATIENT_MAP
+    )
+
+
 def test_bool_covariate_is_numeric():
     df = patients().assign(htn=lambda f: f["htn"].astype(bool))
     data = DoseResponseData.from_frame(df, **PATIENT_MAP, covariates="htn")
