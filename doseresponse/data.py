@@ -552,13 +552,27 @@ class DoseResponseData:
     def rename_studies(self, mapping: dict[str, str]) -> DoseResponseData:
         """Return a new container with study labels renamed (e.g. before :meth:`concat`).
 
+        Parameters
+        ----------
+        mapping : dict
+            Old label → new label; studies not named keep their label.
+
         Raises
         ------
         UnknownNameError
             If a key is not a study of this cohort.
+        DoseResponseError
+            If two studies would end up with the same label.
         """
         for label in mapping:
             self.study_index(label)
+        renamed = [str(mapping.get(s, s)) for s in self._studies]
+        clashes = sorted({s for s in renamed if renamed.count(s) > 1})
+        if clashes:
+            raise DoseResponseError(
+                f"rename_studies would merge studies into {clashes}; give each study a distinct "
+                "label (merge studies explicitly by rebuilding the frame if that is intended)."
+            )
         frame = self.to_frame()
         frame["study"] = frame["study"].replace({str(k): str(v) for k, v in mapping.items()})
         return type(self).from_frame(frame, **self.canonical_mapping())

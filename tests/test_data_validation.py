@@ -378,6 +378,8 @@ def test_unknown_study_label():
         data.select_studies(["A", "Z"])
     with pytest.raises(UnknownNameError, match="unknown study 'Q'"):
         data.rename_studies({"Q": "R"})
+    with pytest.raises(DoseResponseError, match=r"would merge studies into \['B'\]"):
+        data.rename_studies({"A": "B"})
     with pytest.raises(DoseResponseError, match="at least one study"):
         data.select_studies([])
 
