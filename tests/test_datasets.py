@@ -291,7 +291,7 @@ def test_published_tables_hold_the_numbers_the_readme_promises():
     thresholds = kidney[kidney["row_kind"] == "threshold"]
     assert sorted(thresholds["dose_value"]) == [28.0, 40.0]
     counts = kidney[kidney["row_kind"] == "events_n_without_dose"]
-    assert ((counts["study_id"] == "bodei2008")).all()
+    assert (counts["study_id"] == "bodei2008").all()
     grade34 = load_dataset("kidney_prrt_grade34")
     assert (grade34.n_events, grade34.n_patients) == (0, 35)
     assert grade34.aggregate["dose"].tolist() == [23.8]
