@@ -1,9 +1,87 @@
 """Radiobiology: from time-activity data to absorbed dose, BED, EQDx and EUD.
 
 Pure numpy/scipy (no PyMC import). Units: time h, activity MBq, time-integrated activity MBq·h,
-dose Gy, dose rate Gy/h, rate constants 1/h, α Gy⁻¹, α/β Gy, energies MeV.
+dose Gy, dose rate Gy/h, rate constants 1/h, α Gy⁻¹, α/β Gy, energies MeV, mass kg.
+
+Modules
+-------
+nuclides   half-lives and mean energies per decay (ICRP 107 based), with sources
+kinetics   time-activity fits (mono/bi/tri-exponential, uptake, trapezoid + tail), AICc selection
+absorbed   MIRD D = Ã·S, local energy deposition, single-time-point TIA
+doserate   dose-rate histories (sum of exponentials; piecewise linear + exponential tail)
+bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopulation), EQDx, inverses
+eud        DVH, gEUD, clonogen EUD, EUBED, O'Donoghue EUD
+tissues    α/β, repair half-time and α presets with citations
+pipeline   multi-cycle organ/lesion dosimetry from time-activity samples in one call
 """
 
+from doseresponse.radiobiology.absorbed import (
+    absorbed_dose,
+    dose_constant_gy_kg_per_gbq,
+    hanscheid_factor,
+    local_deposition_dose,
+    local_deposition_s_value,
+    rescale_s_value,
+    single_time_point_tia,
+)
+from doseresponse.radiobiology.bed import (
+    bed,
+    bed_exponential,
+    bed_fractionated,
+    dose_for_bed,
+    dose_for_bed_history,
+    eqd,
+    g_factor,
+    lea_catcheside_integral,
+    scale_for_bed,
+)
 from doseresponse.radiobiology.doserate import DoseRate, ExponentialDoseRate, PiecewiseDoseRate
+from doseresponse.radiobiology.eud import DVH, clonogenic_eud, eubed, geud, odonoghue_eud
+from doseresponse.radiobiology.kinetics import (
+    TimeActivityFit,
+    exponential_tia,
+    fit_time_activity,
+    trapezoid_tail_tia,
+)
+from doseresponse.radiobiology.nuclides import Nuclide, get_nuclide, list_nuclides
+from doseresponse.radiobiology.pipeline import MultiCycleDosimetry, multicycle_dosimetry
+from doseresponse.radiobiology.tissues import TissueParameters, list_tissues, tissue_parameters
 
-__all__ = ["DoseRate", "ExponentialDoseRate", "PiecewiseDoseRate"]
+__all__ = [
+    "DVH",
+    "DoseRate",
+    "ExponentialDoseRate",
+    "MultiCycleDosimetry",
+    "Nuclide",
+    "PiecewiseDoseRate",
+    "TimeActivityFit",
+    "TissueParameters",
+    "absorbed_dose",
+    "bed",
+    "bed_exponential",
+    "bed_fractionated",
+    "clonogenic_eud",
+    "dose_constant_gy_kg_per_gbq",
+    "dose_for_bed",
+    "dose_for_bed_history",
+    "eqd",
+    "eubed",
+    "exponential_tia",
+    "fit_time_activity",
+    "g_factor",
+    "get_nuclide",
+    "geud",
+    "hanscheid_factor",
+    "lea_catcheside_integral",
+    "list_nuclides",
+    "list_tissues",
+    "local_deposition_dose",
+    "local_deposition_s_value",
+    "multicycle_dosimetry",
+    "odonoghue_eud",
+    "rescale_s_value",
+    "scale_for_bed",
+    "single_time_point_tia",
+    "tissue_parameters",
+    "trapezoid_tail_tia",
+]
