@@ -48,6 +48,9 @@ _MAX_INT_POWER = 32
 #: A chunk's power sum outside this range is recomputed with the doses rescaled (no overflow,
 #: no underflow to zero or to subnormal numbers).
 _SAFE_LOW, _SAFE_HIGH = 1e-280, 1e280
+#: Below this |a| the power sum is formed with expm1 (no loss of the O(a) signal in 1 + O(a)),
+#: and below _GEOMETRIC_A the a -> 0 limit (geometric mean) is exact to double precision.
+_SMALL_A, _GEOMETRIC_A = 0.01, 1e-250
 
 
 # --------------------------------------------------------------------------------------------
@@ -644,10 +647,15 @@ def _check_percent(percent: ArrayLike) -> FloatArray:
 
 
 def _log_mean_exp_eud(exponents: FloatArray, weights: FloatArray) -> float:
-    """Return ``-ln Σ w_i exp(-x_i)`` evaluated around ``min x`` (all exponents ≤ 0)."""
+    r"""Return ``-ln(Σ w_i exp(-x_i) / Σ w_i)`` evaluated around ``min x``.
+
+    With :math:`y_i = x_i - x_{min} \ge 0`, :math:`-\ln\bar S = x_{min} -
+    \mathrm{log1p}(\sum w_i\,\mathrm{expm1}(-y_i)/\sum w_i)`: no underflow, and a (nearly)
+    uniform distribution keeps full relative precision.
+    """
     shift = float(exponents.min())
-    total = float(np.dot(weights, np.exp(shift - exponents)))
-    return shift - math.log(total)
+    deficit = float(np.dot(weights, np.expm1(shift - exponents))) / float(weights.sum())
+    return shift - math.log1p(max(deficit, -1.0))
 
 
 def _geud_chunked(flat: FloatArray, weights: FloatArray | None, a: float) -> float:
@@ -667,7 +675,8 @@ def _geud_loop(
     kernel: Callable[[FloatArray, FloatArray | None], float],
 ) -> float:
     n = flat.size
-    geometric = a == 0.0
+    small = _is_small_exponent(a)
+    geometric = abs(a) < _GEOMETRIC_A or small
     sums: list[float] = []
     log_scales: list[float] = []
     zero_dose = False
@@ -694,6 +703,8 @@ def _geud_loop(
     if zero_dose:
         return 0.0
     count = 1.0 if weights is not None else float(n)
+    if small:  # kernel summed expm1(a ln D): gEUD = exp(log1p(mean)/a)
+        return math.exp(math.log1p(max(math.fsum(sums) / count, -1.0)) / a)
     if geometric:
         return math.exp(math.fsum(sums) / count)
     if not any(log_scales):
@@ -716,7 +727,16 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
     def total(values: FloatArray, w: FloatArray | None) -> float:
         return float(np.add.reduce(values) if w is None else np.dot(w, values))
 
-    if a == 0.0:
+    if _is_small_exponent(a):
+
+        def kernel(x: FloatArray, w: FloatArray | None) -> float:
+            t = np.log(x, out=buf1[: x.size])
+            t *= a
+            return total(np.expm1(t, out=t), w)
+
+        return kernel
+
+    if abs(a) < _GEOMETRIC_A:  # includes a == 0: the geometric mean
 
         def kernel(x: FloatArray, w: FloatArray | None) -> float:
             return total(np.log(x, out=buf1[: x.size]), w)
@@ -755,6 +775,10 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
         return total(t, w)
 
     return kernel
+
+
+def _is_small_exponent(a: float) -> bool:
+    return _GEOMETRIC_A <= abs(a) < _SMALL_A
 
 
 def _integer_power(base: FloatArray, k: int, out: FloatArray) -> FloatArray:
