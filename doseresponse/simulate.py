@@ -43,8 +43,10 @@ from doseresponse.models.curves import CurveFamily, get_curve_family
 
 __all__ = [
     "SimulatedCohort",
+    "SimulatedTimeActivityCohort",
     "SimulationTruth",
     "simulate_cohort",
+    "simulate_time_activity_cohort",
 ]
 
 #: Gauss–Hermite order used to integrate over the between-study random effects.
@@ -640,9 +642,262 @@ def simulate_cohort(
     )
 
 
+@dataclass(frozen=True)
+class SimulatedTimeActivityCohort:
+    """A cohort simulated from kidney time-activity samples through to BED and outcome.
+
+    Attributes
+    ----------
+    cohort : SimulatedCohort
+        Outcome data and truth. ``cohort.data`` holds the ESTIMATED kidney BED (from the fitted
+        time-activity curves) with its standard error; ``cohort.true_doses`` the TRUE BED.
+    samples : pandas.DataFrame
+        One row per patient × cycle × sample: ``study``, ``patient``, ``cycle``, ``time_h``,
+        ``activity_mbq`` (noisy measurement) and ``true_activity_mbq``.
+    kinetics : pandas.DataFrame
+        One row per patient × cycle: true parameters (``uptake_fraction``,
+        ``effective_half_life_h``), kidney mass, true and fitted TIA (MBq·h) with the fit's SE,
+        the fitted model, true and estimated absorbed dose (Gy).
+    patients : pandas.DataFrame
+        One row per patient: ``true_dose_gy``/``dose_gy`` (absorbed, all cycles),
+        ``true_bed_gy``/``bed_gy`` and ``bed_se_gy``, ``outcome`` and covariates.
+    """
+
+    cohort: SimulatedCohort
+    samples: pd.DataFrame = field(repr=False)
+    kinetics: pd.DataFrame = field(repr=False)
+    patients: pd.DataFrame = field(repr=False)
+
+    @property
+    def data(self) -> DoseResponseData:
+        """Outcome data with the estimated BED as dose (see :attr:`cohort`)."""
+        return self.cohort.data
+
+    @property
+    def truth(self) -> SimulationTruth:
+        """The dose-response truth (curve on the TRUE BED)."""
+        return self.cohort.truth
+
+
+def simulate_time_activity_cohort(
+    *,
+    curve: str = "log-logistic",
+    d50: float,
+    slope: float,
+    n_studies: int = 4,
+    patients_per_study: int | Sequence[int] = 30,
+    tau: float = 0.0,
+    covariates: Mapping[str, tuple[float, float]] | None = None,
+    n_cycles: int = 4,
+    activity_per_cycle_mbq: float = 7400.0,
+    sample_times_h: Sequence[float] = (4.0, 24.0, 48.0, 72.0, 168.0),
+    noise_rel_sd: float = 0.07,
+    uptake_fraction: tuple[float, float] = (0.03, 0.3),
+    effective_half_life_h: tuple[float, float] = (50.0, 0.15),
+    fast_fraction: float = 0.2,
+    fast_half_life_h: float = 3.0,
+    cycle_rel_sd: float = 0.1,
+    kidney_mass_kg: tuple[float, float] = (0.30, 0.15),
+    fit_model: str = "mono-exponential",
+    alpha_beta: float | None = None,
+    repair_half_time: float | None = None,
+    random_seed: int | None = None,
+) -> SimulatedTimeActivityCohort:
+    r"""Simulate 177Lu kidney time-activity samples → fitted TIA → dose → BED → outcome.
+
+    Parameters
+    ----------
+    curve, d50, slope, n_studies, patients_per_study, tau, covariates
+        Dose-response truth on the TRUE kidney BED (Gy), as in :func:`simulate_cohort`.
+    n_cycles : int
+        Therapy cycles per patient (>= 1).
+    activity_per_cycle_mbq : float
+        Administered activity per cycle (MBq), > 0.
+    sample_times_h : sequence of float
+        Imaging times after each administration (h), at least 2, increasing.
+    noise_rel_sd : float
+        Relative measurement noise of each activity sample (log-SD, 0.05-0.10 is typical).
+    uptake_fraction : (median, sd_log)
+        Kidney uptake at t = 0 (extrapolated) as a fraction of the administered activity.
+    effective_half_life_h : (median, sd_log)
+        Effective half-life of the slow (main) washout phase (h); capped at the 177Lu physical
+        half-life.
+    fast_fraction, fast_half_life_h : float
+        Share of the uptake in a fast washout phase (0 <= f < 1) and its half-life (h): the true
+        curve is bi-exponential, :math:`A(t)=A_0[f e^{-\lambda_f t}+(1-f)e^{-\lambda_s t}]`.
+    cycle_rel_sd : float
+        Cycle-to-cycle variation of the uptake (log-SD).
+    kidney_mass_kg : (median, sd_log)
+        Kidney mass per patient (kg), assumed known exactly for the dose calculation.
+    fit_model : str
+        Model passed to :func:`doseresponse.radiobiology.kinetics.fit_time_activity`
+        (``"mono-exponential"``, ``"bi-exponential"``, ``"auto"``, ...).
+    alpha_beta, repair_half_time : float, optional
+        LQ parameters (Gy, h); default the ``"kidney"`` preset of
+        :func:`doseresponse.radiobiology.tissues.tissue_parameters`.
+    random_seed : int, optional
+        Seed; ``None`` draws one from the OS (recorded in the truth).
+
+    Returns
+    -------
+    SimulatedTimeActivityCohort
+
+    Raises
+    ------
+    DoseResponseError
+        On an invalid argument.
+
+    Notes
+    -----
+    Per cycle the absorbed dose uses local energy deposition (MIRD Pamphlet 21, Bolch et al.
+    2009, J Nucl Med 50:477): :math:`D = S\tilde A`, :math:`S` from
+    :func:`~doseresponse.radiobiology.absorbed.local_deposition_s_value`. The true BED sums the
+    exact Lea–Catcheside BED of every cycle's bi-exponential dose rate
+    (:func:`~doseresponse.radiobiology.bed.bed`); the estimated BED does the same with the
+    fitted curves (``TimeActivityFit.dose_rate``). The BED standard error is the delta-method
+    :math:`SE_{BED}\approx SE_D\,(1+2(BED-D)/D)` with :math:`SE_D` from the fits' TIA SEs.
+    Outcomes are drawn by :func:`simulate_cohort` at the TRUE BED, so the data carry realistic
+    dosimetry error (noise, sampling schedule, model misspecification) instead of a log-normal
+    one.
+    """
+    from doseresponse.radiobiology.absorbed import local_deposition_s_value
+    from doseresponse.radiobiology.bed import bed
+    from doseresponse.radiobiology.doserate import ExponentialDoseRate
+    from doseresponse.radiobiology.kinetics import fit_time_activity
+    from doseresponse.radiobiology.nuclides import get_nuclide
+    from doseresponse.radiobiology.tissues import tissue_parameters
+
+    n_studies = _check_int(n_studies, "n_studies", minimum=1)
+    sizes = _per_study_ints(patients_per_study, n_studies)
+    n_cycles = _check_int(n_cycles, "n_cycles", minimum=1)
+    activity = check_scalar(activity_per_cycle_mbq, "activity_per_cycle_mbq", positive=True,
+                            unit="MBq")
+    times = np.asarray(sample_times_h, dtype=np.float64)
+    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) <= 0) or times[0] < 0:
+        raise DoseResponseError(
+            f"sample_times_h must hold at least 2 increasing times >= 0 h; got {sample_times_h!r}."
+        )
+    noise = check_scalar(noise_rel_sd, "noise_rel_sd", nonnegative=True)
+    cycle_sd = check_scalar(cycle_rel_sd, "cycle_rel_sd", nonnegative=True)
+    f_fast = check_scalar(fast_fraction, "fast_fraction", nonnegative=True)
+    if f_fast >= 1:
+        raise DoseResponseError(f"fast_fraction must lie in [0, 1); got {f_fast:g}.")
+    t_fast = check_scalar(fast_half_life_h, "fast_half_life_h", positive=True, unit="h")
+    uptake_med, uptake_sd = _median_sd(uptake_fraction, "uptake_fraction")
+    teff_med, teff_sd = _median_sd(effective_half_life_h, "effective_half_life_h")
+    mass_med, mass_sd = _median_sd(kidney_mass_kg, "kidney_mass_kg")
+    preset = tissue_parameters("kidney")
+    ab = check_scalar(preset.alpha_beta if alpha_beta is None else alpha_beta, "alpha_beta",
+                      positive=True, unit="Gy")
+    trep = check_scalar(preset.repair_half_time if repair_half_time is None
+                        else repair_half_time, "repair_half_time", positive=True, unit="h")
+    if random_seed is None:
+        random_seed = int(np.random.SeedSequence().entropy % (2**63))
+    random_seed = _check_int(random_seed, "random_seed", minimum=0)
+    kin_seq, outcome_seq = np.random.SeedSequence(random_seed).spawn(2)
+    rng = np.random.default_rng(kin_seq)
+    t_phys = get_nuclide("Lu-177").half_life_h
+
+    total = int(sum(sizes))
+    mass = mass_med * np.exp(mass_sd * rng.normal(size=total))
+    uptake = uptake_med * np.exp(uptake_sd * rng.normal(size=total))
+    teff = np.minimum(teff_med * np.exp(teff_sd * rng.normal(size=total)), t_phys)
+    lam = np.log(2.0) / np.array([t_fast, teff_med])  # slow rate reset per patient below
+    s_values = np.asarray(local_deposition_s_value("Lu-177", mass), dtype=np.float64)
+
+    sample_rows, kin_rows = [], []
+    true_bed = np.empty(total)
+    est_bed = np.empty(total)
+    true_dose = np.empty(total)
+    est_dose = np.empty(total)
+    dose_var = np.zeros(total)
+    for i in range(total):
+        lam[1] = np.log(2.0) / teff[i]
+        true_cycles, est_cycles = [], []
+        for c in range(n_cycles):
+            a0 = activity * uptake[i] * math.exp(cycle_sd * rng.normal())
+            amps = a0 * np.array([f_fast, 1.0 - f_fast])
+            true_act = amps @ np.exp(-np.outer(lam, times))
+            measured = true_act * np.exp(noise * rng.normal(size=times.size))
+            fit = fit_time_activity(times, measured, fit_model, nuclide="Lu-177")
+            true_rate = ExponentialDoseRate(s_values[i] * amps[amps > 0], lam[amps > 0])
+            est_rate = fit.dose_rate(s_value=float(s_values[i]))
+            true_cycles.append(true_rate)
+            est_cycles.append(est_rate)
+            tia_se = fit.time_integrated_activity_se
+            dose_var[i] += (s_values[i] * (tia_se or 0.0)) ** 2
+            kin_rows.append({
+                "patient_index": i, "cycle": c + 1, "uptake_fraction": a0 / activity,
+                "effective_half_life_h": teff[i], "kidney_mass_kg": mass[i],
+                "true_tia_mbq_h": float(np.sum(amps / lam)),
+                "tia_mbq_h": fit.time_integrated_activity, "tia_se_mbq_h": tia_se,
+                "fit_model": fit.model, "true_dose_gy": true_rate.total_dose,
+                "dose_gy": est_rate.total_dose,
+            })
+            sample_rows.append((i, c + 1, measured, true_act))
+        true_dose[i] = sum(r.total_dose for r in true_cycles)
+        est_dose[i] = sum(r.total_dose for r in est_cycles)
+        true_bed[i] = bed(true_cycles, alpha_beta=ab, repair_half_time=trep)
+        est_bed[i] = bed(est_cycles, alpha_beta=ab, repair_half_time=trep)
+
+    bed_se = np.sqrt(dose_var) * (1.0 + 2.0 * (est_bed - est_dose) / est_dose)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+
+    def true_beds(rng_: np.random.Generator, study: int, size: int) -> np.ndarray:
+        return true_bed[bounds[study]:bounds[study + 1]]
+
+    base = simulate_cohort(
+        curve=curve, d50=d50, slope=slope, n_studies=n_studies, patients_per_study=sizes,
+        tau=tau, covariates=covariates, dose_distribution=true_beds, dose_metric="kidney BED",
+        dose_unit="Gy", outcome_name="outcome", study_prefix="study",
+        random_seed=int(outcome_seq.generate_state(1, dtype=np.uint64)[0] % (2**63)),
+    )
+    cov_names = list(base.truth.covariate_factors)
+    frame = base.frame.copy()
+    frame["dose"] = est_bed
+    frame.insert(3, "dose_se", bed_se)
+    mapping = {**base.mapping, "dose_se": "dose_se"}
+    pts = base.patients.copy()
+    pts["dose"] = est_bed
+    truth = SimulationTruth(**{**base.truth.__dict__, "random_seed": random_seed})
+    cohort = SimulatedCohort(truth=truth, true_doses=true_bed.copy(), patients=pts, frame=frame,
+                             mapping=mapping)
+
+    labels = base.patients["study"].to_numpy()
+    ids = base.patients["patient"].to_numpy()
+    samples = pd.DataFrame(
+        [
+            {"study": labels[i], "patient": ids[i], "cycle": c, "time_h": t,
+             "activity_mbq": m, "true_activity_mbq": a}
+            for i, c, meas, true_act in sample_rows
+            for t, m, a in zip(times, meas, true_act, strict=True)
+        ]
+    )
+    kinetics = pd.DataFrame(kin_rows)
+    kinetics.insert(0, "patient", ids[kinetics["patient_index"]])
+    kinetics.insert(0, "study", labels[kinetics["patient_index"]])
+    kinetics = kinetics.drop(columns="patient_index")
+    patients = pd.DataFrame(
+        {"study": labels, "patient": ids, "kidney_mass_kg": mass,
+         "true_dose_gy": true_dose, "dose_gy": est_dose, "true_bed_gy": true_bed,
+         "bed_gy": est_bed, "bed_se_gy": bed_se, "outcome": base.patients["outcome"],
+         **{name: base.patients[name] for name in cov_names}}
+    )
+    return SimulatedTimeActivityCohort(cohort=cohort, samples=samples, kinetics=kinetics,
+                                       patients=patients)
+
+
 # --------------------------------------------------------------------------------------------
 # private helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _median_sd(value: Any, name: str) -> tuple[float, float]:
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise DoseResponseError(f"{name} must be (median, sd_log); got {value!r}.")
+    return (check_scalar(value[0], f"{name} median", positive=True),
+            check_scalar(value[1], f"{name} sd_log", nonnegative=True))
+
 
 
 def _aggregate_rows(

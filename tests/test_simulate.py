@@ -311,3 +311,67 @@ def test_bad_probabilities_raise():
     with pytest.raises(DoseResponseError):
         logistic.td(0.1)
     assert logistic.to_dict()["td5"] is None
+
+
+# ------------------------------------------------------ time-activity → dose → BED pipeline
+
+
+def _tac(**kw):
+    from doseresponse.simulate import simulate_time_activity_cohort
+
+    args = dict(d50=30.0, slope=2.0, n_studies=2, patients_per_study=6, n_cycles=2,
+                covariates={"ht": (0.5, 0.7)}, random_seed=5)
+    args.update(kw)
+    return simulate_time_activity_cohort(**args)
+
+
+def test_time_activity_cohort_is_reproducible_and_consistent():
+    a, b = _tac(), _tac()
+    pd.testing.assert_frame_equal(a.samples, b.samples)
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+    assert not a.samples.equals(_tac(random_seed=6).samples)
+    assert len(a.samples) == 12 * 2 * 5 and len(a.kinetics) == 24
+    assert a.truth.random_seed == 5
+    pts = a.patients
+    np.testing.assert_allclose(a.data.ipd["dose"], pts["bed_gy"])
+    np.testing.assert_allclose(a.data.ipd["dose_se"], pts["bed_se_gy"])
+    np.testing.assert_allclose(a.cohort.true_doses, pts["true_bed_gy"])
+    assert (pts["true_bed_gy"] > pts["true_dose_gy"]).all()
+    assert (pts["bed_se_gy"] > 0).all()
+    # realistic dosimetry error: estimated BED close to, but not equal to, the truth
+    ratio = pts["bed_gy"] / pts["true_bed_gy"]
+    assert (abs(ratio - 1) < 0.15).all() and (ratio != 1).any()
+    assert a.data.covariates == ("ht",)
+
+
+def test_noise_free_mono_exponential_pipeline_recovers_closed_form_bed():
+    from doseresponse.radiobiology.bed import bed_exponential
+    from doseresponse.radiobiology.tissues import tissue_parameters
+
+    sim = _tac(noise_rel_sd=0.0, fast_fraction=0.0, cycle_rel_sd=0.0, n_cycles=1)
+    kin, pts = sim.kinetics, sim.patients
+    np.testing.assert_allclose(pts["bed_gy"], pts["true_bed_gy"], rtol=1e-6)
+    closed = bed_exponential(kin["true_dose_gy"].to_numpy(),
+                             effective_half_life=kin["effective_half_life_h"].to_numpy(),
+                             **tissue_parameters("kidney").lq_kwargs())
+    np.testing.assert_allclose(pts["true_bed_gy"], closed, rtol=1e-9)
+    np.testing.assert_allclose(kin["tia_mbq_h"], kin["true_tia_mbq_h"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_cycles": 0}, "n_cycles"),
+        ({"sample_times_h": (24.0,)}, "sample_times_h"),
+        ({"sample_times_h": (24.0, 4.0)}, "sample_times_h"),
+        ({"fast_fraction": 1.0}, "fast_fraction"),
+        ({"uptake_fraction": 0.03}, "uptake_fraction"),
+        ({"effective_half_life_h": (-5.0, 0.1)}, "effective_half_life_h"),
+        ({"activity_per_cycle_mbq": 0.0}, "activity_per_cycle_mbq"),
+        ({"alpha_beta": -1.0}, "alpha_beta"),
+        ({"random_seed": -3}, "random_seed"),
+    ],
+)
+def test_time_activity_bad_arguments(kwargs, match):
+    with pytest.raises(DoseResponseError, match=match):
+        _tac(**kwargs)
