@@ -158,15 +158,22 @@ def g_factor(
     """
     history = _check_history(dose_rate, "dose_rate")
     mus, weights = _repair_components(repair_half_time, repair_fractions)
-    total = history.total_dose
-    if total == 0.0:
-        lam = (
-            float(np.min(history.rates))
-            if isinstance(history, ExponentialDoseRate)
-            else history.tail_rate
+    # G is scale-invariant: normalise the peak dose rate to 1 Gy/h so that D² cannot underflow.
+    if isinstance(history, ExponentialDoseRate):
+        peak = float(np.max(np.abs(history.amplitudes)))
+        slowest = float(np.min(history.rates))
+    else:
+        peak = float(np.max(history.knots[1]))
+        slowest = history.tail_rate
+    if peak == 0.0 or history.total_dose == 0.0:
+        return float(np.sum(weights * slowest / (slowest + mus)))
+    if isinstance(history, ExponentialDoseRate):
+        unit = ExponentialDoseRate(history.amplitudes / peak, history.rates)
+    else:
+        unit = PiecewiseDoseRate(
+            history.times, history.dose_rates / peak, history.tail_rate, history.start_rate / peak
         )
-        return float(np.sum(weights * lam / (lam + mus)))
-    return 2.0 * _integral(history, mus, weights, math.inf) / total**2
+    return 2.0 * _integral(unit, mus, weights, math.inf) / unit.total_dose**2
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ References used below (each independent of the code under test):
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 
@@ -18,7 +19,6 @@ import pytest
 from scipy import integrate, optimize
 
 from doseresponse.exceptions import DoseResponseError
-from doseresponse.radiobiology import bed as bed_module
 from doseresponse.radiobiology.bed import (
     bed,
     bed_exponential,
@@ -368,7 +368,8 @@ def test_bed_exponential_large_maps_cross_chunk_boundaries(rng):
 
 
 def bed_bed_chunk() -> int:
-    return bed_module._CHUNK
+    # the package re-exports the function `bed`, which shadows the submodule attribute
+    return importlib.import_module("doseresponse.radiobiology.bed")._CHUNK
 
 
 def test_bed_exponential_broadcasting_non_contiguous_and_dtypes(rng):
