@@ -716,10 +716,10 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
             bounds=(np.zeros_like(z0), np.full_like(z0, np.inf)),
             method="trf",
             x_scale="jac",
-            ftol=1e-12,
-            xtol=1e-12,
-            gtol=1e-12,
-            max_nfev=100 * spec.n_params,
+            ftol=1e-11,
+            xtol=1e-11,
+            gtol=1e-11,
+            max_nfev=40 * spec.n_params,
         )
         if best is not None and res.status > 0 and best.status > 0 and math.isclose(
             res.cost, best.cost, rel_tol=1e-8, abs_tol=1e-300
@@ -845,7 +845,7 @@ def _grid_starts(spec: _ExponentialModel, ctx: _Context, n_starts: int = 4) -> l
     positive = t[t > 0]
     t_first = float(positive.min()) if positive.size else 1.0
     hi = max(20.0 / t_first, 50.0 * lp)
-    grid = np.geomspace(lp, hi, 18)
+    grid = np.geomspace(lp, hi, 13)
     mix = spec.mix_matrix
     scored = []
     for idx in itertools.combinations(range(grid.size), spec.n_rates):
