@@ -98,3 +98,13 @@ def test_installed_entry_point_runs(tmp_path):
     assert "Report written to" in completed.stdout
     table = pd.read_csv(tmp_path / "d" / "per_region.csv")
     assert list(table["region"]) == ["kidneys", "red_marrow", "tumour"]
+
+
+def test_example_patient_rebuilds_byte_identically(tmp_path):
+    from pathlib import Path
+
+    build = Path(__file__).resolve().parents[1] / "datasets" / "example_lu177_patient" / "build.py"
+    subprocess.run([sys.executable, str(build), "--out", str(tmp_path)], check=True)
+    shipped = resources.files("doseresponse") / "examples"
+    for name in ("lu177_dotatate_patient.csv", "lu177_dotatate_patient.json"):
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name

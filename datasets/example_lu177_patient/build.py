@@ -3,7 +3,8 @@
 A SYNTHETIC (not real) patient treated with 4 cycles of 7.4 GBq ¹⁷⁷Lu-DOTATATE, 8 weeks apart,
 with quantitative SPECT/CT at 4, 24, 48, 96 and 168 h after each cycle. Activities in kidneys
 (both), red marrow and one tumour lesion are drawn from known kinetics (below) with 5 %
-multiplicative measurement noise (seeded), so the demo's fitted TIAs and doses can be compared with the truth.
+multiplicative measurement noise (seeded), so the demo's fitted TIAs and doses can be compared
+with the truth.
 
 Parameter choices (order of magnitude of published 177Lu-DOTATATE dosimetry, not a fit to any
 patient): kidney absorbed dose ≈ 0.6–0.7 Gy/GBq with effective half-lives 45, 52, 48, 40 h (the
