@@ -39,8 +39,10 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+Kernel = Callable[[FloatArray, "FloatArray | None", float, float], float]
 
 _CUMULATIVE_CONVENTIONS = ("centre", "lower")
+_LN2 = math.log(2.0)
 #: Elements per chunk of the gEUD loop: 2**16 float64 = 512 kB, two scratch buffers fit in L2.
 _CHUNK = 1 << 16
 #: Largest |integer power| computed by repeated multiplication in :func:`geud`.
@@ -398,7 +400,10 @@ def geud(doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, a: float) 
     Conventions:
 
     * a = 0 is the limit :math:`a\to 0`, the weighted geometric mean
-      :math:`\exp(\sum_i v_i\ln D_i)`;
+      :math:`\exp(\sum_i v_i\ln D_i)` (also used for :math:`|a| < 10^{-250}`); for
+      :math:`0 < |a| < 0.01` the sum is formed as :math:`\sum_i v_i\,\mathrm{expm1}(a\ln D_i)`
+      and :math:`gEUD = \exp(\mathrm{log1p}(\cdot)/a)`, since the textbook form raises
+      1 + O(a) to the power 1/a and loses all digits;
     * a zero dose with :math:`a \le 0` (in a voxel with non-zero volume) gives gEUD = 0 exactly,
       the limit of the formula — no warning, no NaN;
     * large |a| cannot overflow: a chunk whose power sum leaves [1e-280, 1e280] is recomputed
@@ -406,11 +411,14 @@ def geud(doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, a: float) 
       combined in log space.
 
     Implementation: the doses are processed in chunks of 2**16 values with preallocated
-    scratch buffers; validation (NaN, negative, infinite) is folded into each chunk's min/max
-    reduction. Powers avoid transcendental functions where possible: a = 1 is a sum, integer and
-    half-integer :math:`|a| \le 32` use repeated squaring (after ``np.sqrt`` for half-integers and
-    ``np.reciprocal`` for negative a) with a final dot product, other a use
-    :math:`\exp(a\ln D)`, which measured faster than ``np.power`` here.
+    scratch buffers, so a voxel map is read from memory once; validation (NaN, negative,
+    infinite) is folded into each chunk's min/max reduction. Powers avoid transcendental
+    functions where possible: a = 1 is a sum; integer and half-integer :math:`|a| \le 32` use
+    repeated squaring (after ``np.sqrt`` for half-integers and ``np.reciprocal`` for negative a)
+    with a final dot product; a = 0 multiplies up to 64 doses before each logarithm; other a use
+    :math:`2^{a\ln D/\ln 2}` (``np.log`` + ``np.exp2``, measured faster than ``np.power`` and
+    ``np.exp`` here). On a 256³ map this costs about 0.8× (a = 0, 1, 4) and 1.6× (a = −10, 0.5)
+    the time of ``arr.copy()``; a general non-integer a about 8×.
 
     Examples
     --------
@@ -672,7 +680,7 @@ def _geud_loop(
     weights: FloatArray | None,
     a: float,
     size: int,
-    kernel: Callable[[FloatArray, FloatArray | None], float],
+    kernel: Kernel,
 ) -> float:
     n = flat.size
     small = _is_small_exponent(a)
@@ -691,7 +699,7 @@ def _geud_loop(
         if zero_dose:
             continue  # result is 0; keep validating the remaining chunks
         w = None if weights is None else weights[start : start + size]
-        s = kernel(x, w)
+        s = kernel(x, w, lo, hi)
         if geometric or _SAFE_LOW < s < _SAFE_HIGH or (s == 0.0 and hi == 0.0):
             sums.append(s)
             log_scales.append(0.0)
@@ -719,17 +727,23 @@ def _geud_loop(
     return math.exp(log_mean / a)
 
 
-def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | None], float]:
-    """Return ``kernel(x, w)`` → ``Σ x**a`` (or ``Σ w x**a``; ``Σ [w] ln x`` for a = 0)."""
+def _power_kernel(a: float, size: int) -> Kernel:
+    """Return ``kernel(x, w, lo, hi)`` → ``Σ x**a`` or ``Σ w x**a`` over one chunk.
+
+    For a = 0 the kernel returns ``Σ [w] ln x``, for small |a| ``Σ [w] expm1(a ln x)``.
+    ``lo``/``hi`` are the chunk's min and max (> 0 when a <= 0). Sums use a dot product with a
+    vector of ones (BLAS), measured ~4x faster than ``np.add.reduce`` on in-cache chunks.
+    """
     buf1 = np.empty(size)
     buf2 = np.empty(size)
+    ones = np.ones(size)
 
     def total(values: FloatArray, w: FloatArray | None) -> float:
-        return float(np.add.reduce(values) if w is None else np.dot(w, values))
+        return float(np.dot(values, ones[: values.size]) if w is None else np.dot(w, values))
 
     if _is_small_exponent(a):
 
-        def kernel(x: FloatArray, w: FloatArray | None) -> float:
+        def kernel(x: FloatArray, w: FloatArray | None, lo: float, hi: float) -> float:
             t = np.log(x, out=buf1[: x.size])
             t *= a
             return total(np.expm1(t, out=t), w)
@@ -738,8 +752,10 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
 
     if abs(a) < _GEOMETRIC_A:  # includes a == 0: the geometric mean
 
-        def kernel(x: FloatArray, w: FloatArray | None) -> float:
-            return total(np.log(x, out=buf1[: x.size]), w)
+        def kernel(x: FloatArray, w: FloatArray | None, lo: float, hi: float) -> float:
+            if w is not None:
+                return total(np.log(x, out=buf1[: x.size]), w)
+            return _sum_of_logs(x, lo, hi, buf1, ones)
 
         return kernel
 
@@ -749,7 +765,7 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
         k = abs(round(doubled)) if half else abs(round(a))
         negative = a < 0
 
-        def kernel(x: FloatArray, w: FloatArray | None) -> float:
+        def kernel(x: FloatArray, w: FloatArray | None, lo: float, hi: float) -> float:
             m = x.size
             base = x
             if half:
@@ -759,7 +775,7 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
             if w is not None:
                 return float(np.dot(w, _integer_power(base, k, buf2[:m])))
             if k == 1:
-                return float(np.add.reduce(base))
+                return total(base, None)
             if k % 2 == 0:
                 h = _integer_power(base, k // 2, buf2[:m])
                 return float(np.dot(h, h))
@@ -767,14 +783,47 @@ def _power_kernel(a: float, size: int) -> Callable[[FloatArray, FloatArray | Non
 
         return kernel
 
-    def kernel(x: FloatArray, w: FloatArray | None) -> float:
-        m = x.size
-        t = np.log(x, out=buf1[:m])  # log(0) = -inf -> exp(-inf) = 0 for a > 0
-        t *= a
-        np.exp(t, out=t)
-        return total(t, w)
+    exponent = a / _LN2
+
+    def kernel(x: FloatArray, w: FloatArray | None, lo: float, hi: float) -> float:
+        # x**a = 2**(a ln x / ln 2): np.exp2 measured ~1.6x faster than np.exp here
+        t = np.log(x, out=buf1[: x.size])  # log(0) = -inf -> 2**-inf = 0 for a > 0
+        t *= exponent
+        return total(np.exp2(t, out=t), w)
 
     return kernel
+
+
+def _sum_of_logs(
+    x: FloatArray, lo: float, hi: float, buf: FloatArray, ones: FloatArray
+) -> float:
+    """``Σ ln x`` with one logarithm per ``fold`` values: products of up to 64 doses first.
+
+    The doses are multiplied pairwise (halving the array ``log2(fold)`` times) only as far as the
+    chunk's range allows without overflow or underflow (``fold * max|log2 x| <= 1000``).
+    """
+    if lo == 0.0:  # only reached for 0 < a < 1e-250: the a -> 0+ limit with a zero dose is 0
+        return -math.inf
+    m = x.size
+    spread = max(abs(math.log2(hi)), abs(math.log2(lo))) + 1.0
+    fold = 1
+    while fold < 64 and 2 * fold * spread <= 1000.0:
+        fold *= 2
+    usable = m - m % fold
+    result = 0.0
+    rest = x
+    if fold > 1 and usable:
+        n = usable // 2
+        products = np.multiply(x[:n], x[n:usable], out=buf[:n])
+        while n > usable // fold:
+            n //= 2
+            np.multiply(products[:n], products[n : 2 * n], out=products[:n])
+        logs = np.log(products[:n], out=products[:n])
+        result += float(np.dot(logs, ones[:n]))
+        rest = x[usable:]
+    if rest.size:
+        result += float(np.log(rest).sum())
+    return result
 
 
 def _is_small_exponent(a: float) -> bool:
