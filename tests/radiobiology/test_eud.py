@@ -184,7 +184,7 @@ def test_geud_voxel_map_equals_weighted_and_expanded_dvh():
 
 
 def test_geud_spans_several_chunks():
-    # more voxels than one chunk (2**16), Fortran-ordered and non-contiguous inputs
+    # more voxels than one chunk (eud._CHUNK = 2**17), Fortran-ordered and non-contiguous inputs
     rng = np.random.default_rng(11)
     doses = rng.gamma(3.0, 10.0, (70, 60, 50))
     for a in (-7.0, 0.5, 1.0, 4.0, 2.2):
@@ -200,6 +200,7 @@ def test_geud_spans_several_chunks():
 
 
 def test_geud_bad_value_reported_with_flat_index():
+    # the bad voxel sits in the second chunk of the fast path (2**17 values per chunk)
     doses = np.full(200_000, 10.0)
     doses[150_001] = -1.0
     with pytest.raises(DoseResponseError, match="flat index 150001"):
