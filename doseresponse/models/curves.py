@@ -45,6 +45,7 @@ __all__ = [
     "CurveFamily",
     "cloglog",
     "cloglog_dose_at",
+    "dose_at",
     "get_curve_family",
     "list_curve_families",
     "lkb",
@@ -552,6 +553,38 @@ def get_curve_family(name: str) -> CurveFamily:
     The registry and its formulas are documented in ``docs/theory/curves.md``.
     """
     return lookup_name(name, CURVE_FAMILIES, "curve family", aliases=_ALIASES)
+
+
+def dose_at(p: ArrayLike, curve: str, d50: ArrayLike, slope: ArrayLike) -> FloatArray:
+    """Dose at which the response probability of a curve family equals ``p``.
+
+    Parameters
+    ----------
+    p : array_like
+        Response probabilities in (0, 1).
+    curve : str
+        Curve family name or alias (see :func:`list_curve_families`).
+    d50 : array_like
+        Dose of 50 % response (same unit as the returned dose, e.g. Gy), > 0.
+    slope : array_like
+        The family's slope parameter: γ50 (dimensionless), or m for ``"probit"``/``"lkb"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        TD_p (or TCD_p) in the unit of ``d50``; broadcast over ``p``, ``d50`` and ``slope``.
+
+    Notes
+    -----
+    Dispatches to the closed-form inverse of the family (see each ``*_dose_at`` function for its
+    formula and reference).
+
+    Examples
+    --------
+    >>> float(dose_at(0.5, "log-logistic", 45.0, 2.0))
+    45.0
+    """
+    return get_curve_family(curve).dose_at(p, d50, slope)
 
 
 def list_curve_families() -> pd.DataFrame:

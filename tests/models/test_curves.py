@@ -405,3 +405,14 @@ def test_dvh_models_validate_distribution(func):
         func([10.0, -20.0], [1.0, 1.0])
     with pytest.raises(DoseResponseError, match="all zero"):
         func([10.0, 20.0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", sorted(CURVE_FAMILIES))
+def test_generic_dose_at_inverts_every_family(name):
+    from doseresponse.models.curves import dose_at
+
+    family = CURVE_FAMILIES[name]
+    slope = 0.2 if family.slope_name == "m" else 2.0
+    p = np.array([0.6, 0.9, 0.99])
+    doses = dose_at(p, name, 40.0, slope)
+    np.testing.assert_allclose(family.probability(doses, 40.0, slope), p, rtol=1e-10)
