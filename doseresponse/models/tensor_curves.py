@@ -15,7 +15,7 @@ Notes
 Stable forms used (:math:`x` the linear predictor of each family):
 
 * logistic / log-logistic: :math:`\ln P = -\operatorname{softplus}(-x)`,
-  :math:`\ln(1-P) = -\operatorname{softplus}(x)`;
+  :math:`\ln(1-P) = \ln P - x`;
 * probit: :math:`\ln\Phi(z) = \ln(\operatorname{erfcx}(-z/\sqrt2)/2) - z^2/2` for
   :math:`z < -1` (no underflow in the lower tail), :math:`\ln(1 - \operatorname{erfc}(z/\sqrt2)/2)`
   otherwise; agrees with ``scipy.special.log_ndtr`` to ~1e-13 (PyMC's ``normal_lcdf`` rounds
@@ -59,14 +59,19 @@ def _log_dose_ratio(dose, d50):
     return pt.log(pt.maximum(dose, _TINY_DOSE)) - pt.log(d50)
 
 
+def _logit_pair(x) -> TensorPair:
+    # log P = -softplus(-x) and log(1 - P) = log P - x: one softplus per row (the absolute
+    # error of log(1 - P) stays below one ulp of x)
+    log_p = -pt.softplus(-x)
+    return log_p, log_p - x
+
+
 def _logistic(dose, d50, gamma50) -> TensorPair:
-    x = 4.0 * gamma50 * (dose / d50 - 1.0)
-    return -pt.softplus(-x), -pt.softplus(x)
+    return _logit_pair(4.0 * gamma50 * (dose / d50 - 1.0))
 
 
 def _log_logistic(dose, d50, gamma50) -> TensorPair:
-    x = 4.0 * gamma50 * _log_dose_ratio(dose, d50)
-    return -pt.softplus(-x), -pt.softplus(x)
+    return _logit_pair(4.0 * gamma50 * _log_dose_ratio(dose, d50))
 
 
 def _log_normal_cdf(z):

@@ -1,0 +1,253 @@
+"""User-facing model classes: :class:`NTCPModel` and :class:`TCPModel`.
+
+Settings go in ``__init__``; data go in :meth:`DoseResponseModel.fit`, which returns a
+:class:`~doseresponse.results.FittedModel`. :meth:`DoseResponseModel.build` returns the PyMC
+model for inspection without sampling.
+
+Examples
+--------
+>>> import doseresponse as dr                                          # doctest: +SKIP
+>>> model = dr.NTCPModel(curve="log-logistic", pooling="partial")       # doctest: +SKIP
+>>> fit = model.fit(data, random_seed=1)                                # doctest: +SKIP
+>>> fit.dose_at(0.05, which="new_study")["median"]                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pymc as pm
+
+from doseresponse.data import DoseResponseData
+from doseresponse.exceptions import DoseResponseError
+from doseresponse.models.curves import get_curve_family
+from doseresponse.models.hierarchical import build_model
+from doseresponse.models.priors import default_priors, resolve_priors
+from doseresponse.models.sampling import sample_model
+from doseresponse.models.spec import ModelSpec
+
+__all__ = ["DoseResponseModel", "NTCPModel", "TCPModel"]
+
+
+class DoseResponseModel:
+    """Bayesian hierarchical dose-response model (base of :class:`NTCPModel`/:class:`TCPModel`).
+
+    Parameters
+    ----------
+    curve : str
+        Curve family: ``"logistic"``, ``"log-logistic"``, ``"probit"`` (``"lkb"``),
+        ``"cloglog"`` (``"weibull"``) or ``"poisson"``.
+    pooling : {"partial", "complete", "none"}
+        ``"partial"`` (default): log D50 per study drawn around the population log D50 with
+        between-study SD τ (non-centred). ``"complete"``: one curve for all studies.
+        ``"none"``: an independent curve per study.
+    pool_slope : bool
+        With partial pooling, also pool the log slope across studies (SD ``tau_slope``).
+    covariates : sequence of str, optional
+        Patient-level covariates used as dose-modifying factors on D50; ``None`` uses every
+        covariate of the data.
+    study_covariates : sequence of str, optional
+        Study-level covariates (radionuclide, dosimetry method, ... encoded numerically) used as
+        dose-modifying factors; ``None`` uses every study covariate of the data.
+    priors : dict or str, optional
+        Prior overrides (dict or JSON text), e.g. ``{"d50": {"median": 40, "lower": 20,
+        "upper": 80}, "tau": {"sigma": 0.3}, "factor:htn": {"median": 0.7, "sigma": 0.3}}``.
+        See :mod:`doseresponse.models.priors` for keys and defaults.
+    aggregate_integration : {"gauss-hermite", "dose"}
+        Aggregate bins: integrate the curve over the bin's dose distribution (default) or
+        evaluate it at the bin's dose.
+    quadrature_nodes : int
+        Gauss–Hermite nodes per aggregate bin.
+
+    Notes
+    -----
+    The model, its priors and the pooling options are stated in
+    ``docs/theory/hierarchical_model.md``.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        curve: str = "logistic",
+        pooling: str = "partial",
+        *,
+        pool_slope: bool = False,
+        covariates: Iterable[str] | None = None,
+        study_covariates: Iterable[str] | None = None,
+        priors: Mapping[str, Any] | str | None = None,
+        aggregate_integration: str = "gauss-hermite",
+        quadrature_nodes: int = 9,
+    ) -> None:
+        self.curve = get_curve_family(curve).name
+        self.pooling = pooling
+        self.pool_slope = pool_slope
+        self.covariates = None if covariates is None else _names(covariates, "covariates")
+        self.study_covariates = (
+            None if study_covariates is None else _names(study_covariates, "study_covariates")
+        )
+        self.priors = _prior_overrides(priors)
+        self.aggregate_integration = aggregate_integration
+        self.quadrature_nodes = quadrature_nodes
+        # validate the settings now (with placeholder priors) rather than at fit time
+        ModelSpec(
+            kind=self.kind, curve=self.curve, pooling=pooling, pool_slope=pool_slope,
+            aggregate_integration=aggregate_integration, quadrature_nodes=quadrature_nodes,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(curve={self.curve!r}, pooling={self.pooling!r}, "
+            f"pool_slope={self.pool_slope})"
+        )
+
+    def spec_for(self, data: DoseResponseData) -> ModelSpec:
+        """The complete :class:`ModelSpec` (with data-derived default priors) for ``data``.
+
+        Parameters
+        ----------
+        data : DoseResponseData
+            The cohort.
+
+        Returns
+        -------
+        ModelSpec
+        """
+        if not isinstance(data, DoseResponseData):
+            raise DoseResponseError(
+                "data must be a DoseResponseData (build it with DoseResponseData.from_frame); "
+                f"got {type(data).__name__}."
+            )
+        covariates = data.covariates if self.covariates is None else self.covariates
+        study_covariates = (
+            data.study_covariates if self.study_covariates is None else self.study_covariates
+        )
+        doses = np.concatenate(
+            [data.ipd["dose"].to_numpy(dtype=float), data.aggregate["dose"].to_numpy(dtype=float)]
+        )
+        family = get_curve_family(self.curve)
+        priors = resolve_priors(
+            default_priors(doses, family.slope_name),
+            self.priors,
+            (*covariates, *study_covariates),
+        )
+        return ModelSpec(
+            kind=self.kind,
+            curve=self.curve,
+            pooling=self.pooling,
+            pool_slope=self.pool_slope,
+            covariates=tuple(covariates),
+            study_covariates=tuple(study_covariates),
+            priors=priors,
+            dose_metric=data.dose_metric,
+            dose_unit=data.dose_unit,
+            aggregate_integration=self.aggregate_integration,
+            quadrature_nodes=self.quadrature_nodes,
+        )
+
+    def build(self, data: DoseResponseData) -> pm.Model:
+        """Build the PyMC model for ``data`` without sampling (for inspection and tests)."""
+        return build_model(self.spec_for(data), data)
+
+    def fit(
+        self,
+        data: DoseResponseData,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        sampler: str = "auto",
+        progressbar: bool | None = None,
+        target_accept: float = 0.8,
+        check: bool = True,
+    ):
+        """Sample the posterior and return a fitted model.
+
+        Parameters
+        ----------
+        data : DoseResponseData
+            The cohort.
+        draws, tune, chains : int
+            Kept draws per chain, warm-up iterations per chain, number of chains.
+        random_seed : int, optional
+            Seed of the sampler; ``None`` draws one from the OS (recorded in the fit).
+        sampler : {"auto", "nutpie", "nutpie-numba", "pymc"}
+            See :mod:`doseresponse.models.sampling`; ``"auto"`` uses nutpie when installed.
+        progressbar : bool, optional
+            Show progress (default: when running in a terminal).
+        target_accept : float
+            NUTS target acceptance; raise to 0.9–0.99 if divergences are reported.
+        check : bool
+            Run :meth:`~doseresponse.results.FittedModel.diagnostics` and warn
+            (:class:`~doseresponse.exceptions.ConvergenceWarning`) on any failed check.
+
+        Returns
+        -------
+        FittedModel
+        """
+        from doseresponse.results import FittedModel
+
+        spec = self.spec_for(data)
+        model = build_model(spec, data)
+        key = f"{spec.sha256()}:{len(data.studies)}"
+        idata, _ = sample_model(
+            model,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=random_seed,
+            sampler=sampler,
+            progressbar=progressbar,
+            target_accept=target_accept,
+            cache_key=key,
+        )
+        fit = FittedModel(idata, spec, data)
+        if check:
+            fit.check()
+        return fit
+
+
+class NTCPModel(DoseResponseModel):
+    """Hierarchical normal-tissue complication probability model (see :class:`DoseResponseModel`).
+
+    D50 is reported as TD50 and ``dose_at(p)`` gives TDp (e.g. TD5).
+    """
+
+    kind = "NTCP"
+
+
+class TCPModel(DoseResponseModel):
+    """Hierarchical tumour control (or response) probability model.
+
+    D50 is reported as TCD50 and ``dose_at(p)`` gives TCDp. See :class:`DoseResponseModel`.
+    """
+
+    kind = "TCP"
+
+
+def _names(values: Iterable[str], name: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    out = tuple(str(v) for v in values)
+    if len(set(out)) != len(out):
+        raise DoseResponseError(f"{name} lists a name twice: {list(out)}.")
+    return out
+
+
+def _prior_overrides(priors: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    if priors is None:
+        return {}
+    if isinstance(priors, str):
+        try:
+            priors = json.loads(priors)
+        except json.JSONDecodeError as exc:
+            raise DoseResponseError(f"priors is not valid JSON: {exc}.") from None
+    if not isinstance(priors, Mapping):
+        raise DoseResponseError(
+            f"priors must be a dict (or JSON object) of parameter -> settings; got {priors!r}."
+        )
+    return {str(k): dict(v) if isinstance(v, Mapping) else v for k, v in priors.items()}

@@ -1,0 +1,365 @@
+r"""Run NUTS on a PyMC model: nutpie by default, PyMC's own sampler as the fallback.
+
+Samplers (``sampler=``):
+
+``"nutpie"`` (the default when nutpie is installed)
+    nutpie's Rust NUTS (mass matrix adapted on gradients, Seyboldt 2023) driving the model's
+    log density and gradient compiled by PyTensor's **C backend**. PyTensor keeps compiled C
+    modules in a persistent on-disk cache keyed by the operation and its input types, and the
+    model's data enter as shared ``pm.Data`` containers with dynamic shapes — so the cache is
+    effectively keyed by model structure: a model is compiled once per machine, and later fits
+    (other data, other sizes, new processes) reuse it.
+``"nutpie-numba"``
+    nutpie's own :func:`nutpie.compile_pymc_model` (numba backend). Faster per gradient on
+    large data sets, but numba compilation costs ~10–30 s per new model in every process;
+    compiled models are cached in-process by model structure and reused through
+    ``with_data``.
+``"pymc"``
+    :func:`pymc.sample` (PyMC's NUTS, C backend).
+``"auto"``
+    ``"nutpie"`` if nutpie can be imported, else ``"pymc"`` (with a note saying so).
+
+Every sampler is seeded: ``random_seed=None`` draws a seed from the operating system, which is
+recorded in ``idata.posterior.attrs["random_seed"]`` so a run can be repeated.
+
+Notes
+-----
+Seyboldt A (2023) nutpie, https://github.com/pymc-devs/nutpie; Hoffman MD, Gelman A (2014) J Mach
+Learn Res 15:1593 (NUTS).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pymc.pytensorf import join_nonshared_inputs
+
+from doseresponse._validation import lookup_name
+from doseresponse.exceptions import DoseResponseError
+
+__all__ = ["SAMPLERS", "SamplingInfo", "resolve_sampler", "sample_model"]
+
+SAMPLERS = {
+    "auto": "nutpie when installed, else pymc",
+    "nutpie": "nutpie NUTS on the PyTensor C-compiled log density (persistent compile cache)",
+    "nutpie-numba": "nutpie NUTS on nutpie's numba compilation of the model",
+    "pymc": "pymc.sample (PyMC NUTS)",
+}
+
+_NUMBA_CACHE: dict[str, Any] = {}
+_NUMBA_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class SamplingInfo:
+    """What was run and how long it took.
+
+    Attributes
+    ----------
+    sampler : str
+        Sampler actually used (``"nutpie"``, ``"nutpie-numba"`` or ``"pymc"``).
+    compile_seconds : float
+        Wall time to compile the log density and gradient (s).
+    sampling_seconds : float
+        Wall time of warm-up plus draws (s).
+    random_seed : int
+        Seed passed to the sampler.
+    draws, tune, chains : int
+        Run settings.
+    """
+
+    sampler: str
+    compile_seconds: float
+    sampling_seconds: float
+    random_seed: int
+    draws: int
+    tune: int
+    chains: int
+
+    def to_attrs(self) -> dict[str, Any]:
+        """Flat dict for ``idata.posterior.attrs``."""
+        return {
+            "sampler": self.sampler,
+            "compile_seconds": self.compile_seconds,
+            "sampling_seconds": self.sampling_seconds,
+            "random_seed": self.random_seed,
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+        }
+
+
+def resolve_sampler(sampler: str) -> str:
+    """Map a ``sampler=`` argument to an installed sampler.
+
+    Parameters
+    ----------
+    sampler : {"auto", "nutpie", "nutpie-numba", "pymc"}
+
+    Returns
+    -------
+    str
+        ``"nutpie"``, ``"nutpie-numba"`` or ``"pymc"``.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown name (the message lists the valid ones).
+    DoseResponseError
+        A nutpie sampler was requested but nutpie is not installed.
+    """
+    name = lookup_name(str(sampler), {k: k for k in SAMPLERS}, "sampler")
+    has_nutpie = importlib.util.find_spec("nutpie") is not None
+    if name == "auto":
+        if has_nutpie:
+            return "nutpie"
+        warnings.warn(
+            "nutpie is not installed, sampling with pymc.sample instead (slower); "
+            "`pip install nutpie` for faster fits.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return "pymc"
+    if name.startswith("nutpie") and not has_nutpie:
+        raise DoseResponseError(
+            f"sampler={sampler!r} needs nutpie, which is not installed; `pip install nutpie` "
+            "or use sampler='pymc'."
+        )
+    return name
+
+
+def sample_model(
+    model: pm.Model,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    random_seed: int | None = None,
+    sampler: str = "auto",
+    progressbar: bool | None = None,
+    target_accept: float = 0.8,
+    cache_key: str | None = None,
+) -> tuple[az.InferenceData, SamplingInfo]:
+    """Draw posterior samples of ``model``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model.
+    draws, tune, chains : int
+        Kept draws, warm-up iterations (discarded) and independent chains per run.
+    random_seed : int, optional
+        Seed; ``None`` draws one from the OS (recorded in the result).
+    sampler : {"auto", "nutpie", "nutpie-numba", "pymc"}
+        See the module docstring.
+    progressbar : bool, optional
+        Show progress; ``None`` shows it when standard error is a terminal.
+    target_accept : float
+        Target acceptance rate of NUTS step-size adaptation, in (0, 1); raise it (0.9–0.99) to
+        remove divergences.
+    cache_key : str, optional
+        Structure key for the in-process cache of ``"nutpie-numba"`` compilations (e.g. the
+        spec's SHA-256 plus the dimension sizes); ``None`` disables that cache.
+
+    Returns
+    -------
+    idata : arviz.InferenceData
+        ``posterior`` (constrained parameters and deterministics, with the model's dims) and
+        ``sample_stats`` (including ``diverging``).
+    info : SamplingInfo
+        Sampler used, timings and seed.
+    """
+    draws = _positive_int(draws, "draws")
+    tune = _positive_int(tune, "tune", minimum=0)
+    chains = _positive_int(chains, "chains")
+    if not 0.0 < float(target_accept) < 1.0:
+        raise DoseResponseError(f"target_accept must lie in (0, 1); got {target_accept!r}.")
+    if random_seed is None:
+        random_seed = int(np.random.SeedSequence().generate_state(1)[0])
+    random_seed = _positive_int(random_seed, "random_seed", minimum=0)
+    if progressbar is None:
+        progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    name = resolve_sampler(sampler)
+    run = {"nutpie": _sample_nutpie_c, "nutpie-numba": _sample_nutpie_numba, "pymc": _sample_pymc}
+    idata, compile_s, sample_s = run[name](
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=random_seed,
+        progressbar=bool(progressbar),
+        target_accept=float(target_accept),
+        cache_key=cache_key,
+    )
+    info = SamplingInfo(name, compile_s, sample_s, random_seed, draws, tune, chains)
+    idata.posterior.attrs.update(info.to_attrs())
+    return idata, info
+
+
+# ---------------------------------------------------------------------------- backends
+
+
+def _sample_nutpie_c(model, *, draws, tune, chains, seed, progressbar, target_accept, cache_key):
+    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    start = time.perf_counter()
+    bridge = _CBridge(model)
+    compiled = from_pyfunc(
+        bridge.ndim,
+        bridge.make_logp,
+        bridge.make_expand,
+        [np.dtype("float64")] * len(bridge.names),
+        bridge.shapes,
+        bridge.names,
+        coords=bridge.coords,
+        dims=bridge.dims,
+        make_initial_point_fn=bridge.initial_point,
+    )
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progress_bar=progressbar,
+        save_warmup=False,
+        target_accept=target_accept,
+    )
+    return idata, compile_s, time.perf_counter() - start
+
+
+def _sample_nutpie_numba(
+    model, *, draws, tune, chains, seed, progressbar, target_accept, cache_key
+):
+    import nutpie
+
+    start = time.perf_counter()
+    compiled = _NUMBA_CACHE.get(cache_key) if cache_key else None
+    if compiled is None:
+        compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+        if cache_key:
+            if len(_NUMBA_CACHE) >= _NUMBA_CACHE_SIZE:
+                _NUMBA_CACHE.pop(next(iter(_NUMBA_CACHE)))
+            _NUMBA_CACHE[cache_key] = compiled
+    else:
+        values = {
+            var.name: np.asarray(var.get_value())
+            for var in model.data_vars
+            if var.name in compiled.shared_data
+        }
+        compiled = compiled.with_data(**values)
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progress_bar=progressbar,
+        save_warmup=False,
+        target_accept=target_accept,
+    )
+    return idata, compile_s, time.perf_counter() - start
+
+
+def _sample_pymc(model, *, draws, tune, chains, seed, progressbar, target_accept, cache_key):
+    start = time.perf_counter()
+    with model:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=min(chains, 2),
+            random_seed=seed,
+            progressbar=progressbar,
+            target_accept=target_accept,
+            compute_convergence_checks=False,
+            return_inferencedata=True,
+            idata_kwargs={"log_likelihood": False},
+        )
+    total = time.perf_counter() - start
+    sample_s = float(idata.posterior.attrs.get("sampling_time", total))
+    for group in ("observed_data", "constant_data"):
+        if group in idata.groups():
+            del idata[group]
+    return idata, max(total - sample_s, 0.0), sample_s
+
+
+class _CBridge:
+    """Log density, gradient and expansion of a PyMC model compiled by PyTensor's C backend.
+
+    The model's unconstrained value variables are joined into one vector (``ndim`` long);
+    ``make_logp``/``make_expand`` hand each nutpie chain its own copy of the compiled function
+    (PyTensor functions hold their own storage and are not thread-safe).
+    """
+
+    def __init__(self, model: pm.Model) -> None:
+        point = model.initial_point()
+        value_vars = model.value_vars
+        logp = model.logp()
+        grads = pt.grad(logp, value_vars)
+        grad = pt.concatenate([g.ravel() for g in grads])
+        outputs = model.free_RVs + model.deterministics
+        expanded = model.replace_rvs_by_values(outputs)
+        (logp_j, grad_j), joined = join_nonshared_inputs(point, [logp, grad], value_vars)
+        expanded_j, joined_e = join_nonshared_inputs(point, expanded, value_vars)
+        self._logp_fn = pytensor.function([joined], [logp_j, grad_j], mode="FAST_RUN")
+        self._expand_fn = pytensor.function([joined_e], expanded_j, mode="FAST_RUN")
+        self._start = np.concatenate([np.ravel(point[v.name]) for v in value_vars])
+        self.ndim = int(self._start.size)
+        self.names = [v.name for v in outputs]
+        values = self._expand_fn(self._start)
+        self.shapes = [tuple(np.shape(v)) for v in values]
+        self.dims = {
+            name: tuple(model.named_vars_to_dims[name])
+            for name in self.names
+            if name in model.named_vars_to_dims
+        }
+        used = {dim for dims in self.dims.values() for dim in dims}
+        # nutpie's pyfunc models take string coordinate values
+        self.coords = {dim: [str(v) for v in model.coords[dim]] for dim in used}
+
+    def make_logp(self):
+        fn = self._logp_fn.copy()
+        fn.trust_input = True
+
+        def logp(x, **_shared):
+            value, grad = fn(x)
+            return float(value), grad
+
+        return logp
+
+    def make_expand(self, seed1, seed2, chain):
+        fn = self._expand_fn.copy()
+        fn.trust_input = True
+        names = self.names
+
+        def expand(x, **_shared):
+            return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, fn(x), strict=True)}
+
+        return expand
+
+    def initial_point(self, seed: int) -> np.ndarray:
+        """Model initial point jittered by U(-1, 1) in the unconstrained space (seeded)."""
+        rng = np.random.default_rng(seed)
+        return self._start + rng.uniform(-1.0, 1.0, self.ndim)
+
+
+def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise DoseResponseError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)

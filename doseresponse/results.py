@@ -1,0 +1,564 @@
+r"""Fitted hierarchical dose-response models and their result objects.
+
+:class:`FittedModel` holds the posterior (an ArviZ ``InferenceData``), the :class:`ModelSpec`
+and the data it was fitted to. It reports parameters (:meth:`FittedModel.summary_frame`),
+convergence (:meth:`FittedModel.diagnostics`), dose-response curves with credible bands
+(:meth:`FittedModel.curve` → :class:`CurveBand`) and tolerance doses such as TD5 or TCD50
+(:meth:`FittedModel.dose_at` → :class:`DoseAt`).
+
+Predictions say which curve they describe (``which=``):
+
+``"population"``
+    the typical study (study random effect 0);
+``"new_study"``
+    a study not in the data: each posterior draw gets a fresh random effect
+    :math:`u \sim N(0, \tau^2)` from a seeded generator, so the band includes between-study
+    spread — what a new centre should expect;
+a study label
+    that study, with its own random effect (and its study-level covariates).
+
+Doses are in the unit of the fitted dose metric (e.g. Gy BED).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from doseresponse._validation import as_float_array, check_probability, check_scalar
+from doseresponse.data import DoseResponseData
+from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
+from doseresponse.models.spec import ModelSpec
+
+__all__ = ["ESS_MIN", "RHAT_MAX", "CurveBand", "DoseAt", "FittedModel"]
+
+RHAT_MAX = 1.01
+"""Largest acceptable rank-normalised split R-hat (Vehtari et al. 2021)."""
+ESS_MIN = 400
+"""Smallest acceptable bulk and tail effective sample size (Vehtari et al. 2021)."""
+
+_NEW_STUDY_SEED = 20240917
+_ROW_DIMS = {"ipd_row", "agg_row"}
+
+
+@dataclass(frozen=True)
+class CurveBand:
+    """A posterior dose-response curve with its credible band.
+
+    Attributes
+    ----------
+    dose : numpy.ndarray
+        Dose grid, in ``unit``.
+    mean, median, lower, upper : numpy.ndarray
+        Posterior mean, median and equal-tailed ``ci_prob`` interval of the response
+        probability at each dose.
+    which : str
+        ``"population"``, ``"new_study"`` or a study label.
+    metric, unit : str
+        Dose metric and unit.
+    ci_prob : float
+        Credible-interval probability.
+    covariates : dict
+        Covariate values the curve is for.
+    kind : str
+        ``"NTCP"`` or ``"TCP"``.
+    """
+
+    dose: np.ndarray
+    mean: np.ndarray
+    median: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    which: str
+    metric: str
+    unit: str
+    ci_prob: float
+    covariates: dict[str, float] = field(default_factory=dict)
+    kind: str = "NTCP"
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy frame: one row per dose, columns dose, mean, median, lower, upper."""
+        return pd.DataFrame(
+            {
+                "dose": self.dose,
+                "mean": self.mean,
+                "median": self.median,
+                "lower": self.lower,
+                "upper": self.upper,
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CurveBand({self.kind} {self.which}, {self.dose.size} doses "
+            f"{self.dose.min():g}–{self.dose.max():g} {self.unit} {self.metric}, "
+            f"{self.ci_prob:.0%} band)"
+        )
+
+
+@dataclass(frozen=True)
+class DoseAt(Mapping):
+    """Posterior of the dose at which the response probability is ``p`` (TDp / TCDp).
+
+    Behaves as a read-only mapping with keys ``"mean"``, ``"median"``, ``"lower"``,
+    ``"upper"`` (floats, in ``unit``) and ``"draws"`` (array of posterior draws).
+
+    Attributes
+    ----------
+    p : float
+        Response probability.
+    which : str
+        ``"population"``, ``"new_study"`` or a study label.
+    metric, unit : str
+        Dose metric and unit.
+    ci_prob : float
+        Credible-interval probability of ``lower``/``upper`` (equal-tailed).
+    label : str
+        ``"TD5"``, ``"TCD50"``, ...
+    n_at_zero : int
+        Draws whose curve already exceeds ``p`` at zero dose (their dose is 0).
+    """
+
+    p: float
+    which: str
+    metric: str
+    unit: str
+    ci_prob: float
+    label: str
+    mean: float
+    median: float
+    lower: float
+    upper: float
+    draws: np.ndarray = field(repr=False)
+    covariates: dict[str, float] = field(default_factory=dict)
+    n_at_zero: int = 0
+
+    _KEYS = ("mean", "median", "lower", "upper", "draws")
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._KEYS:
+            raise UnknownNameError(
+                f"unknown key {key!r}; valid keys are: {', '.join(self._KEYS)}."
+            )
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+    def __repr__(self) -> str:
+        cov = ", ".join(f"{k}={v:g}" for k, v in self.covariates.items())
+        where = f"{self.which}" + (f", {cov}" if cov else "")
+        return (
+            f"{self.label} ({where}): median {self.median:.4g} {self.unit} {self.metric} "
+            f"[{self.ci_prob:.0%} CrI {self.lower:.4g}–{self.upper:.4g}]"
+        )
+
+
+class FittedModel:
+    """A fitted Bayesian hierarchical TCP/NTCP model.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Posterior draws (``posterior`` group, named dims) and ``sample_stats``.
+    spec : ModelSpec
+        The model that was fitted.
+    data : DoseResponseData
+        The data it was fitted to.
+
+    Notes
+    -----
+    Convergence thresholds follow Vehtari A, Gelman A, Simpson D, Carpenter B, Bürkner P-C
+    (2021) "Rank-normalization, folding, and localization: an improved R-hat" Bayesian Anal
+    16:667: R-hat < 1.01 and bulk/tail ESS > 400 (100 per chain for 4 chains); any divergent
+    transition signals a posterior geometry the sampler could not explore (Betancourt M 2017,
+    arXiv:1701.02434).
+    """
+
+    def __init__(self, idata: az.InferenceData, spec: ModelSpec, data: DoseResponseData) -> None:
+        if not isinstance(spec, ModelSpec):
+            raise DoseResponseError(f"spec must be a ModelSpec; got {type(spec).__name__}.")
+        if not isinstance(data, DoseResponseData):
+            raise DoseResponseError(
+                f"data must be a DoseResponseData; got {type(data).__name__}."
+            )
+        if "posterior" not in idata.groups():
+            raise DoseResponseError("idata has no posterior group; it is not a fitted model.")
+        self.idata = idata
+        self.spec = spec
+        self.data = data
+
+    def __repr__(self) -> str:
+        post = self.idata.posterior
+        return (
+            f"FittedModel({self.spec.kind}, curve={self.spec.curve!r}, "
+            f"pooling={self.spec.pooling!r}, {len(self.data.studies)} studies, "
+            f"{post.sizes['chain']} chains × {post.sizes['draw']} draws)"
+        )
+
+    # ------------------------------------------------------------------ summaries
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """Interpretable parameters reported by :meth:`summary_frame`."""
+        s = self.spec.slope_name
+        names = ["d50", s, "tau", "tau_slope", "factor", "d50_study", f"{s}_study"]
+        return [n for n in names if n in self.idata.posterior]
+
+    def summary_frame(
+        self, ci_prob: float = 0.94, var_names: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Posterior summary of the parameters.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Probability of the equal-tailed credible interval, in (0, 1).
+        var_names : sequence of str, optional
+            Posterior variables to report; default :attr:`parameter_names`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: parameter (``"d50_study[A]"`` style for vector parameters); columns
+            ``mean``, ``sd``, ``median``, ``lower``, ``upper``, ``r_hat``, ``ess_bulk``,
+            ``ess_tail``. D50 values are in the dose unit.
+        """
+        ci_prob = _ci(ci_prob)
+        names = list(var_names) if var_names is not None else self.parameter_names
+        unknown = [n for n in names if n not in self.idata.posterior]
+        if unknown:
+            raise UnknownNameError(
+                f"unknown posterior variables {unknown}; available: "
+                f"{', '.join(self.idata.posterior.data_vars)}."
+            )
+        post = self.idata.posterior[names]
+        q = [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2]
+        rhat = az.rhat(post)
+        ess_bulk = az.ess(post, method="bulk")
+        ess_tail = az.ess(post, method="tail")
+        rows = []
+        for name in names:
+            values = post[name]
+            extra = [d for d in values.dims if d not in ("chain", "draw")]
+            flat = values.stack(sample=("chain", "draw")).transpose(*extra, "sample")
+            arr = np.asarray(flat).reshape(-1, flat.sizes["sample"])
+            labels = _labels(name, values, extra)
+            stats = {
+                "mean": arr.mean(axis=1),
+                "sd": arr.std(axis=1, ddof=1),
+                "median": np.quantile(arr, q[1], axis=1),
+                "lower": np.quantile(arr, q[0], axis=1),
+                "upper": np.quantile(arr, q[2], axis=1),
+                "r_hat": np.ravel(rhat[name].values),
+                "ess_bulk": np.ravel(ess_bulk[name].values),
+                "ess_tail": np.ravel(ess_tail[name].values),
+            }
+            rows.append(pd.DataFrame(stats, index=labels))
+        frame = pd.concat(rows)
+        frame.index.name = "parameter"
+        frame.attrs.update({"ci_prob": ci_prob, "dose_unit": self.spec.dose_unit})
+        return frame
+
+    def summary(self, ci_prob: float = 0.94) -> str:
+        """Printable summary: model, data, diagnostics and the parameter table."""
+        spec, data = self.spec, self.data
+        diag = self.diagnostics()
+        failed = diag.loc[~diag["ok"], "check"].tolist()
+        lines = [
+            f"{spec.kind} model: {spec.curve} curve, {spec.pooling} pooling"
+            + (" (slope pooled too)" if spec.pool_slope else ""),
+            f"dose metric: {spec.dose_metric} [{spec.dose_unit}]; outcome: {data.outcome_name}",
+            f"data: {len(data.studies)} studies, {data.n_patients} patients, "
+            f"{data.n_events} events",
+            "diagnostics: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)),
+            "",
+            self.summary_frame(ci_prob).to_string(float_format=lambda v: f"{v:.4g}"),
+        ]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Convergence checks as data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per check (``divergences``, ``r_hat``, ``ess_bulk``, ``ess_tail``) with
+            columns ``value`` (worst value over all sampled parameters), ``threshold``,
+            ``ok`` (bool), ``worst_parameter`` and ``fix`` (the usual remedy).
+        """
+        post = self.idata.posterior
+        names = [n for n in post.data_vars if not _ROW_DIMS & set(post[n].dims)]
+        post = post[names]
+        n_div = 0
+        if "sample_stats" in self.idata.groups() and "diverging" in self.idata.sample_stats:
+            n_div = int(np.asarray(self.idata.sample_stats["diverging"]).sum())
+        rhat = _worst(az.rhat(post), max)
+        bulk = _worst(az.ess(post, method="bulk"), min)
+        tail = _worst(az.ess(post, method="tail"), min)
+        rows = [
+            ("divergences", float(n_div), 0.0, n_div == 0, "",
+             "raise target_accept (e.g. fit(..., target_accept=0.95)); if they persist, "
+             "tighten the tau prior or simplify pooling"),
+            ("r_hat", rhat[0], RHAT_MAX, rhat[0] <= RHAT_MAX, rhat[1],
+             "run longer chains (more tune and draws); check for multimodality"),
+            ("ess_bulk", bulk[0], ESS_MIN, bulk[0] >= ESS_MIN, bulk[1],
+             "draw more samples (increase draws) or reparametrise"),
+            ("ess_tail", tail[0], ESS_MIN, tail[0] >= ESS_MIN, tail[1],
+             "draw more samples (increase draws); tail intervals are unreliable until then"),
+        ]
+        return pd.DataFrame(
+            rows, columns=["check", "value", "threshold", "ok", "worst_parameter", "fix"]
+        )
+
+    def check(self) -> bool:
+        """Warn (:class:`ConvergenceWarning`) for every failed diagnostic; True if all pass."""
+        diag = self.diagnostics()
+        for row in diag.itertuples():
+            if row.ok:
+                continue
+            if row.check == "divergences":
+                what = f"{int(row.value)} divergent transitions after warm-up"
+            elif row.check == "r_hat":
+                what = f"R-hat {row.value:.3f} > {RHAT_MAX} for {row.worst_parameter}"
+            else:
+                label = "bulk" if row.check == "ess_bulk" else "tail"
+                what = (
+                    f"{label} ESS {row.value:.0f} < {ESS_MIN} for {row.worst_parameter}"
+                )
+            warnings.warn(f"{what}: {row.fix}.", ConvergenceWarning, stacklevel=2)
+        return bool(diag["ok"].all())
+
+    # ------------------------------------------------------------------ predictions
+
+    def curve(
+        self,
+        dose_grid: ArrayLike,
+        which: str = "population",
+        covariates: Mapping[str, float] | None = None,
+        ci_prob: float = 0.94,
+        random_seed: int = _NEW_STUDY_SEED,
+    ) -> CurveBand:
+        """Posterior dose-response curve with a credible band.
+
+        Parameters
+        ----------
+        dose_grid : array_like
+            Doses (>= 0, in the fitted dose unit).
+        which : str
+            ``"population"``, ``"new_study"`` or a study label (see module docstring).
+        covariates : mapping, optional
+            Covariate values; a covariate not given is 0 (study covariates of a named study
+            default to that study's values).
+        ci_prob : float
+            Probability of the equal-tailed band.
+        random_seed : int
+            Seed of the new-study random effects (fixed, so repeated calls agree).
+
+        Returns
+        -------
+        CurveBand
+        """
+        dose = as_float_array(dose_grid, "dose_grid", nonnegative=True, unit=self.spec.dose_unit)
+        dose = np.atleast_1d(dose)
+        if dose.ndim != 1:
+            raise DoseResponseError(f"dose_grid must be 1-dimensional; got shape {dose.shape}.")
+        ci_prob = _ci(ci_prob)
+        d50, slope, cov = self._draws(which, covariates, random_seed)
+        prob = self.spec.family.probability(dose[None, :], d50[:, None], slope[:, None])
+        q = np.quantile(prob, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2], axis=0)
+        return CurveBand(
+            dose=dose,
+            mean=prob.mean(axis=0),
+            median=q[1],
+            lower=q[0],
+            upper=q[2],
+            which=str(which),
+            metric=self.spec.dose_metric,
+            unit=self.spec.dose_unit,
+            ci_prob=ci_prob,
+            covariates=cov,
+            kind=self.spec.kind,
+        )
+
+    def dose_at(
+        self,
+        p: float,
+        which: str = "population",
+        covariates: Mapping[str, float] | None = None,
+        ci_prob: float = 0.94,
+        random_seed: int = _NEW_STUDY_SEED,
+    ) -> DoseAt:
+        """Posterior of the dose giving response probability ``p`` (TDp for NTCP, TCDp for TCP).
+
+        Parameters
+        ----------
+        p : float
+            Response probability in (0, 1), e.g. 0.05 for TD5.
+        which, covariates, ci_prob, random_seed
+            As in :meth:`curve`.
+
+        Returns
+        -------
+        DoseAt
+            Mapping with ``"mean"``, ``"median"``, ``"lower"``, ``"upper"`` (dose unit) and
+            ``"draws"``. Draws whose curve exceeds ``p`` already at zero dose (possible for the
+            logistic and probit families) count as dose 0 (reported in ``n_at_zero``).
+        """
+        p = float(check_probability(p, "p"))
+        ci_prob = _ci(ci_prob)
+        d50, slope, cov = self._draws(which, covariates, random_seed)
+        family = self.spec.family
+        at_zero = family.probability(0.0, d50, slope) >= p
+        draws = np.zeros_like(d50)
+        if (~at_zero).any():
+            draws[~at_zero] = family.dose_at(p, d50[~at_zero], slope[~at_zero])
+        lower, median, upper = np.quantile(draws, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2])
+        prefix = "TD" if self.spec.kind == "NTCP" else "TCD"
+        return DoseAt(
+            p=p,
+            which=str(which),
+            metric=self.spec.dose_metric,
+            unit=self.spec.dose_unit,
+            ci_prob=ci_prob,
+            label=f"{prefix}{100 * p:g}",
+            mean=float(draws.mean()),
+            median=float(median),
+            lower=float(lower),
+            upper=float(upper),
+            draws=draws,
+            covariates=cov,
+            n_at_zero=int(at_zero.sum()),
+        )
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the fit to a self-describing NetCDF file (see :func:`doseresponse.io.save`)."""
+        from doseresponse.io import save
+
+        save(self, path, overwrite=overwrite)
+
+    # ------------------------------------------------------------------ internals
+
+    def _flat(self, name: str) -> np.ndarray:
+        values = self.idata.posterior[name]
+        extra = [d for d in values.dims if d not in ("chain", "draw")]
+        arr = np.asarray(values.transpose("chain", "draw", *extra))
+        return arr.reshape(-1, *arr.shape[2:])
+
+    def _draws(
+        self, which: str, covariates: Mapping[str, float] | None, random_seed: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Per-draw D50 and slope for ``which`` and ``covariates`` (flattened chains)."""
+        spec = self.spec
+        slope_name = spec.slope_name
+        which = str(which)
+        studies = list(self.data.studies)
+        study = None
+        if which in ("population", "new_study"):
+            if spec.pooling == "none":
+                raise DoseResponseError(
+                    f"which={which!r} needs population parameters, but the model was fitted "
+                    f"with pooling='none'; pass a study label ({', '.join(studies)}) or refit "
+                    "with pooling='partial'."
+                )
+            log_d50 = np.log(self._flat("d50"))
+            log_slope = np.log(self._flat(slope_name))
+            if which == "new_study":
+                rng = np.random.default_rng(random_seed)
+                if "tau" in self.idata.posterior:
+                    log_d50 = log_d50 + self._flat("tau") * rng.standard_normal(log_d50.size)
+                if "tau_slope" in self.idata.posterior:
+                    z = rng.standard_normal(log_slope.size)
+                    log_slope = log_slope + self._flat("tau_slope") * z
+        elif which in studies:
+            study = studies.index(which)
+            if "d50_study" in self.idata.posterior:
+                log_d50 = np.log(self._flat("d50_study")[:, study])
+            else:
+                log_d50 = np.log(self._flat("d50"))
+            if f"{slope_name}_study" in self.idata.posterior:
+                log_slope = np.log(self._flat(f"{slope_name}_study")[:, study])
+            else:
+                log_slope = np.log(self._flat(slope_name))
+        else:
+            raise UnknownNameError(
+                f"unknown which={which!r}; use 'population', 'new_study' or a study label: "
+                f"{', '.join(studies)}."
+            )
+        values = self._covariate_values(covariates, study)
+        if values:
+            names = list(spec.all_covariates)
+            log_factor = np.log(self._flat("factor"))
+            x = np.array([values[n] for n in names])
+            log_d50 = log_d50 + log_factor @ x
+        return np.exp(log_d50), np.exp(log_slope), values
+
+    def _covariate_values(
+        self, covariates: Mapping[str, float] | None, study: int | None
+    ) -> dict[str, float]:
+        names = self.spec.all_covariates
+        given = dict(covariates or {})
+        unknown = [k for k in given if k not in names]
+        if unknown:
+            raise UnknownNameError(
+                f"unknown covariates {unknown}; the model's covariates are: "
+                f"{', '.join(names) if names else '(none)'}."
+            )
+        values = {name: 0.0 for name in names}
+        if study is not None and self.spec.study_covariates:
+            label = self.data.studies[study]
+            rows = pd.concat([self.data.ipd, self.data.aggregate])
+            first = rows.loc[rows["study"] == label].iloc[0]
+            for name in self.spec.study_covariates:
+                values[name] = float(first[name])
+        for name, value in given.items():
+            values[name] = check_scalar(value, f"covariates[{name!r}]")
+        return values
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _ci(ci_prob: float) -> float:
+    value = check_scalar(ci_prob, "ci_prob")
+    if not 0.0 < value < 1.0:
+        raise DoseResponseError(f"ci_prob must lie in (0, 1), e.g. 0.94; got {ci_prob!r}.")
+    return value
+
+
+def _labels(name: str, values, extra: list[str]) -> list[str]:
+    """Row labels ``name[a,b]`` in C order over the ``extra`` dims."""
+    if not extra:
+        return [name]
+    coords = [[str(c) for c in values.coords[d].values] for d in extra]
+    return [f"{name}[{','.join(combo)}]" for combo in itertools.product(*coords)]
+
+
+def _worst(dataset, pick) -> tuple[float, str]:
+    """Worst (``pick`` = max or min) finite value over every variable element, with its label."""
+    candidates = []
+    for name, values in dataset.data_vars.items():
+        arr = np.asarray(values, dtype=float).ravel()
+        labels = _labels(name, values, list(values.dims))
+        candidates += [(v, lab) for v, lab in zip(arr, labels, strict=True) if np.isfinite(v)]
+    if not candidates:
+        return math.nan, ""
+    value, label = pick(candidates, key=lambda item: item[0])
+    return float(value), label
