@@ -1,0 +1,110 @@
+"""Benchmark: first fit of the partially pooled logistic NTCP model (not a test).
+
+Simulated cohort: 500 patients in 8 studies (τ = 0.3 on log D50, one binary covariate with a
+dose-modifying factor 0.7), 4 chains × 1000 tune × 1000 draws. Each configuration runs in a fresh
+Python process so compilation is measured honestly:
+
+* ``cold``  — empty PyTensor compile cache (and numba cache) in a temporary directory;
+* ``warm``  — a second process reusing that cache (what a user sees from the second fit on).
+
+For each sampler (the package default, nutpie's numba backend, plain ``pymc.sample``) it prints
+model build time, compile time, sampling time, first-fit total (build + compile + sample),
+minimum bulk ESS over the reported parameters, ESS per second of sampling and divergences.
+
+Run: ``python tests/benchmarks/bench_ntcp_fit.py`` (takes several minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SAMPLERS = ("auto", "nutpie-numba", "pymc")
+PATIENTS = [63, 63, 63, 63, 62, 62, 62, 62]  # 500 patients, 8 studies
+
+
+def one_run(sampler: str) -> dict:
+    """Fit once in this process and return the measured figures."""
+    start = time.perf_counter()
+    import arviz as az
+
+    from doseresponse.models.hierarchical import build_model
+    from doseresponse.models.model import NTCPModel
+    from doseresponse.models.sampling import sample_model
+    from doseresponse.simulate import simulate_cohort
+
+    import_s = time.perf_counter() - start
+    sim = simulate_cohort(
+        curve="logistic", d50=40.0, slope=1.5, n_studies=8, patients_per_study=PATIENTS,
+        tau=0.3, covariates={"htn": (0.4, 0.7)}, dose_metric="BED", random_seed=2024,
+    )
+    t0 = time.perf_counter()
+    spec = NTCPModel(curve="logistic", pooling="partial").spec_for(sim.data)
+    model = build_model(spec, sim.data)
+    build_s = time.perf_counter() - t0
+    idata, info = sample_model(
+        model, draws=1000, tune=1000, chains=4, random_seed=1, sampler=sampler,
+        progressbar=False,
+    )
+    names = ["d50", "gamma50", "tau", "factor", "d50_study"]
+    ess = az.ess(idata.posterior[names], method="bulk")
+    min_ess = float(min(float(ess[n].min()) for n in names))
+    return {
+        "sampler": info.sampler,
+        "import_s": import_s,
+        "build_s": build_s,
+        "compile_s": info.compile_seconds,
+        "sample_s": info.sampling_seconds,
+        "first_fit_s": build_s + info.compile_seconds + info.sampling_seconds,
+        "min_bulk_ess": min_ess,
+        "ess_per_s": min_ess / info.sampling_seconds,
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+    }
+
+
+def main() -> None:
+    """Run every sampler cold then warm, each in a fresh process, and print a table."""
+    rows = []
+    for sampler in SAMPLERS:
+        with tempfile.TemporaryDirectory(prefix="dr-bench-") as cache:
+            env = dict(os.environ)
+            env["PYTENSOR_FLAGS"] = f"compiledir={cache}/pytensor"
+            env["NUMBA_CACHE_DIR"] = f"{cache}/numba"
+            for state in ("cold", "warm"):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", sampler],
+                    env=env, capture_output=True, text=True, check=True,
+                )
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                row.update({"requested": sampler, "cache": state})
+                rows.append(row)
+                print(_format(row), flush=True)
+    by = {(r["requested"], r["cache"]): r for r in rows}
+    for state in ("cold", "warm"):
+        default, plain = by[("auto", state)], by[("pymc", state)]
+        print(
+            f"{state}: default ESS/s {default['ess_per_s']:.0f} vs plain pymc "
+            f"{plain['ess_per_s']:.0f} (x{default['ess_per_s'] / plain['ess_per_s']:.1f}); "
+            f"first fit {default['first_fit_s']:.1f} s vs {plain['first_fit_s']:.1f} s"
+        )
+
+
+def _format(row: dict) -> str:
+    return (
+        f"{row['requested']:>12} ({row['sampler']}) {row['cache']:>4}: "
+        f"import {row['import_s']:5.1f} s | build {row['build_s']:4.2f} s | "
+        f"compile {row['compile_s']:5.1f} s | sample {row['sample_s']:5.1f} s | "
+        f"first fit {row['first_fit_s']:5.1f} s | min bulk ESS {row['min_bulk_ess']:6.0f} | "
+        f"ESS/s {row['ess_per_s']:6.0f} | divergences {row['divergences']}"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(one_run(sys.argv[2])))
+    else:
+        main()
