@@ -11,7 +11,15 @@ datasets
 simulate
     Multi-study cohorts with known truth (:func:`simulate_cohort`).
 models
-    Dose-response curve families (TCP/NTCP), maximum-likelihood fits and Bayesian models.
+    Dose-response curve families (TCP/NTCP), maximum-likelihood fits and Bayesian hierarchical
+    models (:class:`NTCPModel`, :class:`TCPModel`).
+results, io, checks, plotting
+    Fitted models (:class:`FittedModel`), :func:`save` / :func:`load`, posterior predictive checks,
+    LOO and :func:`compare`, figures.
+
+The PyMC-based names (``NTCPModel``, ``TCPModel``, ``FittedModel``, ``load``, ``save``,
+``compare``) are imported on first use, so ``import doseresponse`` stays fast for radiobiology
+and data work.
 
 Units throughout: dose Gy, time h, activity MBq, time-integrated activity MBq·h.
 """
@@ -29,17 +37,50 @@ from doseresponse.exceptions import (
 )
 from doseresponse.simulate import simulate_cohort
 
+_LAZY = {
+    "NTCPModel": "doseresponse.models.model",
+    "TCPModel": "doseresponse.models.model",
+    "FittedModel": "doseresponse.results",
+    "load": "doseresponse.io",
+    "save": "doseresponse.io",
+    "compare": "doseresponse.checks",
+    "models": "doseresponse.models",
+}
+
+
+def __getattr__(name: str):
+    """Import the PyMC-dependent public names on first access (PEP 562)."""
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "models" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'doseresponse' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
     "DoseResponseData",
     "DoseResponseError",
     "DroppedRowsWarning",
+    "FittedModel",
+    "NTCPModel",
     "SmallStudyWarning",
+    "TCPModel",
     "__version__",
+    "compare",
     "exceptions",
     "list_datasets",
+    "load",
     "load_dataset",
+    "models",
     "radiobiology",
+    "save",
     "simulate_cohort",
 ]
