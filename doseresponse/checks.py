@@ -58,6 +58,14 @@ PARETO_K_MAX = 0.7
 _DEFAULT_SEED = 20170413
 _LN2 = math.log(2.0)
 _BY = ("study", "dose_bin")
+# rows whose log-likelihood varies by less than this over all draws (patients far in a tail,
+# P ~ 1e-40) contribute exactly their value to LOO; PSIS smoothing of their (equal) weights
+# returns NaN in ArviZ 0.23, so they are handled outside it
+_FLAT_ROW_NATS = 1e-8
+# a row's LOO density lies between the min and max of its log-likelihood draws, so rows that vary
+# by less than this cannot be misestimated by more than this (their Pareto k, which is
+# scale-free, may still be large: e.g. a toxicity at a dose where every draw has P > 0.999)
+_HARMLESS_ROW_NATS = 0.01
 _ARVIZ_K_WARNING = re.compile(r"Estimated shape parameter of Pareto", re.IGNORECASE)
 
 
@@ -314,7 +322,10 @@ def loo(fit: FittedModel, *, pointwise: bool = True):
     -----
     UserWarning
         Rows with Pareto k > 0.7, named by study and patient (or dose bin): their LOO estimates
-        are unreliable; refit without them (exact LOO) or use K-fold cross-validation.
+        are unreliable; refit without them (exact LOO) or use K-fold cross-validation. Rows
+        whose log-likelihood varies by less than 0.01 nats over the draws are not flagged (their
+        LOO term is within 0.01 of exact whatever k is); rows that do not vary at all (< 1e-8)
+        get their exact LOO term and k = 0.
 
     Notes
     -----
@@ -322,11 +333,19 @@ def loo(fit: FittedModel, *, pointwise: bool = True):
     """
     fit = _check_fit(fit)
     idata, labels = _joined_log_likelihood(fit)
+    values = idata.log_likelihood["obs"]
+    spread = np.asarray(values.max(("chain", "draw")) - values.min(("chain", "draw")))
+    flat = spread < _FLAT_ROW_NATS
+    varying = idata if not flat.any() else az.InferenceData(
+        posterior=idata.posterior, log_likelihood=idata.log_likelihood.isel(observation=~flat)
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_ARVIZ_K_WARNING.pattern)
-        result = az.loo(idata, pointwise=True)
+        result = az.loo(varying, pointwise=True)
+    if flat.any():
+        result = _with_flat_rows(result, values, flat)
     k = np.asarray(result.pareto_k, dtype=np.float64)
-    bad = np.flatnonzero(k > PARETO_K_MAX)
+    bad = np.flatnonzero((k > PARETO_K_MAX) & (spread >= _HARMLESS_ROW_NATS))
     if bad.size:
         shown = "; ".join(f"{labels[i]} (k={k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
@@ -590,6 +609,30 @@ def _joined_log_likelihood(fit: FittedModel) -> tuple[az.InferenceData, list[str
                 "observation": ids},
     )
     return az.InferenceData(posterior=fit.idata.posterior, log_likelihood=dataset), _row_labels(fit)
+
+
+def _with_flat_rows(result, values: xr.DataArray, flat: np.ndarray):
+    r"""Merge rows with a constant log-likelihood into an ``az.loo`` result of the other rows.
+
+    For such a row the importance weights are equal, so its LOO density is exactly
+    :math:`\log \frac1S\sum_s e^{\ell_s}` and its Pareto k is 0.
+    """
+    ll = np.asarray(values.transpose("observation", "chain", "draw"), dtype=np.float64)
+    ll = ll.reshape(ll.shape[0], -1)
+    lppd_i = special.logsumexp(ll, axis=1) - math.log(ll.shape[1])
+    loo_i = lppd_i.copy()
+    loo_i[~flat] = np.asarray(result.loo_i, dtype=np.float64)
+    pareto_k = np.zeros(flat.size)
+    pareto_k[~flat] = np.asarray(result.pareto_k, dtype=np.float64)
+    coords = {"observation": values["observation"].values}
+    out = result.copy()
+    out["elpd_loo"] = float(loo_i.sum())
+    out["se"] = float(math.sqrt(flat.size * np.var(loo_i)))
+    out["p_loo"] = float(lppd_i.sum() - loo_i.sum())
+    out["n_data_points"] = int(flat.size)
+    out["loo_i"] = xr.DataArray(loo_i, dims="observation", coords=coords, name="loo_i")
+    out["pareto_k"] = xr.DataArray(pareto_k, dims="observation", coords=coords, name="pareto_k")
+    return out
 
 
 def _named_fits(fits) -> dict[str, FittedModel]:

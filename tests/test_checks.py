@@ -289,3 +289,19 @@ def test_compare_bad_arguments(mixed_data):
         checks.compare([fit, fit], ic="aic")
     with pytest.raises(DoseResponseError, match="not a FittedModel"):
         checks.compare({"a": fit, "b": "fit.nc"})
+
+
+def test_loo_handles_rows_with_constant_likelihood(mixed_data):
+    """Patients without toxicity far below D50 have log-likelihood ~ -1e-11 in every draw."""
+    fit = fake_fit(mixed_data, "cloglog", d50=1e4)
+    ll = checks.log_likelihood(fit).log_likelihood["y_ipd"].values.reshape(300, -1)
+    flat = np.ptp(ll, axis=0) < 1e-8
+    assert flat.sum() >= 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = checks.loo(fit)
+    loo_i = np.asarray(result.loo_i)
+    assert np.isfinite(loo_i).all() and np.isfinite(result["elpd_loo"])
+    np.testing.assert_allclose(loo_i[:60][flat], ll[:, flat].mean(axis=0), atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(result.pareto_k)[:60][flat], 0.0)
+    np.testing.assert_allclose(result["elpd_loo"], loo_i.sum())
