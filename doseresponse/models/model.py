@@ -162,7 +162,7 @@ class DoseResponseModel:
         random_seed: int | None = None,
         sampler: str = "auto",
         progressbar: bool | None = None,
-        target_accept: float = 0.8,
+        target_accept: float = 0.9,
         check: bool = True,
     ):
         """Sample the posterior and return a fitted model.
@@ -180,7 +180,7 @@ class DoseResponseModel:
         progressbar : bool, optional
             Show progress (default: when running in a terminal).
         target_accept : float
-            NUTS target acceptance; raise to 0.9–0.99 if divergences are reported.
+            NUTS target acceptance (default 0.9); raise to 0.95–0.99 if divergences are reported.
         check : bool
             Run :meth:`~doseresponse.results.FittedModel.diagnostics` and warn
             (:class:`~doseresponse.exceptions.ConvergenceWarning`) on any failed check.

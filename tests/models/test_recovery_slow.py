@@ -34,7 +34,7 @@ def _cohort(curve: str, seed: int, n_aggregate: int = 2):
 
 @pytest.mark.parametrize("curve", sorted(CURVE_FAMILIES))
 def test_partial_pooling_recovers_the_truth(curve):
-    sim = _cohort(curve, seed=100 + sorted(CURVE_FAMILIES).index(curve))
+    sim = _cohort(curve, seed=200 + sorted(CURVE_FAMILIES).index(curve))
     truth = sim.truth
     fit = NTCPModel(curve=curve, pooling="partial").fit(sim.data, random_seed=7, check=False)
     summary = fit.summary_frame(ci_prob=0.94)
