@@ -446,6 +446,63 @@ class FittedModel:
             n_at_zero=int(at_zero.sum()),
         )
 
+    # ------------------------------------------------------------------ checks and plots
+    # thin delegates to doseresponse.checks / doseresponse.plotting (imported on use: no cycles)
+
+    def ppc_table(
+        self,
+        by: str = "study",
+        n_bins: int = 4,
+        ci_prob: float = 0.94,
+        random_seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Posterior predictive check table; see :func:`doseresponse.checks.ppc_table`."""
+        from doseresponse import checks
+
+        seed = checks._DEFAULT_SEED if random_seed is None else random_seed
+        return checks.ppc_table(self, by=by, n_bins=n_bins, ci_prob=ci_prob, random_seed=seed)
+
+    def loo(self, *, pointwise: bool = True):
+        """PSIS-LOO of the fit; see :func:`doseresponse.checks.loo`."""
+        from doseresponse.checks import loo
+
+        return loo(self, pointwise=pointwise)
+
+    def waic(self, *, pointwise: bool = True):
+        """WAIC of the fit; see :func:`doseresponse.checks.waic`."""
+        from doseresponse.checks import waic
+
+        return waic(self, pointwise=pointwise)
+
+    def plot_curve(
+        self,
+        which: str = "population",
+        covariates: Mapping[str, float] | None = None,
+        ci_prob: float = 0.94,
+        show_data: bool = True,
+        n_bins: int = 4,
+        *,
+        dose_grid: ArrayLike | None = None,
+        ax=None,
+    ):
+        """Curve with band over the data; see :func:`doseresponse.plotting.plot_curve`."""
+        from doseresponse.plotting import plot_curve
+
+        return plot_curve(self, which, covariates, ci_prob, show_data, n_bins,
+                          dose_grid=dose_grid, ax=ax)
+
+    def plot_forest(self, ci_prob: float = 0.94, *, ax=None):
+        """D50 per study; see :func:`doseresponse.plotting.plot_study_forest`."""
+        from doseresponse.plotting import plot_study_forest
+
+        return plot_study_forest(self, ci_prob, ax=ax)
+
+    def plot_prior_posterior(self, params: str | Sequence[str] | None = None, *, ax=None):
+        """Prior vs posterior densities; see :func:`doseresponse.plotting.plot_prior_posterior`."""
+        from doseresponse.plotting import plot_prior_posterior
+
+        return plot_prior_posterior(self, params, ax=ax)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | PathLike[str], *, overwrite: bool = False) -> None:
