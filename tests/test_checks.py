@@ -252,6 +252,10 @@ def test_loo_and_waic_on_a_real_fit(real_fits):
     assert -80 < result["elpd_loo"] < -15
     assert 1 < result["p_loo"] < 10
     assert abs(info["elpd_waic"] - result["elpd_loo"]) < 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert fit.loo()["elpd_loo"] == result["elpd_loo"]  # FittedModel delegates
+        assert fit.waic()["elpd_waic"] == info["elpd_waic"]
 
 
 def test_loo_warns_naming_influential_rows(mixed_data):

@@ -217,3 +217,13 @@ def test_plot_prior_predictive_lines(mixed_data):
 
 def test_rates_frame_is_plain_pandas(mixed_data):
     assert isinstance(observed_rates(mixed_data), pd.DataFrame)
+
+
+def test_fitted_model_delegates(mixed_data):
+    fit = fake_fit(mixed_data)
+    assert isinstance(fit.plot_curve(show_data=False), matplotlib.axes.Axes)
+    assert len(fit.plot_forest().get_yticklabels()) == 6
+    assert len(fit.plot_prior_posterior(["d50", "tau"])) == 2
+    table = fit.ppc_table(by="study")
+    pd.testing.assert_frame_equal(table, fit.ppc_table(by="study"))
+    assert list(table.index) == ["A", "B", "C", "D"]
