@@ -44,7 +44,16 @@ _LAZY = {
     "load": "doseresponse.io",
     "save": "doseresponse.io",
     "compare": "doseresponse.checks",
+    "ppc_table": "doseresponse.checks",
+    "loo": "doseresponse.checks",
+    "waic": "doseresponse.checks",
+    "plot_curve": "doseresponse.plotting",
+    "plot_study_forest": "doseresponse.plotting",
+    "plot_prior_posterior": "doseresponse.plotting",
+    "plot_prior_predictive": "doseresponse.plotting",
     "models": "doseresponse.models",
+    "checks": "doseresponse.checks",
+    "plotting": "doseresponse.plotting",
 }
 
 
@@ -54,7 +63,7 @@ def __getattr__(name: str):
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        value = module if name == "models" else getattr(module, name)
+        value = module if module.__name__.endswith(f".{name}") else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'doseresponse' has no attribute {name!r}")
@@ -74,13 +83,22 @@ __all__ = [
     "SmallStudyWarning",
     "TCPModel",
     "__version__",
+    "checks",
     "compare",
     "exceptions",
     "list_datasets",
     "load",
     "load_dataset",
+    "loo",
     "models",
+    "plot_curve",
+    "plot_prior_posterior",
+    "plot_prior_predictive",
+    "plot_study_forest",
+    "plotting",
+    "ppc_table",
     "radiobiology",
     "save",
     "simulate_cohort",
+    "waic",
 ]
