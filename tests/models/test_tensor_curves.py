@@ -7,7 +7,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from doseresponse.exceptions import UnknownNameError
+from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
 from doseresponse.models.tensor_curves import (
     TENSOR_CURVES,
@@ -86,7 +86,10 @@ def test_inverse_round_trip_through_numpy_dose_at(family, d50, gamma50, p):
     name, fn = family
     slope = _slope(name, gamma50)
     if CURVE_FAMILIES[name].probability(0.0, d50, slope) >= p:
-        pytest.skip(f"{name} reaches p={p} only below zero dose")
+        # the response at zero dose already exceeds p: the inverse must refuse, not extrapolate
+        with pytest.raises(DoseResponseError):
+            CURVE_FAMILIES[name].dose_at(p, d50, slope)
+        return
     dose = CURVE_FAMILIES[name].dose_at(p, d50, slope)
     prob, *_ = fn(np.atleast_1d(dose), d50, slope)
     np.testing.assert_allclose(prob, p, rtol=1e-9)
