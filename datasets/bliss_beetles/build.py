@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, events_n_mapping, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "bliss_beetles"
@@ -53,8 +53,7 @@ METADATA = {
         "Table 7.2.",
     ],
     "not_loadable_reason": None,
-    "mapping": {"dose": "dose", "study": "study", "events": "events", "n": "n",
-                "dose_summary": "mean"},
+    "mapping": events_n_mapping(),
     "raw_files": [RAW],
     "columns": {
         "study": {"description": "study key ('bliss1935')", "unit": ""},
@@ -79,7 +78,7 @@ def build_frame() -> pd.DataFrame:
             "n": raw["n"].astype("int64"),
         }
     )
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

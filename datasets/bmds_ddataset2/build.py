@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, events_n_mapping, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "bmds_ddataset2"
@@ -49,8 +49,7 @@ METADATA = {
         "Single 'study'; the control group (dose 0) has 0 events.",
     ],
     "not_loadable_reason": None,
-    "mapping": {"dose": "dose", "study": "study", "events": "events", "n": "n",
-                "dose_summary": "mean"},
+    "mapping": events_n_mapping(),
     "raw_files": [RAW],
     "columns": {
         "study": {"description": "study key ('ddataset2')", "unit": ""},
@@ -75,7 +74,7 @@ def build_frame() -> pd.DataFrame:
             "n": raw["n"].astype("int64"),
         }
     )
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "cht25_marrow_nadirs"
@@ -120,7 +120,7 @@ def build_frame() -> pd.DataFrame:
                     "source_location": rec["source_location"],
                 }
             )
-    return pd.DataFrame(rows)[list(METADATA["columns"])]
+    return documented_columns(pd.DataFrame(rows), METADATA)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "cht25_toxicity_duration"
@@ -81,7 +81,7 @@ def build_frame() -> pd.DataFrame:
         }
     )
     tidy["activity"] = tidy["activity"].astype("int64")
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

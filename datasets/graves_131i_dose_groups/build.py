@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "graves_131i_dose_groups"
@@ -82,7 +82,7 @@ def build_frame() -> pd.DataFrame:
     raw = pd.read_csv(HERE / "raw" / RAW)
     tidy = raw.rename(columns={"target_thyroid_absorbed_dose_Gy": "thyroid_dose"})
     tidy["thyroid_dose"] = tidy["thyroid_dose"].astype("float64")
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

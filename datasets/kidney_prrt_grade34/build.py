@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, events_n_mapping, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "kidney_prrt_grade34"
@@ -52,8 +52,7 @@ METADATA = {
         "The dose is a mean (dose_summary='mean'); the spread of patient doses was not reported.",
     ],
     "not_loadable_reason": None,
-    "mapping": {"dose": "dose", "study": "study", "events": "events", "n": "n",
-                "dose_summary": "mean"},
+    "mapping": events_n_mapping(),
     "raw_files": [RAW],
     "columns": {
         "study": {"description": "study key", "unit": ""},
@@ -96,7 +95,7 @@ def build_frame() -> pd.DataFrame:
             "source_location": rows["source_location"],
         }
     ).reset_index(drop=True)
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

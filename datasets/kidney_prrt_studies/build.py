@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "kidney_prrt_studies"
@@ -152,7 +152,7 @@ def build_frame() -> pd.DataFrame:
     for col in ("n_patients", "n_events", "n_at_risk", "year", "pmid"):
         tidy[col] = tidy[col].astype("Int64")
     tidy["row_kind"] = [classify_row(row) for _, row in tidy.iterrows()]
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, events_n_mapping, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "racine_bioassay"
@@ -49,8 +49,7 @@ METADATA = {
         "column is exp(log_dose) rounded to 6 decimals and 'log_dose' is kept.",
     ],
     "not_loadable_reason": None,
-    "mapping": {"dose": "dose", "study": "study", "events": "events", "n": "n",
-                "dose_summary": "mean"},
+    "mapping": events_n_mapping(),
     "raw_files": [RAW],
     "columns": {
         "study": {"description": "study key ('racine1986')", "unit": ""},
@@ -74,7 +73,7 @@ def build_frame() -> pd.DataFrame:
             "n": raw["n"].astype("int64"),
         }
     )
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
-from doseresponse.simulate import SimulatedCohort, simulate_cohort
+from doseresponse.datasets._build import (
+    SIMULATED_LICENCE,
+    json_mapping,
+    run_build,
+    simulate_from_params,
+    simulation_entry,
+)
+from doseresponse.simulate import SimulatedCohort
 
 NAME = "sim_kidney_prrt"
 SEED = 20081847  # Bodei et al. 2008, Eur J Nucl Med Mol Imaging 35:1847
@@ -94,10 +100,7 @@ CITATIONS = [
 
 def simulate(params: dict[str, Any] | None = None) -> SimulatedCohort:
     """Run the simulation with :data:`PARAMS` (JSON lists turned back into tuples)."""
-    p = dict(params or PARAMS)
-    p["covariates"] = {k: tuple(v) for k, v in p["covariates"].items()}
-    p["dose_distribution"] = tuple(p["dose_distribution"])
-    return simulate_cohort(**p)
+    return simulate_from_params(params or PARAMS)
 
 
 def truth_summary(cohort: SimulatedCohort) -> dict[str, Any]:
@@ -135,7 +138,7 @@ METADATA: dict[str, Any] = {
     "source": "simulated (doseresponse.simulate.simulate_cohort); parameters from Bodei 2008, "
     "Burman 1991, Staanum 2021",
     "citations": CITATIONS,
-    "licence": "Simulated data, BSD-3-Clause (the package licence).",
+    "licence": SIMULATED_LICENCE,
     "published_result": [
         "Known truth: TD5 = 40 Gy BED without risk factors and 28 Gy with one (Bodei 2008's "
         "thresholds), D50 = 48.08 Gy, gamma50 = 4; a fit with hypertension and diabetes as "
@@ -148,16 +151,14 @@ METADATA: dict[str, Any] = {
         "shipped; re-run simulate() in build.py to get them (SimulatedCohort.true_doses).",
     ],
     "not_loadable_reason": None,
-    "mapping": {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in COHORT.mapping.items()},
+    "mapping": json_mapping(COHORT.mapping),
     "raw_files": [],
-    "simulation": {
-        "generator": "doseresponse.simulate.simulate_cohort",
-        "seed": SEED,
-        "parameters": PARAMS,
-        "derivation": DERIVATION,
-        "truth": truth_summary(COHORT),
-    },
+    "simulation": simulation_entry(
+        seed=SEED,
+        parameters=PARAMS,
+        derivation=DERIVATION,
+        truth=truth_summary(COHORT),
+    ),
     "columns": {
         "study": {"description": "centre label", "unit": ""},
         "patient": {"description": "patient id (unique within the cohort)", "unit": ""},

@@ -15,7 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import (
+    SIMULATED_LICENCE,
+    json_mapping,
+    run_build,
+    simulation_entry,
+)
 
 HERE = Path(__file__).resolve().parent
 NAME = "sim_kidney_prrt_mixed"
@@ -48,7 +53,7 @@ METADATA: dict[str, Any] = {
     "dose_unit": "Gy",
     "source": IPD.METADATA["source"],
     "citations": IPD.CITATIONS,
-    "licence": "Simulated data, BSD-3-Clause (the package licence).",
+    "licence": SIMULATED_LICENCE,
     "published_result": [
         "Same truth as sim_kidney_prrt (TD5 = 40 Gy BED without, 28 Gy with one risk factor). "
         "A joint IPD + aggregate fit should agree with the all-IPD fit of sim_kidney_prrt; "
@@ -64,20 +69,18 @@ METADATA: dict[str, Any] = {
         *IPD.METADATA["extraction_notes"],
     ],
     "not_loadable_reason": None,
-    "mapping": {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in COHORT.mapping.items()},
+    "mapping": json_mapping(COHORT.mapping),
     "raw_files": [],
-    "simulation": {
-        "generator": "doseresponse.simulate.simulate_cohort",
-        "seed": PARAMS["random_seed"],
-        "parameters": PARAMS,
-        "derivation": [
+    "simulation": simulation_entry(
+        seed=PARAMS["random_seed"],
+        parameters=PARAMS,
+        derivation=[
             *IPD.DERIVATION,
             "n_aggregate_studies = 3: the last three centres are reported only as aggregate rows "
             "(bins_per_study = 4 per risk-factor pattern, aggregate_covariates = 'stratify').",
         ],
-        "truth": IPD.truth_summary(COHORT),
-    },
+        truth=IPD.truth_summary(COHORT),
+    ),
     "columns": {
         "study": {"description": "centre label", "unit": ""},
         "patient": {"description": "patient id (IPD rows)", "unit": ""},

@@ -9,8 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
-from doseresponse.simulate import SimulatedCohort, simulate_cohort
+from doseresponse.datasets._build import (
+    SIMULATED_LICENCE,
+    json_mapping,
+    run_build,
+    simulate_from_params,
+    simulation_entry,
+)
+from doseresponse.simulate import SimulatedCohort
 
 NAME = "sim_marrow_toxicity"
 SEED = 1962  # year of Benua et al., origin of the 2 Gy blood/marrow limit
@@ -75,9 +81,7 @@ CITATIONS = [
 
 def simulate(params: dict[str, Any] | None = None) -> SimulatedCohort:
     """Run the simulation with :data:`PARAMS`."""
-    p = dict(params or PARAMS)
-    p["dose_distribution"] = tuple(p["dose_distribution"])
-    return simulate_cohort(**p)
+    return simulate_from_params(params or PARAMS)
 
 
 COHORT = simulate()
@@ -99,22 +103,20 @@ METADATA: dict[str, Any] = {
     "source": "simulated (doseresponse.simulate.simulate_cohort); 2 Gy marrow limit (Benua "
     "1962), dose-escalation design after Dancey 2009",
     "citations": CITATIONS,
-    "licence": "Simulated data, BSD-3-Clause (the package licence).",
+    "licence": SIMULATED_LICENCE,
     "published_result": [
         "Known truth: TD5 = 2.0 Gy, D50 = 2.89 Gy, gamma50 = 2 (log-logistic); a fit should "
         "recover TD5 near 2 Gy within its credible interval.",
     ],
     "extraction_notes": ["Observed doses rounded to 0.001 Gy; dose_rel_se = 0.25 on every row."],
     "not_loadable_reason": None,
-    "mapping": {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in COHORT.mapping.items()},
+    "mapping": json_mapping(COHORT.mapping),
     "raw_files": [],
-    "simulation": {
-        "generator": "doseresponse.simulate.simulate_cohort",
-        "seed": SEED,
-        "parameters": PARAMS,
-        "derivation": DERIVATION,
-        "truth": {
+    "simulation": simulation_entry(
+        seed=SEED,
+        parameters=PARAMS,
+        derivation=DERIVATION,
+        truth={
             "td5": _T.td(0.05),
             "td50": _T.td(0.5),
             "td5_new_study": _T.td_new_study(0.05),
@@ -122,7 +124,7 @@ METADATA: dict[str, Any] = {
             "study_d50": _T.study_d50,
             "event_rate": float(COHORT.patients["outcome"].mean()),
         },
-    },
+    ),
     "columns": {
         "study": {"description": "study label", "unit": ""},
         "patient": {"description": "patient id", "unit": ""},

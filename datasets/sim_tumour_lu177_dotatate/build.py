@@ -10,8 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
-from doseresponse.simulate import SimulatedCohort, simulate_cohort
+from doseresponse.datasets._build import (
+    SIMULATED_LICENCE,
+    json_mapping,
+    run_build,
+    simulate_from_params,
+    simulation_entry,
+)
+from doseresponse.simulate import SimulatedCohort
 
 NAME = "sim_tumour_lu177_dotatate"
 SEED = 37184682  # PMID of Alipour et al. 2023
@@ -90,9 +96,7 @@ CITATIONS = [
 
 def simulate(params: dict[str, Any] | None = None) -> SimulatedCohort:
     """Run the simulation with :data:`PARAMS`."""
-    p = dict(params or PARAMS)
-    p["dose_distribution"] = tuple(p["dose_distribution"])
-    return simulate_cohort(**p)
+    return simulate_from_params(params or PARAMS)
 
 
 COHORT = simulate()
@@ -114,7 +118,7 @@ METADATA: dict[str, Any] = {
     "source": "simulated (doseresponse.simulate.simulate_cohort); parameters from Alipour 2023, "
     "Roth/Sjögreen Gleisner 2022, Staanum 2021",
     "citations": CITATIONS,
-    "licence": "Simulated data, BSD-3-Clause (the package licence).",
+    "licence": SIMULATED_LICENCE,
     "published_result": [
         "Known truth: odds ratio exp(50 beta) = 1.5 per 50 Gy (Alipour 2023), D50 = 154.5 Gy, "
         "gamma50 = 0.313. A logistic fit ignoring dosimetry error should give an OR per 50 Gy "
@@ -125,15 +129,13 @@ METADATA: dict[str, Any] = {
         "lesion id.",
     ],
     "not_loadable_reason": None,
-    "mapping": {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in COHORT.mapping.items()},
+    "mapping": json_mapping(COHORT.mapping),
     "raw_files": [],
-    "simulation": {
-        "generator": "doseresponse.simulate.simulate_cohort",
-        "seed": SEED,
-        "parameters": PARAMS,
-        "derivation": DERIVATION,
-        "truth": {
+    "simulation": simulation_entry(
+        seed=SEED,
+        parameters=PARAMS,
+        derivation=DERIVATION,
+        truth={
             "odds_ratio_per_50_gy": math.exp(50.0 * BETA),
             "beta_per_gy": BETA,
             "d50": D50,
@@ -144,7 +146,7 @@ METADATA: dict[str, Any] = {
             "centre_d50": _T.study_d50,
             "event_rate": float(COHORT.patients["outcome"].mean()),
         },
-    },
+    ),
     "columns": {
         "study": {"description": "centre label", "unit": ""},
         "patient": {"description": "lesion id", "unit": ""},

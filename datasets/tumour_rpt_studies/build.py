@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from doseresponse.datasets._build import run_build
+from doseresponse.datasets._build import documented_columns, run_build
 
 HERE = Path(__file__).resolve().parent
 NAME = "tumour_rpt_studies"
@@ -139,7 +139,7 @@ def build_frame() -> pd.DataFrame:
     tidy["interval_kind"] = np.where(is_range, "range", np.where(has_bounds, "95% CI", ""))
     for col in ("year", "pmid"):
         tidy[col] = tidy[col].astype("Int64")
-    return tidy[list(METADATA["columns"])]
+    return documented_columns(tidy, METADATA)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,35 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from doseresponse.exceptions import DataValidationError
 
-__all__ = ["DATA_DIR", "run_build", "sha256_file", "write_tidy_csv"]
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from doseresponse.simulate import SimulatedCohort
+
+__all__ = [
+    "DATA_DIR",
+    "SIMULATED_LICENCE",
+    "documented_columns",
+    "events_n_mapping",
+    "json_mapping",
+    "run_build",
+    "sha256_file",
+    "simulate_from_params",
+    "simulation_entry",
+    "write_tidy_csv",
+]
 
 #: Folder holding the tidy CSV files and ``catalogue.json`` (package data).
 DATA_DIR = Path(__file__).resolve().parent / "data"
+
+#: Licence statement of every simulated dataset.
+SIMULATED_LICENCE = "Simulated data, BSD-3-Clause (the package licence)."
 
 
 def sha256_file(path: str | Path) -> str:
@@ -107,3 +125,114 @@ def run_build(
     digest = write_tidy_csv(build_frame(), args.out)
     print(f"{name}: wrote {args.out} (sha256 {digest})")
     return args.out
+
+
+def documented_columns(frame: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
+    """Return the frame's columns documented in ``metadata["columns"]``, in that order.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The tidy table (may hold extra columns).
+    metadata : mapping
+        A build script's ``METADATA``; its ``"columns"`` keys name and order the columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame[list(metadata["columns"])]``.
+    """
+    return frame[list(metadata["columns"])]
+
+
+def events_n_mapping(dose_summary: str = "mean") -> dict[str, str]:
+    """Return the column mapping of a tidy events/n table (``study, dose, events, n``).
+
+    Parameters
+    ----------
+    dose_summary : str, default "mean"
+        What each row's dose is (see :meth:`doseresponse.data.DoseResponseData.from_frame`).
+
+    Returns
+    -------
+    dict
+        ``{"dose": "dose", "study": "study", "events": "events", "n": "n",
+        "dose_summary": dose_summary}`` (a new dict; key order as in the catalogue).
+    """
+    return {"dose": "dose", "study": "study", "events": "events", "n": "n",
+            "dose_summary": dose_summary}
+
+
+def simulate_from_params(params: Mapping[str, Any]) -> SimulatedCohort:
+    """Run :func:`doseresponse.simulate.simulate_cohort` with a build script's ``PARAMS``.
+
+    Parameters
+    ----------
+    params : mapping
+        Keyword arguments of ``simulate_cohort`` as stored in the catalogue (JSON-ready, so
+        ``dose_distribution`` and each covariate's ``[prevalence, factor]`` are lists; they are
+        passed on as tuples).
+
+    Returns
+    -------
+    doseresponse.simulate.SimulatedCohort
+        The simulated cohort.
+    """
+    from doseresponse.simulate import simulate_cohort
+
+    kwargs = dict(params)
+    if kwargs.get("covariates"):
+        kwargs["covariates"] = {k: tuple(v) for k, v in kwargs["covariates"].items()}
+    kwargs["dose_distribution"] = tuple(kwargs["dose_distribution"])
+    return simulate_cohort(**kwargs)
+
+
+def json_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a column mapping with tuples turned into lists, as stored in the catalogue JSON.
+
+    Parameters
+    ----------
+    mapping : mapping
+        Keyword arguments of :meth:`doseresponse.data.DoseResponseData.from_frame`, e.g.
+        :attr:`doseresponse.simulate.SimulatedCohort.mapping`.
+
+    Returns
+    -------
+    dict
+        The same keys and values, with every tuple value replaced by a list.
+    """
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in mapping.items()}
+
+
+def simulation_entry(
+    *,
+    seed: int,
+    parameters: Mapping[str, Any],
+    derivation: Sequence[str],
+    truth: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return the ``METADATA["simulation"]`` entry of a simulated dataset.
+
+    Parameters
+    ----------
+    seed : int
+        The simulation's random seed.
+    parameters : mapping
+        The ``simulate_cohort`` keyword arguments (``PARAMS``).
+    derivation : sequence of str
+        Where each parameter comes from, one sentence per item.
+    truth : mapping
+        Known true quantities a fit should recover (TD5, D50, ...).
+
+    Returns
+    -------
+    dict
+        ``generator``, ``seed``, ``parameters``, ``derivation`` and ``truth``, in that order.
+    """
+    return {
+        "generator": "doseresponse.simulate.simulate_cohort",
+        "seed": seed,
+        "parameters": parameters,
+        "derivation": derivation,
+        "truth": truth,
+    }
