@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +34,20 @@ def _no_global_numpy_rng():
 def rng():
     """A seeded generator for tests that need random numbers."""
     return np.random.default_rng(20261126)
+
+
+@pytest.fixture(scope="module")
+def three_centre_ipd_frame():
+    """Three IPD centres A-C (60 patients): BED ``bed``, toxicity ``tox``, hypertension ``htn``.
+
+    Drawn with seed 7 from a linear-logit curve, D50 = 40 Gy x 0.75^htn and gamma50 = 1.5.
+    """
+    rng = np.random.default_rng(7)
+    n = 60
+    dose = rng.lognormal(np.log(35.0), 0.4, n)
+    htn = rng.integers(0, 2, n)
+    p = 1 / (1 + np.exp(4 * 1.5 * (1 - dose / (40.0 * 0.75**htn))))
+    return pd.DataFrame(
+        {"study": np.repeat(["A", "B", "C"], n // 3), "bed": dose, "tox": rng.binomial(1, p),
+         "htn": htn}
+    )

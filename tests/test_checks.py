@@ -29,26 +29,17 @@ FAMILIES = sorted(CURVE_FAMILIES)
 
 
 @pytest.fixture(scope="module")
-def mixed_data() -> DoseResponseData:
+def mixed_data(three_centre_ipd_frame) -> DoseResponseData:
     """Three IPD centres (60 patients, hypertension) plus one published table of 3 dose bins."""
-    rng = np.random.default_rng(7)
-    n = 60
-    dose = rng.lognormal(np.log(35.0), 0.4, n)
-    htn = rng.integers(0, 2, n)
-    p = 1 / (1 + np.exp(4 * 1.5 * (1 - dose / (40.0 * 0.75**htn))))
-    ipd = pd.DataFrame(
-        {"study": np.repeat(["A", "B", "C"], n // 3), "bed": dose, "tox": rng.binomial(1, p),
-         "htn": htn}
-    )
     agg = pd.DataFrame(
         {"study": ["D", "D", "D"], "bed": [18.0, 32.0, 50.0], "low": [10.0, 25.0, 40.0],
          "high": [24.0, 39.0, 70.0], "events": [1, 3, 6], "n": [8, 9, 7],
          "htn": [0.25, np.nan, 0.5]}
     )
     return DoseResponseData.from_frame(
-        pd.concat([ipd, agg], ignore_index=True), dose="bed", outcome="tox", study="study",
-        events="events", n="n", dose_low="low", dose_high="high", dose_summary="median",
-        covariates=["htn"], dose_metric="BED", dose_unit="Gy",
+        pd.concat([three_centre_ipd_frame, agg], ignore_index=True), dose="bed", outcome="tox",
+        study="study", events="events", n="n", dose_low="low", dose_high="high",
+        dose_summary="median", covariates=["htn"], dose_metric="BED", dose_unit="Gy",
     )
 
 

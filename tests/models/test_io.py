@@ -16,18 +16,9 @@ from doseresponse.results import FittedModel
 
 
 @pytest.fixture(scope="module")
-def data() -> DoseResponseData:
-    rng = np.random.default_rng(7)
-    n = 60
-    dose = rng.lognormal(np.log(35.0), 0.4, n)
-    htn = rng.integers(0, 2, n)
-    p = 1 / (1 + np.exp(4 * 1.5 * (1 - dose / (40.0 * 0.75**htn))))
-    frame = pd.DataFrame(
-        {"study": np.repeat(["A", "B", "C"], n // 3), "bed": dose, "tox": rng.binomial(1, p),
-         "htn": htn}
-    )
+def data(three_centre_ipd_frame) -> DoseResponseData:
     return DoseResponseData.from_frame(
-        frame, dose="bed", outcome="tox", study="study", covariates=["htn"],
+        three_centre_ipd_frame, dose="bed", outcome="tox", study="study", covariates=["htn"],
         dose_metric="BED", dose_unit="Gy",
     )
 
