@@ -6,6 +6,7 @@ the argument and says what a valid value looks like. None of them uses ``assert`
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "as_float_array",
     "check_probability",
     "check_scalar",
+    "known_covariates",
     "lookup_name",
 ]
 
@@ -129,6 +131,20 @@ def lookup_name(
         valid = ", ".join(sorted(table))
         raise UnknownNameError(f"unknown {what} {name!r}; valid names are: {valid}.")
     return table[normalised[key]]
+
+
+def known_covariates(
+    covariates: Mapping[str, float] | None, names: Sequence[str]
+) -> dict[str, float]:
+    """Return ``covariates`` as a dict, or raise if it names a covariate not in ``names``."""
+    given = dict(covariates or {})
+    unknown = [k for k in given if k not in names]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown covariates {unknown}; the model's covariates are: "
+            f"{', '.join(names) if names else '(none)'}."
+        )
+    return given
 
 
 def _normalise(name: str) -> str:

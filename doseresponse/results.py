@@ -35,7 +35,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from doseresponse._validation import as_float_array, check_probability, check_scalar
+from doseresponse._validation import (
+    as_float_array,
+    check_probability,
+    check_scalar,
+    known_covariates,
+)
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
 from doseresponse.models.spec import ModelSpec
@@ -571,13 +576,7 @@ class FittedModel:
         self, covariates: Mapping[str, float] | None, study: int | None
     ) -> dict[str, float]:
         names = self.spec.all_covariates
-        given = dict(covariates or {})
-        unknown = [k for k in given if k not in names]
-        if unknown:
-            raise UnknownNameError(
-                f"unknown covariates {unknown}; the model's covariates are: "
-                f"{', '.join(names) if names else '(none)'}."
-            )
+        given = known_covariates(covariates, names)
         values = {name: 0.0 for name in names}
         if study is not None and self.spec.study_covariates:
             label = self.data.studies[study]

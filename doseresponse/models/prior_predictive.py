@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, known_covariates
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.spec import ModelSpec
@@ -231,14 +231,7 @@ def _dose_grid(dose_grid: ArrayLike | None, data: DoseResponseData) -> np.ndarra
 
 
 def _covariates(covariates: Mapping[str, float] | None, spec: ModelSpec) -> dict[str, float]:
-    names = spec.all_covariates
-    given = dict(covariates or {})
-    unknown = [k for k in given if k not in names]
-    if unknown:
-        raise UnknownNameError(
-            f"unknown covariates {unknown}; the model's covariates are: "
-            f"{', '.join(names) if names else '(none)'}."
-        )
+    given = known_covariates(covariates, spec.all_covariates)
     return {k: check_scalar(v, f"covariates[{k!r}]") for k, v in given.items()}
 
 
