@@ -16,6 +16,7 @@ from doseresponse.exceptions import DoseResponseError, UnknownNameError
 
 __all__ = [
     "as_float_array",
+    "check_increasing_times",
     "check_probability",
     "check_scalar",
     "known_covariates",
@@ -131,6 +132,19 @@ def lookup_name(
         valid = ", ".join(sorted(table))
         raise UnknownNameError(f"unknown {what} {name!r}; valid names are: {valid}.")
     return table[normalised[key]]
+
+
+def check_increasing_times(times: np.ndarray, name: str) -> None:
+    """Raise unless the 1-D sample times (h) ``times`` are strictly increasing."""
+    steps = np.diff(times)
+    if np.any(steps <= 0):
+        i = int(np.argmax(steps <= 0))
+        kind = "duplicated" if steps[i] == 0 else "unsorted"
+        raise DoseResponseError(
+            f"{name} must be strictly increasing; {name}[{i}]={times[i]:g} h and "
+            f"{name}[{i + 1}]={times[i + 1]:g} h are {kind}. Sort the samples and merge repeated "
+            "time points."
+        )
 
 
 def known_covariates(

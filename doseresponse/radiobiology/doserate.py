@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_increasing_times, check_scalar
 from doseresponse.exceptions import DoseResponseError
 
 __all__ = ["DoseRate", "ExponentialDoseRate", "PiecewiseDoseRate"]
@@ -208,15 +208,7 @@ class PiecewiseDoseRate:
             )
         if tt.size == 0:
             raise DoseResponseError("times must contain at least one sample.")
-        steps = np.diff(tt)
-        if np.any(steps <= 0):
-            i = int(np.argmax(steps <= 0))
-            kind = "duplicated" if steps[i] == 0 else "unsorted"
-            raise DoseResponseError(
-                f"times must be strictly increasing; times[{i}]={tt[i]:g} h and "
-                f"times[{i + 1}]={tt[i + 1]:g} h are {kind}. Sort the samples and merge "
-                "repeated time points."
-            )
+        check_increasing_times(tt, "times")
         lam = check_scalar(tail_rate, "tail_rate", positive=True, unit="1/h")
         r0 = check_scalar(start_rate, "start_rate", nonnegative=True, unit="Gy/h")
         if tt[0] == 0.0:

@@ -24,7 +24,13 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
-from doseresponse._validation import as_float_array, check_probability, check_scalar, lookup_name
+from doseresponse._validation import (
+    as_float_array,
+    check_increasing_times,
+    check_probability,
+    check_scalar,
+    lookup_name,
+)
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, FitError
 from doseresponse.radiobiology.absorbed import local_deposition_s_value
 from doseresponse.radiobiology.doserate import ExponentialDoseRate, PiecewiseDoseRate
@@ -1072,15 +1078,7 @@ def _check_times(times: ArrayLike, name: str) -> NDArray[np.float64]:
     t = as_float_array(times, name, nonnegative=True, unit="h", ndim=1)
     if t.size == 0:
         raise DoseResponseError(f"{name} must contain at least one time point.")
-    steps = np.diff(t)
-    if np.any(steps <= 0):
-        i = int(np.argmax(steps <= 0))
-        kind = "duplicated" if steps[i] == 0 else "unsorted"
-        raise DoseResponseError(
-            f"{name} must be strictly increasing; {name}[{i}]={t[i]:g} h and "
-            f"{name}[{i + 1}]={t[i + 1]:g} h are {kind}. Sort the samples and merge repeated "
-            "time points."
-        )
+    check_increasing_times(t, name)
     return t
 
 
