@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from doseresponse._stats import check_ci_prob
 from doseresponse._validation import (
     as_float_array,
     check_probability,
@@ -242,7 +243,7 @@ class FittedModel:
             ``mean``, ``sd``, ``median``, ``lower``, ``upper``, ``r_hat``, ``ess_bulk``,
             ``ess_tail``. D50 values are in the dose unit.
         """
-        ci_prob = _ci(ci_prob)
+        ci_prob = check_ci_prob(ci_prob)
         names = list(var_names) if var_names is not None else self.parameter_names
         unknown = [n for n in names if n not in self.idata.posterior]
         if unknown:
@@ -383,7 +384,7 @@ class FittedModel:
         dose = np.atleast_1d(dose)
         if dose.ndim != 1:
             raise DoseResponseError(f"dose_grid must be 1-dimensional; got shape {dose.shape}.")
-        ci_prob = _ci(ci_prob)
+        ci_prob = check_ci_prob(ci_prob)
         d50, slope, cov = self._draws(which, covariates, random_seed)
         prob = self.spec.family.probability(dose[None, :], d50[:, None], slope[:, None])
         q = np.quantile(prob, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2], axis=0)
@@ -426,7 +427,7 @@ class FittedModel:
             logistic and probit families) count as dose 0 (reported in ``n_at_zero``).
         """
         p = float(check_probability(p, "p"))
-        ci_prob = _ci(ci_prob)
+        ci_prob = check_ci_prob(ci_prob)
         d50, slope, cov = self._draws(which, covariates, random_seed)
         family = self.spec.family
         at_zero = family.probability(0.0, d50, slope) >= p
@@ -590,13 +591,6 @@ class FittedModel:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _ci(ci_prob: float) -> float:
-    value = check_scalar(ci_prob, "ci_prob")
-    if not 0.0 < value < 1.0:
-        raise DoseResponseError(f"ci_prob must lie in (0, 1), e.g. 0.94; got {ci_prob!r}.")
-    return value
 
 
 def _labels(name: str, values, extra: list[str]) -> list[str]:
