@@ -107,13 +107,10 @@ def plot_curve(
     ax.plot(band.dose, band.median, color=_BAND_COLOUR, lw=2, label=f"{label} (median)")
     if show_data:
         _plot_rates(ax, data, n_bins, ci_prob)
-    ax.set_xlabel(data.dose_label)
-    ax.set_ylabel(f"{fit.spec.kind}: P({data.outcome_name})")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(float(band.dose.min()), float(band.dose.max()))
-    ax.set_title(f"{fit.spec.curve} {fit.spec.kind} curve, {fit.spec.pooling} pooling")
-    ax.legend(fontsize="small", loc="best")
-    return ax
+    return _finish_probability_axes(
+        ax, data, fit.spec.kind, band.dose,
+        f"{fit.spec.curve} {fit.spec.kind} curve, {fit.spec.pooling} pooling",
+    )
 
 
 def plot_study_forest(fit: FittedModel, ci_prob: float = 0.94, *, ax=None):
@@ -286,13 +283,10 @@ def plot_prior_predictive(
             label=f"prior median ({n_draws} draws)")
     if show_data:
         _plot_rates(ax, data, 4, 0.94)
-    ax.set_xlabel(data.dose_label)
-    ax.set_ylabel(f"{curves.kind}: P({data.outcome_name})")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(float(curves.dose.min()), float(curves.dose.max()))
-    ax.set_title(f"prior predictive: {_curve_label(which, curves.covariates)}")
-    ax.legend(fontsize="small", loc="best")
-    return ax
+    return _finish_probability_axes(
+        ax, data, curves.kind, curves.dose,
+        f"prior predictive: {_curve_label(which, curves.covariates)}",
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -305,6 +299,17 @@ def _check_fit(fit) -> FittedModel:
             f"got {type(fit).__name__}."
         )
     return fit
+
+
+def _finish_probability_axes(ax, data: DoseResponseData, kind: str, dose: np.ndarray, title: str):
+    """Label a P(outcome)-vs-dose axes, fit its x range to ``dose``, add the legend; return it."""
+    ax.set_xlabel(data.dose_label)
+    ax.set_ylabel(f"{kind}: P({data.outcome_name})")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(float(dose.min()), float(dose.max()))
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="best")
+    return ax
 
 
 def _axes(ax):
