@@ -1,4 +1,12 @@
-"""Disk-cached numba C callbacks of a PyMC model's log density, for nutpie (private).
+"""Disk-cached numba C callbacks of a PyMC model's log density, for nutpie (private, EXPERIMENTAL).
+
+Not used by :func:`doseresponse.models.sampling.sample_model` yet. On the 500-patient benchmark
+model it gives a warm first fit of ~8 s and ~4x the ESS/s of ``pymc.sample``, but two problems
+block making it the default: (1) the cold compile of the cfunc is slow (~80 s for the benchmark
+model, 7–10 min for models with aggregate rows, apparently numba's untyped liveness pass over
+PyTensor's large generated function); (2) for the aggregate-row recovery models the cache key
+was not stable between two pytest runs, so they recompiled (PyTensor's graph keys agreed between
+two plain scripts; cause not yet found).
 
 nutpie's own :func:`nutpie.compile_pymc_model` (numba backend) wraps the PyTensor-generated
 log density in a ``numba.cfunc`` that cannot be cached, so every new process recompiles it

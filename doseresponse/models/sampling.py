@@ -2,29 +2,23 @@ r"""Run NUTS on a PyMC model: nutpie by default, PyMC's own sampler as the fallb
 
 Samplers (``sampler=``):
 
-``"nutpie-numba"`` (the default when nutpie and numba are installed)
-    nutpie's Rust NUTS (mass matrix adapted on gradients, Seyboldt 2023) calling the model's log
-    density and gradient as **numba C callbacks**, with no Python in the loop, so chains run in
-    parallel on all cores. The callbacks wrap PyTensor's numba code of the model and are compiled
-    with ``numba.cfunc(cache=True)`` under a key derived from PyTensor's graph keys
-    (:mod:`doseresponse.models._numba_cache`): the machine code is stored on disk in PyTensor's
-    compile directory (``pytensor.config.base_compiledir``), so a model structure is compiled
-    once per machine (~30–60 s) and later fits, in any process, load it in ~2 s. The data enter
-    through a pointer table, not the key, so every cohort of the same model structure reuses it.
-    Should nutpie's internals have changed, it falls back (with a warning) to
-    :func:`nutpie.compile_pymc_model`, which recompiles in every process.
-``"nutpie"``
-    nutpie's NUTS on the log density and gradient compiled by PyTensor (numba backend when
-    numba is installed, else C) and called from Python (disk-cached by PyTensor too; slower per
-    gradient, and the chains share the Python interpreter lock).
+``"nutpie"`` (the default when nutpie is installed)
+    nutpie's Rust NUTS (mass matrix adapted on gradients, Seyboldt 2023) driving the model's
+    log density and gradient compiled by **PyTensor** (numba backend when numba is installed,
+    else C) and called from Python. PyTensor caches compiled code on disk (numba:
+    ``pytensor.config.numba__cache``; C: the compiledir), keyed by the graph, and the model's
+    data enter as shared ``pm.Data`` containers — so the cache is effectively keyed by model
+    structure: a model is compiled once per machine (~20–40 s), and later fits in new processes
+    compile in a few seconds.
+``"nutpie-numba"``
+    nutpie's own :func:`nutpie.compile_pymc_model` (numba backend). Faster per gradient on
+    large data sets, but numba compilation costs ~10–30 s per new model in every process;
+    compiled models are cached in-process by model structure and reused through
+    ``with_data``.
 ``"pymc"``
     :func:`pymc.sample` (PyMC's NUTS, C backend).
 ``"auto"``
-    ``"nutpie-numba"`` if nutpie and numba can be imported, ``"nutpie"`` if only nutpie, else
-    ``"pymc"`` (with a note saying so).
-
-Compiled ``"nutpie-numba"`` models are also kept in memory by ``cache_key`` (model structure),
-so repeated fits in one process only swap the data.
+    ``"nutpie"`` if nutpie can be imported, else ``"pymc"`` (with a note saying so).
 
 Every sampler is seeded: ``random_seed=None`` draws a seed from the operating system, which is
 recorded in ``idata.posterior.attrs["random_seed"]`` so a run can be repeated.
@@ -57,9 +51,9 @@ from doseresponse.exceptions import DoseResponseError
 __all__ = ["SAMPLERS", "SamplingInfo", "resolve_sampler", "sample_model"]
 
 SAMPLERS = {
-    "auto": "nutpie-numba when nutpie and numba are installed, else nutpie, else pymc",
-    "nutpie": "nutpie NUTS on the PyTensor-compiled log density called from Python",
-    "nutpie-numba": "nutpie NUTS on disk-cached numba C callbacks of the model",
+    "auto": "nutpie when installed, else pymc",
+    "nutpie": "nutpie NUTS on the PyTensor-compiled log density (persistent compile cache)",
+    "nutpie-numba": "nutpie NUTS on nutpie's numba compilation of the model",
     "pymc": "pymc.sample (PyMC NUTS)",
 }
 
@@ -74,7 +68,7 @@ class SamplingInfo:
     Attributes
     ----------
     sampler : str
-        Sampler actually used (``"nutpie-numba"``, ``"nutpie"`` or ``"pymc"``).
+        Sampler actually used (``"nutpie"``, ``"nutpie-numba"`` or ``"pymc"``).
     compile_seconds : float
         Wall time to compile the log density and gradient (s).
     sampling_seconds : float
@@ -129,7 +123,7 @@ def resolve_sampler(sampler: str) -> str:
     has_nutpie = importlib.util.find_spec("nutpie") is not None
     if name == "auto":
         if has_nutpie:
-            return "nutpie-numba" if importlib.util.find_spec("numba") is not None else "nutpie"
+            return "nutpie"
         warnings.warn(
             "nutpie is not installed, sampling with pymc.sample instead (slower); "
             "`pip install nutpie` for faster fits.",
@@ -141,11 +135,6 @@ def resolve_sampler(sampler: str) -> str:
         raise DoseResponseError(
             f"sampler={sampler!r} needs nutpie, which is not installed; `pip install nutpie` "
             "or use sampler='pymc'."
-        )
-    if name == "nutpie-numba" and importlib.util.find_spec("numba") is None:
-        raise DoseResponseError(
-            "sampler='nutpie-numba' needs numba, which is not installed; `pip install numba` "
-            "or use sampler='nutpie' or 'pymc'."
         )
     return name
 
@@ -181,8 +170,7 @@ def sample_model(
         remove divergences.
     cache_key : str, optional
         Structure key for the in-process cache of ``"nutpie-numba"`` compilations (e.g. the
-        spec's SHA-256 plus the dimension sizes); ``None`` disables that cache (the disk cache
-        is always used).
+        spec's SHA-256 plus the dimension sizes); ``None`` disables that cache.
 
     Returns
     -------
@@ -260,7 +248,20 @@ def _sample_nutpie_numba(
     import nutpie
 
     start = time.perf_counter()
-    compiled = _compile_numba(model, cache_key)
+    compiled = _NUMBA_CACHE.get(cache_key) if cache_key else None
+    if compiled is None:
+        compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+        if cache_key:
+            if len(_NUMBA_CACHE) >= _NUMBA_CACHE_SIZE:
+                _NUMBA_CACHE.pop(next(iter(_NUMBA_CACHE)))
+            _NUMBA_CACHE[cache_key] = compiled
+    else:
+        values = {
+            var.name: np.asarray(var.get_value())
+            for var in model.data_vars
+            if var.name in compiled.shared_data
+        }
+        compiled = compiled.with_data(**values)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
     idata = nutpie.sample(
@@ -274,34 +275,6 @@ def _sample_nutpie_numba(
         target_accept=target_accept,
     )
     return idata, compile_s, time.perf_counter() - start
-
-
-def _compile_numba(model, cache_key):
-    """Nutpie model with numba C callbacks: in-process cache, then disk-cached compile."""
-    from doseresponse.models import _numba_cache
-
-    cached = _NUMBA_CACHE.get(cache_key) if cache_key else None
-    if cached is not None:
-        rebound = _numba_cache.rebind(cached, model)
-        if rebound is not None:
-            return rebound
-    try:
-        compiled = _numba_cache.compile_cached_pymc_model(model)
-    except _numba_cache.UnsupportedNutpieError as err:
-        import nutpie
-
-        warnings.warn(
-            f"disk-cached numba callbacks unavailable ({err}); using "
-            "nutpie.compile_pymc_model, which recompiles in every process.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return nutpie.compile_pymc_model(model, backend="numba", freeze_model=False)
-    if cache_key:
-        if len(_NUMBA_CACHE) >= _NUMBA_CACHE_SIZE:
-            _NUMBA_CACHE.pop(next(iter(_NUMBA_CACHE)))
-        _NUMBA_CACHE[cache_key] = compiled
-    return compiled
 
 
 def _sample_pymc(model, *, draws, tune, chains, seed, progressbar, target_accept, cache_key):

@@ -8,11 +8,11 @@ Python process so compilation is measured honestly:
   and the package's numba cache) and numba cache, in a temporary directory;
 * ``warm``  — a second process reusing that cache (what a user sees from the second fit on).
 
-For each sampler (the package default ``auto`` = nutpie on disk-cached numba callbacks, the
-previous default ``nutpie`` = nutpie calling a PyTensor function from Python, and plain
-``pymc.sample``) it prints model build time, compile time, sampling time, first-fit total
-(build + compile + sample; Python/PyMC import time is printed separately), minimum bulk ESS over
-the reported parameters, ESS per second of sampling, maximum R-hat and divergences.
+For each sampler (the package default ``auto`` = nutpie calling a PyTensor-numba function from
+Python, nutpie's own numba backend, and plain ``pymc.sample``) it prints model build time,
+compile time, sampling time, first-fit total (build + compile + sample; Python/PyMC import time
+is printed separately), minimum bulk ESS over the reported parameters, ESS per second of
+sampling, maximum R-hat and divergences.
 
 Run: ``python tests/benchmarks/bench_ntcp_fit.py`` (takes several minutes on 2 cores).
 """
@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-SAMPLERS = ("auto", "nutpie", "pymc")
+SAMPLERS = ("auto", "nutpie-numba", "pymc")
 PATIENTS = [63, 63, 63, 63, 62, 62, 62, 62]  # 500 patients, 8 studies
 
 

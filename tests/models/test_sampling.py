@@ -1,4 +1,4 @@
-"""Samplers: resolution of ``sampler=``, the disk-cached numba callbacks behind nutpie."""
+"""Samplers: resolution of ``sampler=``; the experimental disk-cached numba callbacks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pymc as pm
 import pytest
 
 from doseresponse.exceptions import DoseResponseError
-from doseresponse.models.sampling import resolve_sampler, sample_model
+from doseresponse.models.sampling import resolve_sampler
 
 HAS_NUTPIE = importlib.util.find_spec("nutpie") is not None
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
@@ -35,15 +35,12 @@ def _data(n: int, seed: int, shift: float = 0.0):
     return rng.normal(np.where(group == 1, 2.0, -1.0) + shift, 1.0), group
 
 
-def test_auto_resolves_to_the_fastest_installed_sampler():
-    expected = "pymc"
+def test_auto_resolves_to_nutpie_when_installed():
     if HAS_NUTPIE:
-        expected = "nutpie-numba" if HAS_NUMBA else "nutpie"
-    if expected == "pymc":
-        with pytest.warns(UserWarning):
-            assert resolve_sampler("auto") == expected
+        assert resolve_sampler("auto") == "nutpie"
     else:
-        assert resolve_sampler("auto") == expected
+        with pytest.warns(UserWarning):
+            assert resolve_sampler("auto") == "pymc"
     assert resolve_sampler("pymc") == "pymc"
     with pytest.raises(DoseResponseError):
         resolve_sampler("stan")
@@ -77,29 +74,28 @@ def test_callbacks_match_pymc_logp_and_gradient():
 
 
 @needs_numba
-def test_nutpie_numba_recovers_means_is_seeded_and_reuses_compilation():
-    from doseresponse.models import sampling
+def test_cached_callbacks_sample_seeded_and_rebind_to_new_data():
+    import nutpie
+
+    from doseresponse.models._numba_cache import compile_cached_pymc_model, rebind
 
     y, group = _data(60, seed=2)
-    kwargs = dict(draws=300, tune=300, chains=2, sampler="nutpie-numba", progressbar=False)
-    idata, info = sample_model(_model(y, group), random_seed=5, cache_key="test-rebind", **kwargs)
-    assert info.sampler == "nutpie-numba"
+    compiled = compile_cached_pymc_model(_model(y, group))
+    kwargs = dict(draws=300, tune=300, chains=2, seed=5, progress_bar=False)
+    idata = nutpie.sample(compiled, **kwargs)
     assert int(idata.sample_stats["diverging"].sum()) == 0
     means = idata.posterior["mu"].mean(("chain", "draw")).to_numpy()
     np.testing.assert_allclose(means, [y[group == 0].mean(), y[group == 1].mean()], atol=0.3)
     assert list(idata.posterior["mu"].coords["group"].values) == ["a", "b"]
     assert "mu_diff" in idata.posterior
-
-    again, _ = sample_model(_model(y, group), random_seed=5, **kwargs)
+    again = nutpie.sample(compile_cached_pymc_model(_model(y, group)), **kwargs)
     np.testing.assert_array_equal(idata.posterior["mu"].values, again.posterior["mu"].values)
 
-    # same structure, new data of another length: the in-process compilation is reused
-    assert "test-rebind" in sampling._NUMBA_CACHE
+    # same structure, new data of another length: the compiled callbacks are reused
     y2, group2 = _data(90, seed=3, shift=5.0)
-    other, _ = sample_model(_model(y2, group2), random_seed=5, cache_key="test-rebind", **kwargs)
+    other = nutpie.sample(rebind(compiled, _model(y2, group2)), **kwargs)
     means2 = other.posterior["mu"].mean(("chain", "draw")).to_numpy()
     np.testing.assert_allclose(means2, [y2[group2 == 0].mean(), y2[group2 == 1].mean()], atol=0.3)
-    sampling._NUMBA_CACHE.pop("test-rebind", None)
 
 
 @needs_numba
