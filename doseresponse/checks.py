@@ -38,6 +38,7 @@ from scipy import special
 
 from doseresponse._stats import check_ci_prob, check_n_bins, quantile_bins
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
+from doseresponse.models.curve_gradients import log_pair
 from doseresponse.models.hierarchical import model_inputs
 from doseresponse.results import FittedModel
 
@@ -56,7 +57,6 @@ PARETO_K_MAX = 0.7
 """Pareto k above which a row's PSIS-LOO estimate is unreliable (Vehtari et al. 2017)."""
 
 _DEFAULT_SEED = 20170413
-_LN2 = math.log(2.0)
 _BY = ("study", "dose_bin")
 # rows whose log-likelihood varies by less than this over all draws (patients far in a tail,
 # P ~ 1e-40) contribute exactly their value to LOO; PSIS smoothing of their (equal) weights
@@ -534,26 +534,8 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def _log_pair(
     curve: str, fit: FittedModel, dose: np.ndarray, d50: np.ndarray, slope: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stable (log P, log(1 - P)), the numpy twin of the model's pytensor likelihood."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        if curve in ("logistic", "log-logistic"):
-            if curve == "logistic":
-                x = 4.0 * slope * (dose / d50 - 1.0)
-            else:
-                x = 4.0 * slope * (np.log(dose) - np.log(d50))
-            return special.log_expit(x), special.log_expit(-x)
-        if curve == "probit":
-            z = (dose - d50) / (slope * d50)
-            return special.log_ndtr(z), special.log_ndtr(-z)
-        if curve in ("cloglog", "poisson"):
-            k = 2.0 * slope / _LN2
-            if curve == "cloglog":
-                hazard = _LN2 * np.exp(k * (np.log(dose) - np.log(d50)))
-                return np.log(-np.expm1(-hazard)), -hazard
-            hazard = _LN2 * np.exp(-k * (dose / d50 - 1.0))
-            return -hazard, np.log(-np.expm1(-hazard))
-        p = np.asarray(fit.spec.family.probability(dose, d50, slope), dtype=np.float64)
-        return np.log(p), np.log1p(-p)
+    """Stable (log P, log(1 - P)), the numpy twin of the model's likelihood."""
+    return log_pair(curve, dose, d50, slope)
 
 
 def _coords(fit: FittedModel) -> dict[str, np.ndarray]:

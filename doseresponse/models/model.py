@@ -24,9 +24,10 @@ import pymc as pm
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curves import get_curve_family
+from doseresponse.models.density import LogDensity
 from doseresponse.models.hierarchical import build_model
 from doseresponse.models.priors import default_priors, resolve_priors
-from doseresponse.models.sampling import sample_model
+from doseresponse.models.sampling import resolve_sampler, sample_density, sample_model
 from doseresponse.models.spec import ModelSpec
 
 __all__ = ["DoseResponseModel", "NTCPModel", "TCPModel"]
@@ -175,8 +176,10 @@ class DoseResponseModel:
             Kept draws per chain, warm-up iterations per chain, number of chains.
         random_seed : int, optional
             Seed of the sampler; ``None`` draws one from the OS (recorded in the fit).
-        sampler : {"auto", "nutpie", "nutpie-numba", "pymc"}
-            See :mod:`doseresponse.models.sampling`; ``"auto"`` uses nutpie when installed.
+        sampler : {"auto", "nutpie", "nutpie-pytensor", "nutpie-numba", "pymc"}
+            See :mod:`doseresponse.models.sampling`. ``"auto"`` (and ``"nutpie"``) run nutpie
+            on the package's analytic log density (:class:`~doseresponse.models.density.
+            LogDensity`, identical to the PyMC model's); the others sample the PyMC model.
         progressbar : bool, optional
             Show progress (default: when running in a terminal).
         target_accept : float
@@ -192,19 +195,17 @@ class DoseResponseModel:
         from doseresponse.results import FittedModel
 
         spec = self.spec_for(data)
-        model = build_model(spec, data)
-        key = f"{spec.sha256()}:{len(data.studies)}"
-        idata, _ = sample_model(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            sampler=sampler,
-            progressbar=progressbar,
-            target_accept=target_accept,
-            cache_key=key,
+        settings = dict(
+            draws=draws, tune=tune, chains=chains, random_seed=random_seed,
+            progressbar=progressbar, target_accept=target_accept,
         )
+        if resolve_sampler(sampler) == "nutpie":
+            idata, _ = sample_density(LogDensity(spec, data), **settings)
+        else:
+            key = f"{spec.sha256()}:{len(data.studies)}"
+            idata, _ = sample_model(
+                build_model(spec, data), sampler=sampler, cache_key=key, **settings
+            )
         fit = FittedModel(idata, spec, data)
         if check:
             fit.check()

@@ -1,0 +1,219 @@
+"""C callbacks of :class:`~doseresponse.models.density.LogDensity` for nutpie (no Python per step).
+
+nutpie's Rust NUTS can call a log density through a C function pointer (that is how it runs
+PyMC models compiled with numba). Two fixed ``numba.cfunc`` callbacks defined here — the log
+density with its gradient, and the expansion of a draw to the named model quantities — read
+the model's data through a table of pointers (``user_data``) and run the compiled kernel
+:func:`doseresponse.models._row_kernels.log_posterior`. Because their source is fixed (the
+model's structure and data travel in the table, not in generated code), numba caches their
+machine code on disk: they are compiled once per machine (a few seconds), and every later fit,
+in any process and for any model or cohort, starts sampling at once. Chains then run in
+parallel threads without the Python interpreter lock.
+
+This relies on nutpie's numba-model interface (``nutpie.compile_pymc.CompiledPyMCModel``,
+used by :func:`nutpie.compile_pymc_model`); :func:`compiled_model` raises
+:class:`UnsupportedNutpieError` when the installed nutpie lacks it, and the caller then falls
+back to Python callbacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numba
+import numpy as np
+import pandas as pd
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from doseresponse.models._row_kernels import KERNEL_ARRAYS, log_posterior
+
+__all__ = ["UnsupportedNutpieError", "compiled_model", "expansion_plan_apply"]
+
+_TABLE_WIDTH = 4  # address, size, shape[0], shape[1] (1 for 1-D arrays)
+_N_ARRAYS = len(KERNEL_ARRAYS) + 1  # the kernel's arrays, then the expansion plan
+
+
+class UnsupportedNutpieError(RuntimeError):
+    """The installed nutpie lacks the interface these callbacks are built on."""
+
+
+@intrinsic
+def _pointer(typingctx, src):
+    """Integer address -> ``void*`` (for ``numba.carray``)."""
+    sig = types.voidptr(src)
+
+    def codegen(cgctx, builder, sig, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return sig, codegen
+
+
+@intrinsic
+def _as_uint64_pointer(typingctx, src):
+    """``void*`` -> ``uint64*``."""
+    sig = types.CPointer(types.uint64)(src)
+
+    def codegen(cgctx, builder, sig, args):
+        return builder.bitcast(args[0], cgctx.get_value_type(types.CPointer(types.uint64)))
+
+    return sig, codegen
+
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def _apply_plan(x, plan, out):
+    """``out[k] = f(x[a] + exp(x[b]) * x[c])`` with f = exp or identity, per plan row."""
+    for k in range(plan.shape[0]):
+        value = x[plan[k, 0]]
+        if plan[k, 1] >= 0:
+            value += math.exp(x[plan[k, 1]]) * x[plan[k, 2]]
+        out[k] = math.exp(value) if plan[k, 3] else value
+
+
+_LOGP_SIG = types.int64(
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+_EXPAND_SIG = types.int64(
+    types.uint64, types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+    types.voidptr,
+)
+
+
+@numba.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
+def _logp_callback(dim, x_ptr, grad_ptr, logp_ptr, user_data):
+    table = numba.carray(_as_uint64_pointer(user_data), (_TABLE_WIDTH * _N_ARRAYS,))
+    x = numba.carray(x_ptr, (dim,))
+    # one explicit line per array: helper functions called with constant indices would be
+    # compiled once per index (numba specialises on literal integers)
+    layout = numba.carray(_pointer(table[0]), (int(table[1]),), np.int64)
+    normal_index = numba.carray(_pointer(table[4]), (int(table[5]),), np.int64)
+    normal_mu = numba.carray(_pointer(table[8]), (int(table[9]),), np.float64)
+    normal_inv_sd = numba.carray(_pointer(table[12]), (int(table[13]),), np.float64)
+    half_index = numba.carray(_pointer(table[16]), (int(table[17]),), np.int64)
+    half_sigma = numba.carray(_pointer(table[20]), (int(table[21]),), np.float64)
+    constants = numba.carray(_pointer(table[24]), (int(table[25]),), np.float64)
+    ipd_dose = numba.carray(_pointer(table[28]), (int(table[29]),), np.float64)
+    ipd_log_dose = numba.carray(_pointer(table[32]), (int(table[33]),), np.float64)
+    ipd_event = numba.carray(_pointer(table[36]), (int(table[37]),), np.int64)
+    ipd_group = numba.carray(_pointer(table[40]), (int(table[41]),), np.int64)
+    ipd_group_study = numba.carray(_pointer(table[44]), (int(table[45]),), np.int64)
+    ipd_group_x = numba.carray(_pointer(table[48]), (int(table[50]), int(table[51])), np.float64)
+    agg_nodes = numba.carray(_pointer(table[52]), (int(table[54]), int(table[55])), np.float64)
+    agg_log_nodes = numba.carray(_pointer(table[56]), (int(table[58]), int(table[59])), np.float64)
+    agg_log_w = numba.carray(_pointer(table[60]), (int(table[61]),), np.float64)
+    agg_study = numba.carray(_pointer(table[64]), (int(table[65]),), np.int64)
+    agg_x = numba.carray(_pointer(table[68]), (int(table[70]), int(table[71])), np.float64)
+    agg_events = numba.carray(_pointer(table[72]), (int(table[73]),), np.float64)
+    agg_rest = numba.carray(_pointer(table[76]), (int(table[77]),), np.float64)
+    value, grad = log_posterior(
+        x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
+        ipd_dose, ipd_log_dose, ipd_event, ipd_group, ipd_group_study, ipd_group_x, agg_nodes,
+        agg_log_nodes, agg_log_w, agg_study, agg_x, agg_events, agg_rest,
+    )
+    out = numba.carray(grad_ptr, (dim,))
+    logp = numba.carray(logp_ptr, (1,))
+    logp[0] = value
+    for i in range(dim):
+        out[i] = grad[i]
+    if not math.isfinite(value):
+        return 4  # nutpie: the point is rejected (treated like a divergence)
+    for i in range(dim):
+        if not math.isfinite(grad[i]):
+            return 3
+    return 0
+
+
+@numba.cfunc(_EXPAND_SIG, cache=True, nogil=True, error_model="numpy")
+def _expand_callback(dim, n_expanded, x_ptr, out_ptr, user_data):
+    table = numba.carray(_as_uint64_pointer(user_data), (_TABLE_WIDTH * _N_ARRAYS,))
+    base = _TABLE_WIDTH * (_N_ARRAYS - 1)
+    plan = numba.carray(
+        _pointer(table[base]), (int(table[base + 2]), 4), np.int64
+    )
+    if plan.shape[0] != n_expanded:
+        return -1
+    _apply_plan(numba.carray(x_ptr, (dim,)), plan, numba.carray(out_ptr, (n_expanded,)))
+    return 0
+
+
+def expansion_plan_apply(x: np.ndarray, plan: np.ndarray) -> np.ndarray:
+    """Apply an expansion plan in Python (used by tests against :meth:`LogDensity.expand`)."""
+    out = np.empty(plan.shape[0])
+    _apply_plan(np.ascontiguousarray(x, dtype=np.float64), plan, out)
+    return out
+
+
+def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:
+    table = np.zeros(_TABLE_WIDTH * len(arrays), dtype=np.uint64)
+    for i, value in enumerate(arrays):
+        shape = (*value.shape, 1, 1)[:2] if value.ndim < 2 else value.shape
+        table[_TABLE_WIDTH * i : _TABLE_WIDTH * (i + 1)] = (
+            value.ctypes.data, value.size, shape[0], shape[1]
+        )
+    return table
+
+
+def compiled_model(density):
+    """A nutpie model whose log density and expansion are this module's C callbacks.
+
+    Parameters
+    ----------
+    density : LogDensity
+        With ``backend="numba"``.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        Ready for :func:`nutpie.sample`; it keeps the data arrays alive.
+
+    Raises
+    ------
+    UnsupportedNutpieError
+        The installed nutpie has no compatible numba-model interface.
+    """
+    try:
+        from nutpie.compile_pymc import CompiledPyMCModel
+    except ImportError as err:  # pragma: no cover - depends on the installed nutpie
+        raise UnsupportedNutpieError(str(err)) from err
+    needed = {"compiled_logp_func", "compiled_expand_func", "user_data", "shape_info", "_n_dim"}
+    fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
+    if not needed <= fields:  # pragma: no cover - depends on the installed nutpie
+        raise UnsupportedNutpieError("nutpie.compile_pymc.CompiledPyMCModel has changed")
+    plan = np.ascontiguousarray(density.expansion_plan, dtype=np.int64)
+    arrays = [*density.kernel_arrays, plan]
+    if len(arrays) != _N_ARRAYS:  # pragma: no cover - internal consistency
+        raise UnsupportedNutpieError("kernel arrays do not match the callback table")
+    names, shapes = list(density.names), [tuple(s) for s in density.shapes]
+    sizes = [int(np.prod(s)) for s in shapes]
+    starts = np.cumsum([0, *sizes])
+    slices = [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)]
+    coords = {dim: pd.Index(values) for dim, values in density.coords.items()}
+    coords["unconstrained_parameter"] = pd.Index(density.unconstrained_names)
+    fields_values = dict(
+        _n_dim=density.ndim,
+        dims=dict(density.dims),
+        _coords=coords,
+        _shapes=dict(zip(names, shapes, strict=True)),
+        compiled_logp_func=_logp_callback,
+        compiled_expand_func=_expand_callback,
+        initial_point_func=density.initial_point,
+        shared_data={f"array{i}": a for i, a in enumerate(arrays)},  # keeps them alive
+        user_data=_pointer_table(arrays),
+        n_expanded=int(starts[-1]),
+        shape_info=(names, slices, shapes),
+        logp_func=None,
+        expand_func=None,
+    )
+    unknown = set(fields_values) - fields
+    if unknown:  # pragma: no cover - depends on the installed nutpie
+        raise UnsupportedNutpieError(f"nutpie's CompiledPyMCModel lacks {sorted(unknown)}")
+    return CompiledPyMCModel(**fields_values)

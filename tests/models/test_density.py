@@ -1,0 +1,250 @@
+"""The analytic log density (numpy reference and compiled kernel) against PyMC's, without MCMC.
+
+The PyMC model built by ``build_model`` is the specification; :class:`LogDensity` must give the
+same log density (normalising constants included) and gradient on the same unconstrained
+parameters, for every curve family, pooling option and data layout, and the compiled kernel and
+its C callbacks must agree with the numpy reference.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+from scipy import special
+
+from doseresponse.models.curve_gradients import log_pair, log_pair_with_gradient
+from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
+from doseresponse.models.density import LogDensity
+from doseresponse.models.hierarchical import build_model
+from doseresponse.models.model import NTCPModel
+from doseresponse.simulate import simulate_cohort
+
+FAMILIES = sorted(CURVE_FAMILIES)
+SLOPES = {"gamma50": 1.5, "m": 0.27}
+LAYOUTS = [
+    ("partial", False), ("partial", True), ("complete", False), ("none", False),
+]
+# PyMC comparisons compile a PyTensor function per case: every family on the richest layout, every
+# layout on one family (FAST_COMPILE: Python implementations, no C compilation)
+PYMC_CASES = [(curve, "partial", True, True) for curve in FAMILIES] + [
+    ("logistic", "partial", False, False), ("logistic", "complete", False, False),
+    ("log-logistic", "none", False, True),
+]
+FAST = "FAST_COMPILE"
+
+
+def _cohort(curve: str, *, aggregate: bool, covariates: bool = True, seed: int = 3):
+    return simulate_cohort(
+        curve=curve, d50=40.0, slope=SLOPES[CURVE_FAMILIES[curve].slope_name], n_studies=4,
+        patients_per_study=25, tau=0.3, n_aggregate_studies=2 if aggregate else 0,
+        covariates={"htn": (0.4, 0.7)} if covariates else None, random_seed=seed,
+    ).data
+
+
+@pytest.fixture(scope="module")
+def cohorts():
+    return {
+        (curve, aggregate): _cohort(curve, aggregate=aggregate)
+        for curve in FAMILIES
+        for aggregate in (False, True)
+    }
+
+
+def _pymc_point(model, density, x):
+    start = model.initial_point()
+    return {
+        name: x[where].reshape(np.shape(start[name])) for name, where in density.blocks.items()
+    }
+
+
+def _pymc_gradient(model, density, point):
+    flat = model.compile_dlogp(mode=FAST)(point)
+    grad, offset = np.zeros(density.ndim), 0
+    for var in model.value_vars:
+        size = int(np.size(point[var.name]))
+        grad[density.blocks[var.name]] = flat[offset : offset + size]
+        offset += size
+    return grad
+
+
+@pytest.mark.parametrize("curve,pooling,pool_slope,aggregate", PYMC_CASES)
+def test_numpy_density_equals_pymc_logp_and_gradient(cohorts, curve, pooling, pool_slope,
+                                                      aggregate):
+    data = cohorts[(curve, aggregate)]
+    spec = NTCPModel(curve=curve, pooling=pooling, pool_slope=pool_slope).spec_for(data)
+    model = build_model(spec, data)
+    density = LogDensity(spec, data, backend="numpy")
+    assert set(density.blocks) == {v.name for v in model.value_vars}
+    logp_fn = model.compile_logp(mode=FAST)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = density.initial_point(int(rng.integers(1000))) + rng.normal(0.0, 0.3, density.ndim)
+        point = _pymc_point(model, density, x)
+        value, grad = density.logp_and_grad(x)
+        np.testing.assert_allclose(value, logp_fn(point), rtol=1e-10, atol=1e-8)
+        np.testing.assert_allclose(grad, _pymc_gradient(model, density, point), rtol=1e-8,
+                                   atol=1e-8)
+    _check_expand(model, LogDensity(spec, data), x, data)
+
+
+@pytest.mark.parametrize("aggregate", [False, True], ids=["ipd", "ipd+aggregate"])
+@pytest.mark.parametrize("pooling,pool_slope", LAYOUTS)
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_compiled_kernel_equals_numpy_reference(cohorts, curve, pooling, pool_slope, aggregate):
+    data = cohorts[(curve, aggregate)]
+    spec = NTCPModel(curve=curve, pooling=pooling, pool_slope=pool_slope).spec_for(data)
+    reference = LogDensity(spec, data, backend="numpy")
+    compiled = LogDensity(spec, data)
+    rng = np.random.default_rng(5)
+    for scale in (0.3, 2.0):  # near the prior and far out in the tails
+        x = reference.initial_point(1) + rng.normal(0.0, scale, reference.ndim)
+        value, grad = reference.logp_and_grad(x)
+        fast_value, fast_grad = compiled.logp_and_grad(x)
+        if np.isfinite(value):
+            # far tails: the kernel's erfc-based log Φ differs from scipy's by ~1e-8 relative
+            np.testing.assert_allclose(fast_value, value, rtol=1e-10)
+            np.testing.assert_allclose(fast_grad, grad, rtol=1e-7, atol=1e-9)
+        else:
+            assert fast_value == -np.inf
+
+
+def test_gradient_matches_finite_differences_independently_of_pymc(cohorts):
+    data = cohorts[("cloglog", True)]
+    spec = NTCPModel(curve="cloglog", pool_slope=True).spec_for(data)
+    density = LogDensity(spec, data, backend="numpy")
+    x = density.initial_point(3)
+    _, grad = density.logp_and_grad(x)
+    step = 1e-6
+    numeric = [
+        (density.logp(x + step * e) - density.logp(x - step * e)) / (2 * step)
+        for e in np.eye(density.ndim)
+    ]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_curve_gradients_against_the_numpy_curves_and_finite_differences(curve):
+    family = get_curve_family(curve)
+    slope = SLOPES[family.slope_name]
+    dose = np.array([0.0, 1.0, 10.0, 30.0, 40.0, 55.0, 90.0, 400.0])
+    eta, lam = np.log(40.0), np.log(slope)
+    log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = log_pair_with_gradient(curve, dose, eta, lam)
+    p = family.probability(dose, 40.0, slope)
+    finite = (p > 1e-300) & (p < 0.999)  # log1p(-p) of the reference loses digits as p -> 1
+    np.testing.assert_allclose(np.exp(log_p), p, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(log_q[finite], np.log1p(-p[finite]), rtol=1e-9, atol=1e-12)
+    h = 1e-6
+    for analytic, index, shift in ((dp_eta, 0, (h, 0)), (dq_eta, 1, (h, 0)),
+                                   (dp_lam, 0, (0, h)), (dq_lam, 1, (0, h))):
+        up = log_pair_with_gradient(curve, dose, eta + shift[0], lam + shift[1])[index]
+        down = log_pair_with_gradient(curve, dose, eta - shift[0], lam - shift[1])[index]
+        ok = np.isfinite(up) & np.isfinite(down)
+        np.testing.assert_allclose(analytic[ok], ((up - down) / (2 * h))[ok], rtol=1e-5,
+                                   atol=1e-7)
+
+
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_kernel_pair_equals_numpy_pair_far_into_the_tails(curve):
+    from doseresponse.models._row_kernels import FAMILY_CODES, log_pair_gradient_vector
+
+    rng = np.random.default_rng(8)
+    dose = np.concatenate([[0.0, 1e-3], rng.uniform(0.0, 300.0, 400)])
+    eta = rng.normal(np.log(40.0), 1.0, dose.size)
+    lam = rng.normal(0.0, 1.2, dose.size)
+    with np.errstate(all="ignore"):
+        expected = np.array(log_pair_with_gradient(curve, dose, eta, lam))
+    got = log_pair_gradient_vector(FAMILY_CODES[curve], dose, eta, lam)
+    both = np.isfinite(expected) & np.isfinite(got)
+    assert np.array_equal(np.isfinite(expected), np.isfinite(got))
+    np.testing.assert_allclose(got[both], expected[both], rtol=1e-10, atol=1e-300)
+
+
+def test_probit_lower_tail_uses_the_asymptotic_series_accurately():
+    from doseresponse.models._row_kernels import FAMILY_CODES, log_pair_gradient_vector
+
+    z = np.array([-0.5, -2.0, -20.0, -36.9, -37.1, -60.0, -500.0])
+    m = 0.25
+    dose = 40.0 * (1.0 + z * m)  # z = (D/D50 - 1)/m
+    dose = np.where(dose < 0, 0.0, dose)
+    z = (dose / 40.0 - 1.0) / m
+    got = log_pair_gradient_vector(
+        FAMILY_CODES["probit"], dose, np.full(z.size, np.log(40.0)), np.full(z.size, np.log(m))
+    )
+    np.testing.assert_allclose(got[0], special.log_ndtr(z), rtol=1e-13)
+
+
+def test_log_pair_is_the_checks_likelihood():
+    dose = np.array([5.0, 40.0, 80.0])
+    for curve in FAMILIES:
+        slope = SLOPES[get_curve_family(curve).slope_name]
+        log_p, log_q = log_pair(curve, dose, 40.0, slope)
+        np.testing.assert_allclose(np.exp(log_p) + np.exp(log_q), 1.0, rtol=1e-12)
+
+
+def _check_expand(model, density, x, data):
+    """Named outputs, shapes, dims and values equal the PyMC model's; the C plan agrees."""
+    from doseresponse.models._nutpie_callbacks import expansion_plan_apply
+
+    names = [v.name for v in model.free_RVs + model.deterministics]
+    assert sorted(density.names) == sorted(names)
+    import pytensor
+
+    point = _pymc_point(model, density, x)
+    outputs = model.replace_rvs_by_values(model.free_RVs + model.deterministics)
+    evaluate = pytensor.function(model.value_vars, outputs, mode=FAST)
+    values = dict(
+        zip(names, evaluate(*[point[v.name] for v in model.value_vars]), strict=True)
+    )
+    expanded = density.expand(x)
+    for name, shape in zip(density.names, density.shapes, strict=True):
+        assert expanded[name].shape == shape
+        np.testing.assert_allclose(expanded[name], values[name], rtol=1e-12)
+        assert density.dims.get(name, ()) == tuple(model.named_vars_to_dims.get(name, ()))
+    flat = np.concatenate([np.ravel(expanded[n]) for n in density.names])
+    np.testing.assert_allclose(expansion_plan_apply(x, density.expansion_plan), flat, rtol=1e-14)
+    if "study" in density.coords:
+        assert density.coords["study"] == [str(s) for s in data.studies]
+
+
+def test_c_callback_equals_python_density(cohorts):
+    from doseresponse.models._nutpie_callbacks import compiled_model
+
+    data = cohorts[("log-logistic", True)]
+    density = LogDensity(NTCPModel(curve="log-logistic", pool_slope=True).spec_for(data), data)
+    compiled = compiled_model(density)
+    x = density.initial_point(9)
+    grad, logp = np.zeros(density.ndim), np.zeros(1)
+    double_p = ctypes.POINTER(ctypes.c_double)
+    code = compiled.compiled_logp_func.ctypes(
+        density.ndim, x.ctypes.data_as(double_p), grad.ctypes.data_as(double_p),
+        logp.ctypes.data_as(double_p), ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    assert code == 0
+    value, expected = density.logp_and_grad(x)
+    assert logp[0] == pytest.approx(value, rel=1e-14)
+    np.testing.assert_allclose(grad, expected, rtol=1e-14)
+
+
+def test_impossible_data_give_minus_infinity_not_nan():
+    # an event at dose 0 is impossible under cloglog (P(0) = 0)
+    import pandas as pd
+
+    from doseresponse.data import DoseResponseData
+
+    frame = pd.DataFrame({"study": ["a"] * 4, "dose": [0.0, 10.0, 20.0, 30.0],
+                          "y": [1, 0, 1, 1]})
+    data = DoseResponseData.from_frame(frame, dose="dose", outcome="y", study="study")
+    spec = NTCPModel(curve="cloglog", pooling="complete").spec_for(data)
+    for backend in ("numpy", "numba"):
+        value, grad = LogDensity(spec, data, backend=backend).logp_and_grad(np.array([3.0, 0.4]))
+        assert value == -np.inf and np.all(grad == 0.0)
+
+
+def test_unknown_backend_is_named():
+    from doseresponse.exceptions import UnknownNameError
+
+    data = _cohort("logistic", aggregate=False, covariates=False)
+    with pytest.raises(UnknownNameError, match="backend"):
+        LogDensity(NTCPModel().spec_for(data), data, backend="jax")
