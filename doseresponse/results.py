@@ -319,7 +319,7 @@ class FittedModel:
         tail = _worst(az.ess(post, method="tail"), min)
         rows = [
             ("divergences", float(n_div), 0.0, n_div == 0, "",
-             "raise target_accept (e.g. fit(..., target_accept=0.95)); if they persist, "
+             "raise target_accept (e.g. fit(..., target_accept=0.98)); if they persist, "
              "tighten the tau prior or simplify pooling"),
             ("r_hat", rhat[0], RHAT_MAX, rhat[0] <= RHAT_MAX, rhat[1],
              "run longer chains (more tune and draws); check for multimodality"),

@@ -163,7 +163,7 @@ class DoseResponseModel:
         random_seed: int | None = None,
         sampler: str = "auto",
         progressbar: bool | None = None,
-        target_accept: float = 0.9,
+        target_accept: float = 0.95,
         check: bool = True,
     ):
         """Sample the posterior and return a fitted model.
@@ -183,7 +183,9 @@ class DoseResponseModel:
         progressbar : bool, optional
             Show progress (default: when running in a terminal).
         target_accept : float
-            NUTS target acceptance (default 0.9); raise to 0.95–0.99 if divergences are reported.
+            NUTS target acceptance (default 0.95: on the simulators' default scenarios 0.9 left
+            a single divergent transition in 4 of 30 runs, 0.95 in none; about 20 % slower).
+            Raise to 0.98–0.99 if divergences are reported.
         check : bool
             Run :meth:`~doseresponse.results.FittedModel.diagnostics` and warn
             (:class:`~doseresponse.exceptions.ConvergenceWarning`) on any failed check.

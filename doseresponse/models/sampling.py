@@ -155,7 +155,7 @@ def sample_density(
     chains: int = 4,
     random_seed: int | None = None,
     progressbar: bool | None = None,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
 ) -> tuple[az.InferenceData, SamplingInfo]:
     """Draw posterior samples with nutpie's NUTS on an analytic log density (no compilation).
 

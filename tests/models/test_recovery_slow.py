@@ -5,6 +5,13 @@ Each family is fitted (4 chains × 1000 + 1000) to a cohort simulated from known
 τ = 0.3 on log D50 and a binary covariate with a dose-modifying factor 0.7. The truth must lie
 inside the 94 % credible interval of D50, the slope, τ and the factor; the fit must have no
 divergences and R-hat ≤ 1.01 for every parameter. Seeds are fixed, so the run is reproducible.
+
+A single cohort per family says little about calibration: with 20 interval checks at 94 %, a
+fresh set of seeds fails one of them about 70 % of the time by chance alone. These seeds
+(200–204 for the data, 7 for the sampler) were fixed in an earlier session and are kept; the
+statistical check that the intervals cover at their nominal rate is the simulation-based
+calibration in ``test_calibration_slow.py`` (seeds fixed in advance, a failure threshold with a
+false-alarm probability below 0.001).
 """
 
 from __future__ import annotations
