@@ -30,8 +30,7 @@ import numpy as np
 __all__ = [
     "FAMILY_CODES",
     "LAYOUT_FIELDS",
-    "aggregate_rows",
-    "ipd_rows",
+    "binomial_rows",
     "log_pair_gradient_vector",
     "log_posterior",
 ]
@@ -173,60 +172,45 @@ def _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_
 
 
 @_jit
-def ipd_rows(
-    family, dose, log_dose, event, group, group_study, group_x, eta_s, lam_s, beta,
-    g_eta_s, g_lam_s, g_beta,
+def binomial_rows(
+    family, nodes, log_nodes, log_w, events, rest, group, group_study, group_x, eta_s, lam_s,
+    beta, g_eta_s, g_lam_s, g_beta,
 ):
-    """Bernoulli log-likelihood of patient rows; adds its gradient into the ``g_*`` arrays.
+    """Binomial log-likelihood (without log C(n, k)) of rows integrated over their dose nodes.
 
-    Rows are grouped by (study, covariate pattern) (``group``; the groups' study codes and
-    covariate values are ``group_study``, ``group_x``), so D50 and slope are exponentiated once
-    per group. Row log D50 = ``eta_s[study] + x @ beta``; ``lam_s`` is the per-study log slope.
-    Returns the summed log-likelihood.
+    Patient rows are the case of one node (the dose), ``events`` the 0/1 outcome and ``rest``
+    = 1 − outcome; aggregate bins have K Gauss–Hermite nodes (``nodes``, ``log_nodes`` of shape
+    ``(n_rows, K)``, ``log_w`` the K log weights). Rows share D50 and slope within a group
+    (``group``; the groups' study codes and covariate values are ``group_study`` and
+    ``group_x``), so those are exponentiated once per group. Row log D50 =
+    ``eta_s[study] + x @ beta``; ``lam_s`` is the per-study log slope. Adds the gradient into
+    the ``g_*`` arrays and returns the summed log-likelihood.
     """
     eta, inv_d50, slope = _group_parameters(group_study, group_x, eta_s, lam_s, beta)
+    n_rows, n_nodes = nodes.shape
     g_eta_g = np.zeros(eta.size)
     g_lam_g = np.zeros(eta.size)
-    total = 0.0
-    for i in range(dose.size):
-        g = group[i]
-        log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = _pair(
-            family, dose[i], log_dose[i], eta[g], inv_d50[g], slope[g]
-        )
-        if event[i]:
-            total += log_p
-            g_eta_g[g] += dp_eta
-            g_lam_g[g] += dp_lam
-        else:
-            total += log_q
-            g_eta_g[g] += dq_eta
-            g_lam_g[g] += dq_lam
-    _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_beta)
-    return total
-
-
-@_jit
-def aggregate_rows(
-    family, nodes, log_nodes, log_w, study, x, events, rest, eta_s, lam_s, beta,
-    g_eta_s, g_lam_s, g_beta,
-):
-    """Binomial log-likelihood (without log C(n, k)) of bins integrated over their nodes.
-
-    ``nodes`` (and their logs) have shape ``(n_bins, K)``, ``log_w`` holds the K log quadrature
-    weights; ``events`` and ``rest`` (= n − events) are floats. Each bin is its own group
-    (``study``, ``x``). Adds the gradient into the ``g_*`` arrays.
-    """
-    eta, inv_d50, slope = _group_parameters(study, x, eta_s, lam_s, beta)
-    n_bins, n_nodes = nodes.shape
-    g_eta_g = np.zeros(n_bins)
-    g_lam_g = np.zeros(n_bins)
     terms = np.empty((6, n_nodes))
     total = 0.0
-    for j in range(n_bins):
+    for j in range(n_rows):
+        g = group[j]
+        if n_nodes == 1:  # a point dose: no quadrature
+            log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = _pair(
+                family, nodes[j, 0], log_nodes[j, 0], eta[g], inv_d50[g], slope[g]
+            )
+            if events[j] > 0.0:
+                total += events[j] * log_p
+                g_eta_g[g] += events[j] * dp_eta
+                g_lam_g[g] += events[j] * dp_lam
+            if rest[j] > 0.0:
+                total += rest[j] * log_q
+                g_eta_g[g] += rest[j] * dq_eta
+                g_lam_g[g] += rest[j] * dq_lam
+            continue
         top_p = -math.inf
         top_q = -math.inf
         for k in range(n_nodes):
-            values = _pair(family, nodes[j, k], log_nodes[j, k], eta[j], inv_d50[j], slope[j])
+            values = _pair(family, nodes[j, k], log_nodes[j, k], eta[g], inv_d50[g], slope[g])
             for m in range(6):
                 terms[m, k] = values[m]
             terms[0, k] += log_w[k]
@@ -236,14 +220,14 @@ def aggregate_rows(
         if events[j] > 0.0:
             log_bin, d_eta, d_lam = _softmax_mean(terms, 0, 2, 4, top_p)
             total += events[j] * log_bin
-            g_eta_g[j] += events[j] * d_eta
-            g_lam_g[j] += events[j] * d_lam
+            g_eta_g[g] += events[j] * d_eta
+            g_lam_g[g] += events[j] * d_lam
         if rest[j] > 0.0:
             log_bin, d_eta, d_lam = _softmax_mean(terms, 1, 3, 5, top_q)
             total += rest[j] * log_bin
-            g_eta_g[j] += rest[j] * d_eta
-            g_lam_g[j] += rest[j] * d_lam
-    _scatter_groups(study, x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_beta)
+            g_eta_g[g] += rest[j] * d_eta
+            g_lam_g[g] += rest[j] * d_lam
+    _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_beta)
     return total
 
 
@@ -275,11 +259,11 @@ absent), and the family code (:data:`FAMILY_CODES`)."""
 KERNEL_ARRAYS = (
     ("layout", "i8", 1), ("normal_index", "i8", 1), ("normal_mu", "f8", 1),
     ("normal_inv_sd", "f8", 1), ("half_index", "i8", 1), ("half_sigma", "f8", 1),
-    ("constants", "f8", 1), ("ipd_dose", "f8", 1), ("ipd_log_dose", "f8", 1),
-    ("ipd_event", "i8", 1), ("ipd_group", "i8", 1), ("ipd_group_study", "i8", 1),
-    ("ipd_group_x", "f8", 2), ("agg_nodes", "f8", 2), ("agg_log_nodes", "f8", 2),
-    ("agg_log_w", "f8", 1), ("agg_study", "i8", 1), ("agg_x", "f8", 2), ("agg_events", "f8", 1),
-    ("agg_rest", "f8", 1),
+    ("constants", "f8", 1), ("ipd_dose", "f8", 2), ("ipd_log_dose", "f8", 2),
+    ("ipd_event", "f8", 1), ("ipd_rest", "f8", 1), ("ipd_group", "i8", 1),
+    ("ipd_group_study", "i8", 1), ("ipd_group_x", "f8", 2), ("agg_nodes", "f8", 2),
+    ("agg_log_nodes", "f8", 2), ("agg_log_w", "f8", 1), ("agg_events", "f8", 1),
+    ("agg_rest", "f8", 1), ("agg_group", "i8", 1), ("agg_study", "i8", 1), ("agg_x", "f8", 2),
 )
 """Name, dtype and rank of each data argument of :func:`log_posterior` after ``x``, in order."""
 
@@ -287,8 +271,8 @@ KERNEL_ARRAYS = (
 @_jit
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
-    ipd_dose, ipd_log_dose, ipd_event, ipd_group, ipd_group_study, ipd_group_x,
-    agg_nodes, agg_log_nodes, agg_log_w, agg_study, agg_x, agg_events, agg_rest,
+    ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
+    agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group, agg_study, agg_x,
 ):
     """Log posterior and gradient of the hierarchical model in one compiled call.
 
@@ -334,15 +318,15 @@ def log_posterior(
     g_eta_s = np.zeros(n_study)
     g_lam_s = np.zeros(n_study)
     g_beta = np.zeros(n_cov)
-    if ipd_dose.size > 0:
-        total += ipd_rows(
-            family, ipd_dose, ipd_log_dose, ipd_event, ipd_group, ipd_group_study, ipd_group_x,
-            eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
+    if ipd_dose.shape[0] > 0:
+        total += binomial_rows(
+            family, ipd_dose, ipd_log_dose, np.zeros(1), ipd_event, ipd_rest, ipd_group,
+            ipd_group_study, ipd_group_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
         )
     if agg_nodes.shape[0] > 0:
-        total += agg_constant + aggregate_rows(
-            family, agg_nodes, agg_log_nodes, agg_log_w, agg_study, agg_x, agg_events,
-            agg_rest, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
+        total += agg_constant + binomial_rows(
+            family, agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group,
+            agg_study, agg_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
         )
     for s in range(n_study):
         if layout[0] == 2:

@@ -533,8 +533,8 @@ class _AggregateRows(_NumpyRows):
 
 
 def _grouped_ipd(inputs) -> tuple[np.ndarray, ...]:
-    """Patient arrays for the kernel, rows grouped by (study, covariate pattern)."""
-    dose = np.ascontiguousarray(inputs.ipd_dose, dtype=np.float64)
+    """Patient arrays for the kernel: one dose node per row, rows grouped by (study, covariates)."""
+    dose = np.asarray(inputs.ipd_dose, dtype=np.float64)
     study = np.asarray(inputs.ipd_study, dtype=np.int64)
     x = np.asarray(inputs.ipd_x, dtype=np.float64).reshape(dose.size, len(inputs.covariates))
     keys = np.column_stack([study.astype(np.float64), x])
@@ -542,33 +542,34 @@ def _grouped_ipd(inputs) -> tuple[np.ndarray, ...]:
         unique, group = np.unique(keys, axis=0, return_inverse=True)
     else:
         unique, group = keys, np.zeros(0, dtype=np.int64)
+    event = (np.asarray(inputs.ipd_outcome) == 1).astype(np.float64)
     return (
-        dose,
-        np.log(np.maximum(dose, _TINY_DOSE)),
-        np.ascontiguousarray(np.asarray(inputs.ipd_outcome) == 1, dtype=np.int64),
-        np.ascontiguousarray(np.ravel(group), dtype=np.int64),
-        np.ascontiguousarray(unique[:, 0], dtype=np.int64),
-        np.ascontiguousarray(unique[:, 1:], dtype=np.float64),
+        dose[:, None],
+        np.log(np.maximum(dose, _TINY_DOSE))[:, None],
+        event,
+        1.0 - event,
+        np.ravel(group).astype(np.int64),
+        unique[:, 0].astype(np.int64),
+        unique[:, 1:],
     )
 
 
 def _aggregate_arrays(inputs) -> tuple:
-    """Aggregate arrays for the kernel (empty with the right shapes when there are none)."""
+    """Aggregate arrays for the kernel (each bin its own group), then Σ log C(n, k)."""
     n_nodes = max(int(inputs.log_weights.size), 1)
-    nodes = np.ascontiguousarray(inputs.agg_nodes, dtype=np.float64).reshape(-1, n_nodes)
+    nodes = np.asarray(inputs.agg_nodes, dtype=np.float64).reshape(-1, n_nodes)
     events = np.asarray(inputs.agg_events, dtype=np.float64)
     n = np.asarray(inputs.agg_n, dtype=np.float64)
     constant = float(_log_choose(inputs.agg_n, inputs.agg_events).sum()) if n.size else 0.0
     return (
         nodes,
         np.log(np.maximum(nodes, _TINY_DOSE)),
-        np.ascontiguousarray(inputs.log_weights, dtype=np.float64),
-        np.ascontiguousarray(inputs.agg_study, dtype=np.int64),
-        np.ascontiguousarray(inputs.agg_x, dtype=np.float64).reshape(
-            nodes.shape[0], len(inputs.covariates)
-        ),
-        np.ascontiguousarray(events),
-        np.ascontiguousarray(n - events),
+        np.asarray(inputs.log_weights, dtype=np.float64),
+        events,
+        n - events,
+        np.arange(nodes.shape[0], dtype=np.int64),
+        np.asarray(inputs.agg_study, dtype=np.int64),
+        np.asarray(inputs.agg_x, dtype=np.float64).reshape(nodes.shape[0], len(inputs.covariates)),
         constant,
     )
 
