@@ -1,14 +1,18 @@
 """C callbacks of :class:`~doseresponse.models.density.LogDensity` for nutpie (no Python per step).
 
 nutpie's Rust NUTS can call a log density through a C function pointer (that is how it runs
-PyMC models compiled with numba). Two fixed ``numba.cfunc`` callbacks defined here — the log
-density with its gradient, and the expansion of a draw to the named model quantities — read
-the model's data through a table of pointers (``user_data``) and run the compiled kernel
+PyMC models compiled with numba). The fixed ``numba.cfunc`` callbacks defined here — the log
+density with its gradient, and a copy of each draw — read the model's data through a table of
+pointers (``user_data``) and run the compiled kernel
 :func:`doseresponse.models._row_kernels.log_posterior`. Because their source is fixed (the
 model's structure and data travel in the table, not in generated code), numba caches their
 machine code on disk: they are compiled once per machine (a few seconds), and every later fit,
 in any process and for any model or cohort, starts sampling at once. Chains then run in
 parallel threads without the Python interpreter lock.
+
+Draws are stored unconstrained and named afterwards in one vectorised numpy pass
+(:meth:`~doseresponse.models.density.LogDensity.expand_draws`), which keeps the compiled code —
+and the one-off compile time — to the log density alone.
 
 This relies on nutpie's numba-model interface (``nutpie.compile_pymc.CompiledPyMCModel``,
 used by :func:`nutpie.compile_pymc_model`); :func:`compiled_model` raises
@@ -19,7 +23,6 @@ back to Python callbacks.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 
 import numba
@@ -30,10 +33,12 @@ from numba.extending import intrinsic
 
 from doseresponse.models._row_kernels import KERNEL_ARRAYS, log_posterior
 
-__all__ = ["UnsupportedNutpieError", "compiled_model", "expansion_plan_apply"]
+__all__ = ["UNCONSTRAINED", "UnsupportedNutpieError", "compiled_model"]
 
 _TABLE_WIDTH = 4  # address, size, shape[0], shape[1] (1 for 1-D arrays)
-_N_ARRAYS = len(KERNEL_ARRAYS) + 1  # the kernel's arrays, then the expansion plan
+_N_ARRAYS = len(KERNEL_ARRAYS)
+UNCONSTRAINED = "unconstrained_draw"
+"""Name of the single variable the callbacks store: the draw's unconstrained vector."""
 
 
 class UnsupportedNutpieError(RuntimeError):
@@ -62,17 +67,6 @@ def _as_uint64_pointer(typingctx, src):
     return sig, codegen
 
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-
-@_jit
-def _apply_plan(x, plan, out):
-    """``out[k] = f(x[a] + exp(x[b]) * x[c])`` with f = exp or identity, per plan row."""
-    for k in range(plan.shape[0]):
-        value = x[plan[k, 0]]
-        if plan[k, 1] >= 0:
-            value += math.exp(x[plan[k, 1]]) * x[plan[k, 2]]
-        out[k] = math.exp(value) if plan[k, 3] else value
 
 
 _LOGP_SIG = types.int64(
@@ -136,22 +130,14 @@ def _logp_callback(dim, x_ptr, grad_ptr, logp_ptr, user_data):
 
 @numba.cfunc(_EXPAND_SIG, cache=True, nogil=True, error_model="numpy")
 def _expand_callback(dim, n_expanded, x_ptr, out_ptr, user_data):
-    table = numba.carray(_as_uint64_pointer(user_data), (_TABLE_WIDTH * _N_ARRAYS,))
-    base = _TABLE_WIDTH * (_N_ARRAYS - 1)
-    plan = numba.carray(
-        _pointer(table[base]), (int(table[base + 2]), 4), np.int64
-    )
-    if plan.shape[0] != n_expanded:
+    # draws are stored unconstrained; LogDensity.expand_draws names them after sampling
+    if n_expanded != dim:
         return -1
-    _apply_plan(numba.carray(x_ptr, (dim,)), plan, numba.carray(out_ptr, (n_expanded,)))
+    x = numba.carray(x_ptr, (dim,))
+    out = numba.carray(out_ptr, (dim,))
+    for i in range(dim):
+        out[i] = x[i]
     return 0
-
-
-def expansion_plan_apply(x: np.ndarray, plan: np.ndarray) -> np.ndarray:
-    """Apply an expansion plan in Python (used by tests against :meth:`LogDensity.expand`)."""
-    out = np.empty(plan.shape[0])
-    _apply_plan(np.ascontiguousarray(x, dtype=np.float64), plan, out)
-    return out
 
 
 def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:
@@ -165,7 +151,10 @@ def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:
 
 
 def compiled_model(density):
-    """A nutpie model whose log density and expansion are this module's C callbacks.
+    """A nutpie model whose log density is this module's C callback.
+
+    Draws are stored as the unconstrained vector (variable :data:`UNCONSTRAINED`); name them
+    with :meth:`doseresponse.models.density.LogDensity.expand_draws`.
 
     Parameters
     ----------
@@ -190,28 +179,23 @@ def compiled_model(density):
     fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
     if not needed <= fields:  # pragma: no cover - depends on the installed nutpie
         raise UnsupportedNutpieError("nutpie.compile_pymc.CompiledPyMCModel has changed")
-    plan = np.ascontiguousarray(density.expansion_plan, dtype=np.int64)
-    arrays = [*density.kernel_arrays, plan]
+    arrays = list(density.kernel_arrays)
     if len(arrays) != _N_ARRAYS:  # pragma: no cover - internal consistency
         raise UnsupportedNutpieError("kernel arrays do not match the callback table")
-    names, shapes = list(density.names), [tuple(s) for s in density.shapes]
-    sizes = [int(np.prod(s)) for s in shapes]
-    starts = np.cumsum([0, *sizes])
-    slices = [slice(int(a), int(b)) for a, b in itertools.pairwise(starts)]
-    coords = {dim: pd.Index(values) for dim, values in density.coords.items()}
-    coords["unconstrained_parameter"] = pd.Index(density.unconstrained_names)
+    ndim = density.ndim
+    coords = {"unconstrained_parameter": pd.Index(density.unconstrained_names)}
     fields_values = dict(
-        _n_dim=density.ndim,
-        dims=dict(density.dims),
+        _n_dim=ndim,
+        dims={UNCONSTRAINED: ("unconstrained_parameter",)},
         _coords=coords,
-        _shapes=dict(zip(names, shapes, strict=True)),
+        _shapes={UNCONSTRAINED: (ndim,)},
         compiled_logp_func=_logp_callback,
         compiled_expand_func=_expand_callback,
         initial_point_func=density.initial_point,
         shared_data={f"array{i}": a for i, a in enumerate(arrays)},  # keeps them alive
         user_data=_pointer_table(arrays),
-        n_expanded=int(starts[-1]),
-        shape_info=(names, slices, shapes),
+        n_expanded=ndim,
+        shape_info=([UNCONSTRAINED], [slice(0, ndim)], [(ndim,)]),
         logp_func=None,
         expand_func=None,
     )

@@ -377,6 +377,37 @@ class LogDensity:
             out.update({"log_factor": log_factor.copy(), "factor": np.exp(log_factor)})
         return {name: np.asarray(out[name], dtype=np.float64) for name in self.names}
 
+    def expand_draws(self, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Named model quantities of many unconstrained draws at once (vectorised).
+
+        Parameters
+        ----------
+        draws : numpy.ndarray
+            Shape ``(..., ndim)``, e.g. ``(chain, draw, ndim)``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each of :attr:`names`, shape ``(..., *shape)``; equal to :meth:`expand` per draw.
+        """
+        draws = np.asarray(draws, dtype=np.float64)
+        lead = draws.shape[:-1]
+        plan = self.expansion_plan
+        values = draws[..., plan[:, 0]].copy()
+        scaled = plan[:, 1] >= 0
+        if scaled.any():
+            values[..., scaled] += (
+                np.exp(draws[..., plan[scaled, 1]]) * draws[..., plan[scaled, 2]]
+            )
+        exponentiated = plan[:, 3] == 1
+        values[..., exponentiated] = np.exp(values[..., exponentiated])
+        out, start = {}, 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = int(np.prod(shape))
+            out[name] = values[..., start : start + size].reshape(*lead, *shape)
+            start += size
+        return out
+
     @property
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
         """Data arguments of the compiled kernel (``backend="numba"`` only)."""

@@ -50,6 +50,7 @@ import numpy as np
 import pymc as pm
 import pytensor
 import pytensor.tensor as pt
+import xarray as xr
 from pymc.pytensorf import join_nonshared_inputs
 
 from doseresponse._validation import lookup_name
@@ -192,10 +193,12 @@ def sample_density(
     import nutpie
 
     start = time.perf_counter()
+    unconstrained = None
     try:  # importing the callbacks compiles them (once per machine; then loaded from disk)
-        from doseresponse.models._nutpie_callbacks import compiled_model
+        from doseresponse.models._nutpie_callbacks import UNCONSTRAINED, compiled_model
 
         compiled = compiled_model(density)
+        unconstrained = UNCONSTRAINED
     except (ImportError, RuntimeError) as err:  # incl. UnsupportedNutpieError
         warnings.warn(
             f"nutpie's C-callback interface is unavailable ({err}); sampling through Python "
@@ -216,11 +219,25 @@ def sample_density(
         save_warmup=False,
         target_accept=float(target_accept),
     )
+    if unconstrained is not None:
+        idata.posterior = _named_posterior(density, idata.posterior, unconstrained)
     info = SamplingInfo(
         "nutpie", compile_s, time.perf_counter() - start, random_seed, draws, tune, chains
     )
     idata.posterior.attrs.update(info.to_attrs())
     return idata, info
+
+
+def _named_posterior(density, posterior: xr.Dataset, name: str) -> xr.Dataset:
+    """Replace the unconstrained draws by the model's named variables, dims and coordinates."""
+    raw = posterior[name].transpose("chain", "draw", ...).to_numpy()
+    values = density.expand_draws(raw)
+    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    coords.update({dim: list(labels) for dim, labels in density.coords.items()})
+    variables = {
+        var: (("chain", "draw", *density.dims.get(var, ())), values[var]) for var in density.names
+    }
+    return xr.Dataset(variables, coords=coords, attrs=dict(posterior.attrs))
 
 
 def _python_callback_model(density):

@@ -184,9 +184,7 @@ def test_log_pair_is_the_checks_likelihood():
 
 
 def _check_expand(model, density, x, data):
-    """Named outputs, shapes, dims and values equal the PyMC model's; the C plan agrees."""
-    from doseresponse.models._nutpie_callbacks import expansion_plan_apply
-
+    """Named outputs, shapes, dims and values equal the PyMC model's; so do many draws at once."""
     names = [v.name for v in model.free_RVs + model.deterministics]
     assert sorted(density.names) == sorted(names)
     import pytensor
@@ -202,8 +200,10 @@ def _check_expand(model, density, x, data):
         assert expanded[name].shape == shape
         np.testing.assert_allclose(expanded[name], values[name], rtol=1e-12)
         assert density.dims.get(name, ()) == tuple(model.named_vars_to_dims.get(name, ()))
-    flat = np.concatenate([np.ravel(expanded[n]) for n in density.names])
-    np.testing.assert_allclose(expansion_plan_apply(x, density.expansion_plan), flat, rtol=1e-14)
+    many = density.expand_draws(np.stack([x, x + 0.1])[None])  # (chain=1, draw=2, ndim)
+    for name in density.names:
+        np.testing.assert_allclose(many[name][0, 0], expanded[name], rtol=1e-14)
+        np.testing.assert_allclose(many[name][0, 1], density.expand(x + 0.1)[name], rtol=1e-14)
     if "study" in density.coords:
         assert density.coords["study"] == [str(s) for s in data.studies]
 

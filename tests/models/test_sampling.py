@@ -58,15 +58,15 @@ def test_density_sampling_is_seeded_and_named_like_the_pymc_model(density):
 def test_c_callbacks_and_python_callbacks_give_the_same_draws(density):
     import nutpie
 
-    from doseresponse.models._nutpie_callbacks import compiled_model
+    from doseresponse.models._nutpie_callbacks import UNCONSTRAINED, compiled_model
     from doseresponse.models.sampling import _python_callback_model
 
     kwargs = dict(draws=100, tune=100, chains=2, seed=9, progress_bar=False, save_warmup=False)
     fast = nutpie.sample(compiled_model(density), **kwargs)
     slow = nutpie.sample(_python_callback_model(density), **kwargs)
+    named = density.expand_draws(fast.posterior[UNCONSTRAINED].to_numpy())
     for name in density.names:
-        np.testing.assert_allclose(fast.posterior[name].values, slow.posterior[name].values,
-                                   rtol=1e-9)
+        np.testing.assert_allclose(named[name], slow.posterior[name].values, rtol=1e-9)
 
 
 @needs_nutpie
