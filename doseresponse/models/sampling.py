@@ -190,7 +190,6 @@ def sample_density(
             "sampler='nutpie' needs nutpie, which is not installed; `pip install nutpie` or use "
             "sampler='pymc'."
         )
-    import nutpie
 
     start = time.perf_counter()
     unconstrained = None
@@ -209,16 +208,7 @@ def sample_density(
         compiled = _python_callback_model(density)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    idata = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=random_seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        target_accept=float(target_accept),
-    )
+    idata = _run_nutpie(compiled, draws, tune, chains, random_seed, progressbar, target_accept)
     if unconstrained is not None:
         idata.posterior = _named_posterior(density, idata.posterior, unconstrained)
     info = SamplingInfo(
@@ -238,6 +228,22 @@ def _named_posterior(density, posterior: xr.Dataset, name: str) -> xr.Dataset:
         var: (("chain", "draw", *density.dims.get(var, ())), values[var]) for var in density.names
     }
     return xr.Dataset(variables, coords=coords, attrs=dict(posterior.attrs))
+
+
+def _run_nutpie(compiled, draws, tune, chains, seed, progressbar, target_accept):
+    """``nutpie.sample`` with the package's settings (warm-up draws discarded)."""
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progress_bar=progressbar,
+        save_warmup=False,
+        target_accept=float(target_accept),
+    )
 
 
 def _python_callback_model(density):
@@ -353,7 +359,6 @@ def sample_model(
 
 
 def _sample_nutpie_c(model, *, draws, tune, chains, seed, progressbar, target_accept, cache_key):
-    import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 
     start = time.perf_counter()
@@ -371,16 +376,7 @@ def _sample_nutpie_c(model, *, draws, tune, chains, seed, progressbar, target_ac
     )
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    idata = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        target_accept=target_accept,
-    )
+    idata = _run_nutpie(compiled, draws, tune, chains, seed, progressbar, target_accept)
     return idata, compile_s, time.perf_counter() - start
 
 
@@ -406,16 +402,7 @@ def _sample_nutpie_numba(
         compiled = compiled.with_data(**values)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    idata = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        target_accept=target_accept,
-    )
+    idata = _run_nutpie(compiled, draws, tune, chains, seed, progressbar, target_accept)
     return idata, compile_s, time.perf_counter() - start
 
 
