@@ -514,7 +514,11 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if log_factor is not None:
             log_d50 = log_d50 + log_factor @ inputs.ipd_x.T
         slope = slope_s[..., inputs.ipd_study]
-        out["ipd"] = _log_pair(curve, fit, inputs.ipd_dose, np.exp(log_d50), slope)
+        dose = inputs.ipd_dose
+        if "true_dose" in fit.idata.posterior:  # measurement-error model: latent true doses
+            dose = np.broadcast_to(dose, log_d50.shape).copy()
+            dose[..., inputs.me_rows] = _flat(fit, "true_dose")
+        out["ipd"] = _log_pair(curve, fit, dose, np.exp(log_d50), slope)
     if inputs.agg_n.size:
         log_d50 = log_d50_s[..., inputs.agg_study]
         if log_factor is not None:

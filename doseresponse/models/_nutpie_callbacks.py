@@ -110,10 +110,15 @@ def _logp_callback(dim, x_ptr, grad_ptr, logp_ptr, user_data):
     agg_group = numba.carray(_pointer(table[76]), (int(table[77]),), np.int64)
     agg_study = numba.carray(_pointer(table[80]), (int(table[81]),), np.int64)
     agg_x = numba.carray(_pointer(table[84]), (int(table[86]), int(table[87])), np.float64)
+    me_index = numba.carray(_pointer(table[88]), (int(table[89]),), np.int64)
+    me_sigma = numba.carray(_pointer(table[92]), (int(table[93]),), np.float64)
+    me_study = numba.carray(_pointer(table[96]), (int(table[97]),), np.int64)
+    me_log_obs = numba.carray(_pointer(table[100]), (int(table[101]),), np.float64)
     value, grad = log_posterior(
         x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
         ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
         agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group, agg_study, agg_x,
+        me_index, me_sigma, me_study, me_log_obs,
     )
     out = numba.carray(grad_ptr, (dim,))
     logp = numba.carray(logp_ptr, (1,))

@@ -174,7 +174,7 @@ def _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_
 @_jit
 def binomial_rows(
     family, nodes, log_nodes, log_w, events, rest, group, group_study, group_x, eta_s, lam_s,
-    beta, g_eta_s, g_lam_s, g_beta,
+    beta, g_eta_s, g_lam_s, g_beta, shift, g_row,
 ):
     """Binomial log-likelihood (without log C(n, k)) of rows integrated over their dose nodes.
 
@@ -185,6 +185,10 @@ def binomial_rows(
     ``group_x``), so those are exponentiated once per group. Row log D50 =
     ``eta_s[study] + x @ beta``; ``lam_s`` is the per-study log slope. Adds the gradient into
     the ``g_*`` arrays and returns the summed log-likelihood.
+
+    One-node rows may be given a latent log-dose ``shift`` (true = observed · e^shift; empty
+    array: none), which every family sees as log D50 − shift; ``g_row`` (empty: not wanted)
+    receives each row's ∂ log-likelihood / ∂ log D50.
     """
     eta, inv_d50, slope = _group_parameters(group_study, group_x, eta_s, lam_s, beta)
     n_rows, n_nodes = nodes.shape
@@ -195,17 +199,25 @@ def binomial_rows(
     for j in range(n_rows):
         g = group[j]
         if n_nodes == 1:  # a point dose: no quadrature
+            row_eta, row_inv = eta[g], inv_d50[g]
+            if shift.size > 0 and shift[j] != 0.0:
+                row_eta -= shift[j]
+                row_inv *= math.exp(shift[j])
             log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = _pair(
-                family, nodes[j, 0], log_nodes[j, 0], eta[g], inv_d50[g], slope[g]
+                family, nodes[j, 0], log_nodes[j, 0], row_eta, row_inv, slope[g]
             )
+            d_eta = 0.0
             if events[j] > 0.0:
                 total += events[j] * log_p
-                g_eta_g[g] += events[j] * dp_eta
+                d_eta += events[j] * dp_eta
                 g_lam_g[g] += events[j] * dp_lam
             if rest[j] > 0.0:
                 total += rest[j] * log_q
-                g_eta_g[g] += rest[j] * dq_eta
+                d_eta += rest[j] * dq_eta
                 g_lam_g[g] += rest[j] * dq_lam
+            g_eta_g[g] += d_eta
+            if g_row.size > 0:
+                g_row[j] = d_eta
             continue
         top_p = -math.inf
         top_q = -math.inf
@@ -251,6 +263,7 @@ def _softmax_mean(terms, row, row_eta, row_lam, top):
 LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "log_d50", "log_slope", "tau_log__", "z_d50",
     "tau_slope_log__", "z_slope", "log_d50_study", "log_slope_study", "log_factor", "family",
+    "exposure_log_median", "exposure_sd_log__", "dose_error_z",
 )
 """Fields of the integer ``layout`` vector of :func:`log_posterior`: pooling code (0 complete,
 1 partial, 2 none), sizes, the start of each parameter block in the unconstrained vector (−1 if
@@ -264,6 +277,7 @@ KERNEL_ARRAYS = (
     ("ipd_group_study", "i8", 1), ("ipd_group_x", "f8", 2), ("agg_nodes", "f8", 2),
     ("agg_log_nodes", "f8", 2), ("agg_log_w", "f8", 1), ("agg_events", "f8", 1),
     ("agg_rest", "f8", 1), ("agg_group", "i8", 1), ("agg_study", "i8", 1), ("agg_x", "f8", 2),
+    ("me_index", "i8", 1), ("me_sigma", "f8", 1), ("me_study", "i8", 1), ("me_log_obs", "f8", 1),
 )
 """Name, dtype and rank of each data argument of :func:`log_posterior` after ``x``, in order."""
 
@@ -273,6 +287,7 @@ def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
     agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group, agg_study, agg_x,
+    me_index, me_sigma, me_study, me_log_obs,
 ):
     """Log posterior and gradient of the hierarchical model in one compiled call.
 
@@ -318,16 +333,32 @@ def log_posterior(
     g_eta_s = np.zeros(n_study)
     g_lam_s = np.zeros(n_study)
     g_beta = np.zeros(n_cov)
+    n_me = me_index.size
+    shift = np.zeros(ipd_dose.shape[0] if n_me > 0 else 0)
+    g_row = np.zeros(shift.size)
+    for m in range(n_me):  # latent true log dose = observed + sigma * e
+        shift[me_index[m]] = me_sigma[m] * x[layout[15] + m]
     if ipd_dose.shape[0] > 0:
         total += binomial_rows(
             family, ipd_dose, ipd_log_dose, np.zeros(1), ipd_event, ipd_rest, ipd_group,
             ipd_group_study, ipd_group_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
+            shift, g_row,
         )
     if agg_nodes.shape[0] > 0:
         total += agg_constant + binomial_rows(
             family, agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group,
             agg_study, agg_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
+            np.zeros(0), np.zeros(0),
         )
+    for m in range(n_me):  # exposure density N(u; mu_s, omega_s) of the latent log doses
+        s = me_study[m]
+        omega = math.exp(x[layout[14] + s])
+        scaled = (me_log_obs[m] + shift[me_index[m]] - x[layout[13] + s]) / omega
+        total += -0.5 * scaled * scaled - math.log(omega) - _LOG_SQRT_2PI
+        # d/du: exposure -scaled/omega, likelihood -d/d(log D50)
+        grad[layout[15] + m] += me_sigma[m] * (-scaled / omega - g_row[me_index[m]])
+        grad[layout[13] + s] += scaled / omega
+        grad[layout[14] + s] += scaled * scaled - 1.0
     for s in range(n_study):
         if layout[0] == 2:
             grad[layout[9] + s] += g_eta_s[s]

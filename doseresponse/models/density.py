@@ -117,6 +117,12 @@ class LogDensity:
         self._curve = GRADIENT_CURVES[spec.curve]
         self._n_study = len(inputs.studies)
         self._n_cov = len(inputs.covariates)
+        self._me_rows = inputs.me_rows if spec.measurement_error == "lognormal" else np.zeros(
+            0, dtype=np.int64
+        )
+        self._me_sigma = inputs.ipd_dose_log_sd[self._me_rows]
+        self._me_study = np.asarray(inputs.ipd_study, dtype=np.int64)[self._me_rows]
+        self._me_log_obs = np.log(np.asarray(inputs.ipd_dose, dtype=np.float64)[self._me_rows])
         self._layout(spec)
         priors = spec.priors
         self._d50_prior = (math.log(priors["d50"]["median"]), priors["d50"]["sigma"])
@@ -149,6 +155,11 @@ class LogDensity:
                     sizes += [("tau_slope_log__", 1), ("z_slope", n)]
         if self._n_cov:
             sizes.append(("log_factor", self._n_cov))
+        if self._me_rows.size:
+            sizes += [
+                ("exposure_log_median", n), ("exposure_sd_log__", n),
+                ("dose_error_z", int(self._me_rows.size)),
+            ]
         blocks, start = {}, 0
         for name, size in sizes:
             blocks[name] = _Block(name, start, size)
@@ -177,12 +188,20 @@ class LogDensity:
                     dims.update({"tau_slope": (), "z_slope": study, f"{slope}_study": study})
         if self._n_cov:
             dims.update({"log_factor": cov, "factor": cov})
+        if self._me_rows.size:
+            dims.update({
+                "exposure_log_median": study, "exposure_sd": study,
+                "dose_error_z": ("me_row",), "true_dose": ("me_row",),
+            })
         self.names = list(dims)
-        sizes = {"study": self._n_study, "covariate": self._n_cov}
+        sizes = {"study": self._n_study, "covariate": self._n_cov, "me_row": self._me_rows.size}
         self.shapes = [tuple(sizes[d] for d in dims[name]) for name in self.names]
         self.dims = {name: d for name, d in dims.items() if d}
         used = {d for ds in self.dims.values() for d in ds}
-        labels = {"study": list(inputs.studies), "covariate": list(inputs.covariates)}
+        labels = {
+            "study": list(inputs.studies), "covariate": list(inputs.covariates),
+            "me_row": [int(i) for i in self._me_rows],
+        }
         self.coords = {d: [str(v) for v in labels[d]] for d in sorted(used)}
 
     # ------------------------------------------------------------------------ parameters
@@ -221,7 +240,10 @@ class LogDensity:
                 centre, spread = self._slope_prior
             elif name == "log_factor":
                 centre, spread = self._factor_mu, self._factor_sd
-            else:  # standardised study effects
+            elif name == "exposure_log_median":
+                prior = self.spec.priors["exposure"]
+                centre, spread = math.log(prior["median"]), prior["sigma"]
+            else:  # standardised study effects and dose errors
                 centre, spread = 0.0, 1.0
             index.append(np.arange(block.start, block.start + block.size))
             mu.append(np.broadcast_to(centre, block.size))
@@ -238,6 +260,10 @@ class LogDensity:
             )
             if name in b
         ]
+        if "exposure_sd_log__" in b:
+            sigma = self.spec.priors["exposure_sd"]["sigma"]
+            block = b["exposure_sd_log__"]
+            self._half_normal += [(block.start + s, sigma) for s in range(block.size)]
 
     def _compiled_arguments(self, inputs) -> tuple:
         """Arguments (after ``x``) of :func:`doseresponse.models._row_kernels.log_posterior`."""
@@ -260,6 +286,8 @@ class LogDensity:
             layout, self._normal_index.astype(np.int64), self._normal_mu, self._normal_inv_sd,
             half_index, half_sigma, np.array([self._normal_const, agg_constant]),
             *_grouped_ipd(inputs), *agg,
+            self._me_rows.astype(np.int64), self._me_sigma.astype(np.float64),
+            self._me_study.astype(np.int64), self._me_log_obs.astype(np.float64),
         )
         for value, (name, dtype, ndim) in zip(args, KERNEL_ARRAYS, strict=True):
             if value.dtype != np.dtype(dtype) or value.ndim != ndim:  # pragma: no cover
@@ -306,15 +334,50 @@ class LogDensity:
         g_eta_s = np.zeros(self._n_study)
         g_lam_s = np.zeros(self._n_study)
         g_beta = np.zeros(self._n_cov)
+        shift = self._dose_shift(x)
+        g_row = None
         for rows in (self._ipd, self._agg):
             if rows is not None:
-                total += rows.accumulate(self._curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta)
+                ll, g_eta = rows.accumulate(
+                    self._curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
+                    log_shift=shift if rows is self._ipd else None,
+                )
+                total += ll
+                g_row = g_eta if rows is self._ipd else g_row
+        if shift is not None:
+            total += self._exposure(x, grad, shift, g_row)
         self._back_propagate(grad, g_eta_s, g_lam_s, effects)
         if self._n_cov:
             grad[self._blocks["log_factor"].slice] += g_beta
         if not np.isfinite(total):
             return -math.inf, np.zeros(self.ndim)
         return float(total), grad
+
+    def _dose_shift(self, x: np.ndarray) -> np.ndarray | None:
+        """Latent minus observed log dose of every patient row (None without measurement error)."""
+        if not self._me_rows.size:
+            return None
+        shift = np.zeros(self._ipd.dose.size)
+        shift[self._me_rows] = self._me_sigma * x[self._blocks["dose_error_z"].slice]
+        return shift
+
+    def _exposure(self, x, grad, shift, g_row) -> float:
+        """Exposure density of the latent log doses; adds its gradient and the likelihood's."""
+        b = self._blocks
+        mu = x[b["exposure_log_median"].slice][self._me_study]
+        omega = np.exp(x[b["exposure_sd_log__"].slice])[self._me_study]
+        scaled = (self._me_log_obs + shift[self._me_rows] - mu) / omega
+        n = self._n_study
+        # d/du of the exposure density, plus the likelihood's d/du = -d/deta
+        du = -scaled / omega - g_row[self._me_rows]
+        grad[b["dose_error_z"].slice] += self._me_sigma * du
+        grad[b["exposure_log_median"].slice] += np.bincount(
+            self._me_study, scaled / omega, minlength=n
+        )
+        grad[b["exposure_sd_log__"].slice] += np.bincount(
+            self._me_study, scaled * scaled - 1.0, minlength=n
+        )
+        return float(np.sum(-0.5 * scaled * scaled - np.log(omega)) - scaled.size * _LOG_SQRT_2PI)
 
     def _back_propagate(self, grad, g_eta_s, g_lam_s, effects) -> None:
         b = self._blocks
@@ -375,6 +438,14 @@ class LogDensity:
         if self._n_cov:
             log_factor = x[b["log_factor"].slice]
             out.update({"log_factor": log_factor.copy(), "factor": np.exp(log_factor)})
+        if self._me_rows.size:
+            e = x[b["dose_error_z"].slice]
+            out.update({
+                "exposure_log_median": x[b["exposure_log_median"].slice].copy(),
+                "exposure_sd": np.exp(x[b["exposure_sd_log__"].slice]),
+                "dose_error_z": e.copy(),
+                "true_dose": np.exp(self._me_log_obs + self._me_sigma * e),
+            })
         return {name: np.asarray(out[name], dtype=np.float64) for name in self.names}
 
     def expand_draws(self, draws: np.ndarray) -> dict[str, np.ndarray]:
@@ -406,6 +477,8 @@ class LogDensity:
             size = int(np.prod(shape))
             out[name] = values[..., start : start + size].reshape(*lead, *shape)
             start += size
+        if "true_dose" in out:
+            out["true_dose"] = np.exp(self._me_log_obs + self._me_sigma * out["dose_error_z"])
         return out
 
     @property
@@ -461,6 +534,13 @@ class LogDensity:
         if n_cov:
             rows["log_factor"] = [(b["log_factor"] + c, -1, -1, 0) for c in range(n_cov)]
             rows["factor"] = [(b["log_factor"] + c, -1, -1, 1) for c in range(n_cov)]
+        if "dose_error_z" in b:
+            mu, omega, e = b["exposure_log_median"], b["exposure_sd_log__"], b["dose_error_z"]
+            rows["exposure_log_median"] = [(mu + s, -1, -1, 0) for s in range(n)]
+            rows["exposure_sd"] = [(omega + s, -1, -1, 1) for s in range(n)]
+            rows["dose_error_z"] = [(e + i, -1, -1, 0) for i in range(self._me_rows.size)]
+            # placeholder rows; expand_draws computes exp(log obs + sigma * e) itself
+            rows["true_dose"] = [(e + i, -1, -1, 0) for i in range(self._me_rows.size)]
         plan = [row for name in self.names for row in rows[name]]
         return np.array(plan, dtype=np.int64).reshape(-1, 4)
 
@@ -500,17 +580,22 @@ class _NumpyRows:
     study: np.ndarray
     x: np.ndarray
 
-    def accumulate(self, curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta) -> float:
+    def accumulate(
+        self, curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta, *, log_shift=None
+    ) -> tuple[float, np.ndarray]:
+        """Add the rows' gradient into the ``g_*`` arrays; return (log-lik, per-row ∂/∂η)."""
         eta = eta_s[self.study]
         if beta.size:
             eta = eta + self.x @ beta
+        if log_shift is not None:  # latent true doses: D/D50 = D_obs e^shift / D50
+            eta = eta - log_shift
         with np.errstate(over="ignore", under="ignore"):
             ll, g_eta, g_lam = self.log_likelihood(curve, eta, lam_s[self.study])
         g_eta_s += np.bincount(self.study, g_eta, minlength=g_eta_s.size)
         g_lam_s += np.bincount(self.study, g_lam, minlength=g_lam_s.size)
         if beta.size:
             g_beta += g_eta @ self.x
-        return ll
+        return ll, g_eta
 
 
 class _IpdRows(_NumpyRows):

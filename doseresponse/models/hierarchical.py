@@ -44,7 +44,7 @@ __all__ = ["ModelInputs", "bin_log_normal", "build_model", "model_inputs"]
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """The numeric arrays a model is built from (no PyMC objects).
+    r"""The numeric arrays a model is built from (no PyMC objects).
 
     Attributes
     ----------
@@ -65,6 +65,10 @@ class ModelInputs:
     agg_x : numpy.ndarray
         Covariate values of each bin (missing values replaced by the covariate's mean over the
         rows that report it), shape ``(n_agg, n_covariates)``.
+    ipd_dose_log_sd : numpy.ndarray
+        Log-scale SD of each patient's dose measurement,
+        :math:`\sigma_i = \sqrt{\ln(1 + (\mathrm{SE}_i/d_i)^2)}` from ``dose_se``; 0 where
+        no uncertainty is given (the dose is then taken as exact).
     """
 
     studies: tuple[str, ...]
@@ -79,6 +83,12 @@ class ModelInputs:
     agg_events: np.ndarray
     agg_n: np.ndarray
     agg_x: np.ndarray
+    ipd_dose_log_sd: np.ndarray
+
+    @property
+    def me_rows(self) -> np.ndarray:
+        """Indices of the patient rows whose dose carries measurement error."""
+        return np.flatnonzero(self.ipd_dose_log_sd > 0)
 
 
 def model_inputs(spec: ModelSpec, data: DoseResponseData) -> ModelInputs:
@@ -123,7 +133,19 @@ def model_inputs(spec: ModelSpec, data: DoseResponseData) -> ModelInputs:
         agg_events=agg["events"].to_numpy(dtype=np.int64),
         agg_n=agg["n"].to_numpy(dtype=np.int64),
         agg_x=agg_x,
+        ipd_dose_log_sd=_dose_log_sd(ipd),
     )
+
+
+def _dose_log_sd(ipd: pd.DataFrame) -> np.ndarray:
+    """Log-scale SD of each patient dose from its absolute SE (moment matching)."""
+    dose = ipd["dose"].to_numpy(dtype=np.float64)
+    if "dose_se" not in ipd:
+        return np.zeros_like(dose)
+    se = ipd["dose_se"].to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.sqrt(np.log1p((se / dose) ** 2))
+    return np.where(np.isfinite(sd) & (dose > 0), sd, 0.0)
 
 
 def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
@@ -159,6 +181,8 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
         "ipd_row": np.arange(inputs.ipd_dose.size),
         "agg_row": np.arange(inputs.agg_n.size),
     }
+    if spec.measurement_error == "lognormal":
+        coords["me_row"] = inputs.me_rows
     with pm.Model(coords=coords) as model:
         log_d50_study, log_slope_study = _study_parameters(spec, slope_name)
         beta = None
@@ -177,6 +201,8 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
 
         if inputs.ipd_dose.size:
             dose = pm.Data("ipd_dose", inputs.ipd_dose)
+            if spec.measurement_error == "lognormal":
+                dose = _latent_true_dose(spec, inputs, dose)
             study = pm.Data("ipd_study", inputs.ipd_study)
             x = pm.Data("ipd_covariates", inputs.ipd_x)
             outcome = pm.Data("ipd_outcome", inputs.ipd_outcome)
@@ -207,6 +233,34 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
                 random=_binomial_random, observed=events, dims="agg_row",
             )
     return model
+
+
+def _latent_true_dose(spec: ModelSpec, inputs: ModelInputs, observed):
+    r"""Classical measurement-error model: the curve sees the latent true dose.
+
+    For patient *i* with dose log-SD :math:`\sigma_i > 0` (study *s*):
+    :math:`\ln d^{obs}_i \sim N(u_i, \sigma_i)`, :math:`u_i \sim N(\mu_s, \omega_s)`,
+    sampled as :math:`u_i = \ln d^{obs}_i + \sigma_i e_i` (``dose_error_z`` = :math:`e_i`),
+    whose density is :math:`N(e_i; 0, 1)\,N(u_i; \mu_s, \omega_s)`; the exposure model's
+    :math:`\mu_s` (``exposure_log_median``) and :math:`\omega_s` (``exposure_sd``) are learnt
+    per study. Returns the dose vector with the latent doses substituted.
+    """
+    rows = inputs.me_rows
+    priors = spec.priors
+    mu = pm.Normal(
+        "exposure_log_median", math.log(priors["exposure"]["median"]),
+        priors["exposure"]["sigma"], dims="study",
+    )
+    omega = pm.HalfNormal("exposure_sd", sigma=priors["exposure_sd"]["sigma"], dims="study")
+    e = pm.Normal("dose_error_z", 0.0, 1.0, dims="me_row")
+    log_obs = np.log(inputs.ipd_dose[rows])
+    log_true = log_obs + inputs.ipd_dose_log_sd[rows] * e
+    me_study = inputs.ipd_study[rows]
+    pm.Potential(
+        "exposure", pm.logp(pm.Normal.dist(mu[me_study], omega[me_study]), log_true).sum()
+    )
+    true_dose = pm.Deterministic("true_dose", pt.exp(log_true), dims="me_row")
+    return pt.set_subtensor(observed[rows], true_dose)
 
 
 # ---------------------------------------------------------------------------- likelihoods

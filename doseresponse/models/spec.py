@@ -42,6 +42,8 @@ AGGREGATE_INTEGRATION = {
 }
 MEASUREMENT_ERROR = {
     "none": "doses are taken as exact",
+    "lognormal": "observed patient dose ~ LogNormal(log true dose, sigma from dose_se); "
+    "log true dose ~ Normal(exposure median, exposure SD) per study",
 }
 
 
@@ -73,8 +75,9 @@ class ModelSpec:
         How an aggregate bin's probability is computed.
     quadrature_nodes : int
         Gauss–Hermite nodes per bin (odd, 1–41).
-    measurement_error : {"none"}
-        Dose measurement-error model.
+    measurement_error : {"none", "lognormal"}
+        Dose measurement-error model of patient rows (see
+        :data:`MEASUREMENT_ERROR`; ``docs/theory/hierarchical_model.md``).
     package_version : str
         Version of doseresponse that wrote the spec.
     format_version : int

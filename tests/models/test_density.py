@@ -248,3 +248,36 @@ def test_unknown_backend_is_named():
     data = _cohort("logistic", aggregate=False, covariates=False)
     with pytest.raises(UnknownNameError, match="backend"):
         LogDensity(NTCPModel().spec_for(data), data, backend="jax")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("curve", ["logistic", "cloglog"])
+def test_measurement_error_density_equals_pymc(curve, backend):
+    sim = simulate_cohort(
+        curve=curve, d50=40.0, slope=1.5, n_studies=3, patients_per_study=12, tau=0.3,
+        covariates={"htn": (0.4, 0.7)}, dose_rel_sd=0.2, n_aggregate_studies=1, random_seed=6,
+    )
+    spec = NTCPModel(curve=curve, measurement_error="lognormal").spec_for(sim.data)
+    model = build_model(spec, sim.data)
+    density = LogDensity(spec, sim.data, backend=backend)
+    assert set(density.blocks) == {v.name for v in model.value_vars}
+    assert density.blocks["dose_error_z"].stop - density.blocks["dose_error_z"].start == 24
+    logp_fn = model.compile_logp(mode=FAST)
+    rng = np.random.default_rng(2)
+    x = density.initial_point(3) + rng.normal(0.0, 0.3, density.ndim)
+    point = _pymc_point(model, density, x)
+    value, grad = density.logp_and_grad(x)
+    np.testing.assert_allclose(value, logp_fn(point), rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(grad, _pymc_gradient(model, density, point), rtol=1e-8, atol=1e-8)
+    if backend == "numba":
+        _check_expand(model, density, x, sim.data)
+
+
+def test_measurement_error_needs_dose_uncertainty():
+    from doseresponse.exceptions import DoseResponseError
+
+    data = _cohort("logistic", aggregate=False)
+    with pytest.raises(DoseResponseError, match="dose_se"):
+        NTCPModel(measurement_error="lognormal").spec_for(data)
+    with pytest.raises(Exception, match="measurement_error"):
+        NTCPModel(measurement_error="berkson")
