@@ -8,7 +8,7 @@ Samplers (``sampler=``):
     same density as the PyMC model (tested to 1e-9), computed by a compiled numba kernel that
     nutpie calls through C callbacks (:mod:`doseresponse.models._nutpie_callbacks`), so chains
     run in parallel threads without the Python interpreter. The kernel is compiled once per
-    machine (~8 s) and loaded from numba's disk cache afterwards (~0.1 s), for every model and
+    machine (~8–10 s) and loaded from numba's disk cache afterwards (~0.1 s), for every model and
     cohort. No PyMC/PyTensor graph is built or compiled. Used by
     :meth:`~doseresponse.models.model.DoseResponseModel.fit`; :func:`sample_model` (given a bare
     PyMC model) maps it to ``"nutpie-pytensor"``.
@@ -23,9 +23,10 @@ Samplers (``sampler=``):
 ``"auto"``
     ``"nutpie"`` if nutpie can be imported, else ``"pymc"`` (with a note saying so).
 
-Measured on the 500-patient, 8-study benchmark (``tests/benchmarks/bench_ntcp_fit.py``, 2 cores):
-first fit 10.9 s with empty caches and 2.2 s warm for the default, against 78 s / 40 s for plain
-``pymc.sample``; ESS per second about 14× that of ``pymc.sample``.
+Measured on the 500-patient, 8-study benchmark (``tests/benchmarks/bench_ntcp_fit.py``, 2 cores,
+4 chains × 1000 + 1000): first fit 2.6 s with warm caches and 11.9 s with empty ones (the
+one-off compilation) for the default, against 25 s / 60 s for plain ``pymc.sample``; 270–300
+effective samples per second, 7–8× ``pymc.sample``'s.
 
 Every sampler is seeded: ``random_seed=None`` draws a seed from the operating system, which is
 recorded in ``idata.posterior.attrs["random_seed"]`` so a run can be repeated.
