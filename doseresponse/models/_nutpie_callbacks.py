@@ -22,6 +22,7 @@ back to Python callbacks.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
 
@@ -33,7 +34,7 @@ from numba.extending import intrinsic
 
 from doseresponse.models._row_kernels import KERNEL_ARRAYS, log_posterior
 
-__all__ = ["UNCONSTRAINED", "UnsupportedNutpieError", "compiled_model"]
+__all__ = ["UNCONSTRAINED", "CompiledDensity", "UnsupportedNutpieError", "compiled_model"]
 
 _TABLE_WIDTH = 4  # address, size, shape[0], shape[1] (1 for 1-D arrays)
 _N_ARRAYS = len(KERNEL_ARRAYS)
@@ -143,6 +144,41 @@ def _expand_callback(dim, n_expanded, x_ptr, out_ptr, user_data):
     for i in range(dim):
         out[i] = x[i]
     return 0
+
+
+class CompiledDensity:
+    """``x -> (log density, gradient)`` through the compiled C callback (for Python callers).
+
+    Parameters
+    ----------
+    arrays : sequence of numpy.ndarray
+        The kernel's data arrays (:data:`~doseresponse.models._row_kernels.KERNEL_ARRAYS`
+        order); kept alive by this object.
+    ndim : int
+        Length of the unconstrained vector.
+    """
+
+    def __init__(self, arrays, ndim: int) -> None:
+        self._arrays = list(arrays)
+        self._table = _pointer_table(self._arrays)
+        self._ndim = int(ndim)
+        self._call = _logp_callback.ctypes
+        self._table_ptr = ctypes.c_void_p(self._table.ctypes.data)
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        grad = np.zeros(self._ndim)
+        logp = np.zeros(1)
+        code = self._call(
+            self._ndim, x.ctypes.data_as(_DOUBLE_P), grad.ctypes.data_as(_DOUBLE_P),
+            logp.ctypes.data_as(_DOUBLE_P), self._table_ptr,
+        )
+        if code not in (0, 3, 4):  # pragma: no cover - internal consistency
+            raise RuntimeError(f"log-density callback failed with code {code}")
+        return float(logp[0]), grad
+
+
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 
 def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:

@@ -171,7 +171,7 @@ def _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_
             g_beta[c] += g_eta_g[g] * group_x[g, c]
 
 
-@_jit
+@_helper
 def binomial_rows(
     family, nodes, log_nodes, log_w, events, rest, group, group_study, group_x, eta_s, lam_s,
     beta, g_eta_s, g_lam_s, g_beta, shift, g_row,
@@ -282,7 +282,7 @@ KERNEL_ARRAYS = (
 """Name, dtype and rank of each data argument of :func:`log_posterior` after ``x``, in order."""
 
 
-@_jit
+@_helper
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,

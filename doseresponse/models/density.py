@@ -139,6 +139,7 @@ class LogDensity:
         self._outputs(spec, inputs)
         self._prior_tables()
         self._kernel_args = self._compiled_arguments(inputs) if self.backend == "numba" else None
+        self._compiled = None
 
     # ------------------------------------------------------------------------ layout
 
@@ -323,10 +324,11 @@ class LogDensity:
         """
         x = np.ascontiguousarray(x, dtype=np.float64)
         if self._kernel_args is not None:
-            from doseresponse.models._row_kernels import log_posterior
+            if self._compiled is None:  # compiles (once per machine) or loads the callback
+                from doseresponse.models._nutpie_callbacks import CompiledDensity
 
-            total, grad = log_posterior(x, *self._kernel_args)
-            return float(total), grad
+                self._compiled = CompiledDensity(self._kernel_args, self.ndim)
+            return self._compiled(x)
         grad = np.zeros(self.ndim)
         total = self._log_prior(x, grad)
         eta_s, lam_s, effects = self._study_parameters(x)
