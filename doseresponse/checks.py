@@ -518,14 +518,14 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         if "true_dose" in fit.idata.posterior:  # measurement-error model: latent true doses
             dose = np.broadcast_to(dose, log_d50.shape).copy()
             dose[..., inputs.me_rows] = _flat(fit, "true_dose")
-        out["ipd"] = _log_pair(curve, fit, dose, np.exp(log_d50), slope)
+        out["ipd"] = log_pair(curve, dose, np.exp(log_d50), slope)
     if inputs.agg_n.size:
         log_d50 = log_d50_s[..., inputs.agg_study]
         if log_factor is not None:
             log_d50 = log_d50 + log_factor @ inputs.agg_x.T
         slope = slope_s[..., inputs.agg_study]
-        log_p, log_q = _log_pair(
-            curve, fit, inputs.agg_nodes, np.exp(log_d50)[..., None], slope[..., None]
+        log_p, log_q = log_pair(
+            curve, inputs.agg_nodes, np.exp(log_d50)[..., None], slope[..., None]
         )
         log_w = inputs.log_weights
         out["aggregate"] = (
@@ -533,13 +533,6 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             special.logsumexp(log_q + log_w, axis=-1),
         )
     return out
-
-
-def _log_pair(
-    curve: str, fit: FittedModel, dose: np.ndarray, d50: np.ndarray, slope: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stable (log P, log(1 - P)), the numpy twin of the model's likelihood."""
-    return log_pair(curve, dose, d50, slope)
 
 
 def _coords(fit: FittedModel) -> dict[str, np.ndarray]:

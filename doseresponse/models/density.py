@@ -418,37 +418,7 @@ class LogDensity:
         dict of str to numpy.ndarray
             Keys and shapes as :attr:`names` and :attr:`shapes` (D50 in the dose unit).
         """
-        x = np.asarray(x, dtype=np.float64)
-        b = self._blocks
-        slope = self.spec.slope_name
-        out: dict[str, np.ndarray] = {}
-        if "log_d50_study" in b:
-            log_d50_s, log_slope_s = x[b["log_d50_study"].slice], x[b["log_slope_study"].slice]
-            out.update({"log_d50_study": log_d50_s.copy(), "log_slope_study": log_slope_s.copy()})
-            out.update({"d50_study": np.exp(log_d50_s), f"{slope}_study": np.exp(log_slope_s)})
-        else:
-            log_d50, log_slope = x[b["log_d50"].slice], x[b["log_slope"].slice]
-            out.update({"log_d50": log_d50.reshape(()), "log_slope": log_slope.reshape(())})
-            out.update({"d50": np.exp(log_d50).reshape(()), slope: np.exp(log_slope).reshape(())})
-            if "tau_log__" in b:
-                eta_s, lam_s, (tau, z, _) = self._study_parameters(x)
-                out.update({"tau": np.asarray(tau), "z_d50": z.copy(), "d50_study": np.exp(eta_s)})
-                if "z_slope" in b:
-                    out["tau_slope"] = np.asarray(math.exp(x[b["tau_slope_log__"].start]))
-                    out["z_slope"] = x[b["z_slope"].slice].copy()
-                    out[f"{slope}_study"] = np.exp(lam_s)
-        if self._n_cov:
-            log_factor = x[b["log_factor"].slice]
-            out.update({"log_factor": log_factor.copy(), "factor": np.exp(log_factor)})
-        if self._me_rows.size:
-            e = x[b["dose_error_z"].slice]
-            out.update({
-                "exposure_log_median": x[b["exposure_log_median"].slice].copy(),
-                "exposure_sd": np.exp(x[b["exposure_sd_log__"].slice]),
-                "dose_error_z": e.copy(),
-                "true_dose": np.exp(self._me_log_obs + self._me_sigma * e),
-            })
-        return {name: np.asarray(out[name], dtype=np.float64) for name in self.names}
+        return self.expand_draws(np.asarray(x, dtype=np.float64))
 
     def expand_draws(self, draws: np.ndarray) -> dict[str, np.ndarray]:
         """Named model quantities of many unconstrained draws at once (vectorised).
@@ -461,7 +431,7 @@ class LogDensity:
         Returns
         -------
         dict of str to numpy.ndarray
-            Each of :attr:`names`, shape ``(..., *shape)``; equal to :meth:`expand` per draw.
+            Each of :attr:`names`, shape ``(..., *shape)`` (D50 in the dose unit).
         """
         draws = np.asarray(draws, dtype=np.float64)
         lead = draws.shape[:-1]
@@ -477,7 +447,7 @@ class LogDensity:
         out, start = {}, 0
         for name, shape in zip(self.names, self.shapes, strict=True):
             size = int(np.prod(shape))
-            out[name] = values[..., start : start + size].reshape(*lead, *shape)
+            out[name] = values[..., start : start + size].reshape((*lead, *shape))
             start += size
         if "true_dose" in out:
             out["true_dose"] = np.exp(self._me_log_obs + self._me_sigma * out["dose_error_z"])
