@@ -39,7 +39,7 @@ from scipy import special
 from doseresponse._stats import check_ci_prob, check_n_bins, quantile_bins
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.models.curve_gradients import log_pair
-from doseresponse.models.hierarchical import model_inputs
+from doseresponse.models.design import model_inputs
 from doseresponse.results import FittedModel
 
 __all__ = [

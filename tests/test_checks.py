@@ -21,7 +21,8 @@ from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.io import load
 from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
-from doseresponse.models.hierarchical import bin_log_normal, build_model
+from doseresponse.models.design import bin_log_normal
+from doseresponse.models.hierarchical import build_model
 from doseresponse.models.model import NTCPModel
 from doseresponse.results import FittedModel
 

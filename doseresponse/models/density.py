@@ -46,7 +46,7 @@ from doseresponse._validation import lookup_name
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curve_gradients import GRADIENT_CURVES
-from doseresponse.models.hierarchical import _log_choose, model_inputs
+from doseresponse.models.design import log_choose, model_inputs
 from doseresponse.models.spec import ModelSpec
 
 __all__ = ["LogDensity"]
@@ -596,7 +596,7 @@ class _AggregateRows(_NumpyRows):
         self.x = np.ascontiguousarray(inputs.agg_x, dtype=np.float64)
         self.events = inputs.agg_events.astype(np.float64)
         self.rest = (inputs.agg_n - inputs.agg_events).astype(np.float64)
-        self.log_choose_sum = float(_log_choose(inputs.agg_n, inputs.agg_events).sum())
+        self.log_choose_sum = float(log_choose(inputs.agg_n, inputs.agg_events).sum())
 
     def log_likelihood(self, curve, eta, lam):
         log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = curve(
@@ -648,7 +648,7 @@ def _aggregate_arrays(inputs) -> tuple:
     nodes = np.asarray(inputs.agg_nodes, dtype=np.float64).reshape(-1, n_nodes)
     events = np.asarray(inputs.agg_events, dtype=np.float64)
     n = np.asarray(inputs.agg_n, dtype=np.float64)
-    constant = float(_log_choose(inputs.agg_n, inputs.agg_events).sum()) if n.size else 0.0
+    constant = float(log_choose(inputs.agg_n, inputs.agg_events).sum()) if n.size else 0.0
     return (
         nodes,
         np.log(np.maximum(nodes, _TINY_DOSE)),

@@ -11,7 +11,7 @@ from scipy import integrate, stats
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
 from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
-from doseresponse.models.hierarchical import bin_log_normal
+from doseresponse.models.design import bin_log_normal
 from doseresponse.models.model import NTCPModel, TCPModel
 from doseresponse.results import FittedModel
 
