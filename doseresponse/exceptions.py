@@ -14,6 +14,7 @@ __all__ = [
     "DroppedRowsWarning",
     "FitError",
     "ModelMismatchError",
+    "SamplerFallbackWarning",
     "SmallStudyWarning",
     "UnknownNameError",
 ]
@@ -47,6 +48,14 @@ class ModelMismatchError(DoseResponseError):
 
 class ConvergenceWarning(UserWarning):
     """A fit finished but failed a diagnostic (divergences, R-hat, ESS, fit-acceptance rules)."""
+
+
+class SamplerFallbackWarning(UserWarning):
+    """The preferred sampler route was unavailable or failed; a slower, public one was used.
+
+    The fit is still correct (both routes sample the same density); the message says what
+    failed and which route ran instead.
+    """
 
 
 class SmallStudyWarning(UserWarning):

@@ -15,9 +15,12 @@ Draws are stored unconstrained and named afterwards in one vectorised numpy pass
 and the one-off compile time — to the log density alone.
 
 This relies on nutpie's numba-model interface (``nutpie.compile_pymc.CompiledPyMCModel``,
-used by :func:`nutpie.compile_pymc_model`); :func:`compiled_model` raises
-:class:`UnsupportedNutpieError` when the installed nutpie lacks it, and the caller then falls
-back to Python callbacks.
+which :func:`nutpie.compile_pymc_model` returns), an interface nutpie does not document.
+:func:`interface_problem` feature-detects it (its fields changed between nutpie 0.16.8 and
+0.16.11: ``shared_var_keys`` and ``reparameterized_names`` were added), :func:`compiled_model`
+raises :class:`UnsupportedNutpieError` when it is missing, and the sampler falls back to
+nutpie's public Python-callback route on any failure
+(:func:`doseresponse.models.sampling.sample_density`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from numba.extending import intrinsic
 
 from doseresponse.models._row_kernels import KERNEL_ARRAYS, log_posterior
 
-__all__ = ["UNCONSTRAINED", "CompiledDensity", "UnsupportedNutpieError", "compiled_model"]
+__all__ = [
+    "UNCONSTRAINED",
+    "CompiledDensity",
+    "UnsupportedNutpieError",
+    "compiled_model",
+    "interface_problem",
+]
 
 _TABLE_WIDTH = 4  # address, size, shape[0], shape[1] (1 for 1-D arrays)
 _N_ARRAYS = len(KERNEL_ARRAYS)
@@ -163,6 +172,7 @@ class CompiledDensity:
         self._table = _pointer_table(self._arrays)
         self._ndim = int(ndim)
         self._call = _logp_callback.ctypes
+        self._address = _logp_callback.address
         self._table_ptr = ctypes.c_void_p(self._table.ctypes.data)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -177,8 +187,36 @@ class CompiledDensity:
             raise RuntimeError(f"log-density callback failed with code {code}")
         return float(logp[0]), grad
 
+    def buffered(self):
+        """A ``x -> (logp, grad)`` function that reuses one gradient buffer (one per caller).
+
+        For callers that copy the gradient before calling again (nutpie's Python-callback
+        route does): no allocation per call, the arguments passed as raw addresses.
+
+        Returns
+        -------
+        callable
+            ``x`` must be a C-contiguous float64 vector of length ``ndim``; the returned
+            gradient array is overwritten by the next call.
+        """
+        grad = np.zeros(self._ndim)
+        logp = np.zeros(1)
+        call, ndim, table = _RAW_LOGP(self._address), self._ndim, self._table.ctypes.data
+        grad_at, logp_at = grad.ctypes.data, logp.ctypes.data
+        def evaluate(x: np.ndarray, _keep_alive=(self._arrays, self._table)):
+            if x.dtype != np.float64 or not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x, dtype=np.float64)
+            call(ndim, x.ctypes.data, grad_at, logp_at, table)
+            return float(logp[0]), grad
+
+        return evaluate
+
 
 _DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+_RAW_LOGP = ctypes.CFUNCTYPE(
+    ctypes.c_int64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+    ctypes.c_void_p,
+)
 
 
 def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:
@@ -189,6 +227,48 @@ def _pointer_table(arrays: list[np.ndarray]) -> np.ndarray:
             value.ctypes.data, value.size, shape[0], shape[1]
         )
     return table
+
+
+_REQUIRED_FIELDS = frozenset(
+    {
+        "compiled_logp_func", "compiled_expand_func", "initial_point_func", "shared_data",
+        "user_data", "n_expanded", "shape_info", "logp_func", "expand_func", "_n_dim",
+        "_shapes", "_coords", "dims",
+    }
+)
+"""Fields of nutpie's ``CompiledPyMCModel`` these callbacks fill (nutpie 0.16.8 and 0.16.11)."""
+_OPTIONAL_FIELDS = {"shared_var_keys": dict, "reparameterized_names": list}
+"""Fields added in later 0.16 releases, filled with empty values when present."""
+
+
+def interface_problem() -> str:
+    """What the installed nutpie lacks for these callbacks (``""`` when nothing is missing).
+
+    Returns
+    -------
+    str
+        Empty when ``nutpie.compile_pymc.CompiledPyMCModel`` is a dataclass with every field in
+        :data:`_REQUIRED_FIELDS` and no unknown required field; else a short reason.
+    """
+    try:
+        from nutpie.compile_pymc import CompiledPyMCModel
+    except ImportError as err:
+        return f"nutpie.compile_pymc.CompiledPyMCModel cannot be imported ({err})"
+    if not dataclasses.is_dataclass(CompiledPyMCModel):
+        return "nutpie.compile_pymc.CompiledPyMCModel is no longer a dataclass"
+    fields = {f.name: f for f in dataclasses.fields(CompiledPyMCModel)}
+    missing = sorted(_REQUIRED_FIELDS - set(fields))
+    if missing:
+        return f"nutpie.compile_pymc.CompiledPyMCModel lacks {missing}"
+    no_default = dataclasses.MISSING
+    unknown = sorted(
+        name for name, f in fields.items()
+        if name not in _REQUIRED_FIELDS and name not in _OPTIONAL_FIELDS
+        and f.default is no_default and f.default_factory is no_default
+    )
+    if unknown:
+        return f"nutpie.compile_pymc.CompiledPyMCModel needs unknown fields {unknown}"
+    return ""
 
 
 def compiled_model(density):
@@ -210,22 +290,22 @@ def compiled_model(density):
     Raises
     ------
     UnsupportedNutpieError
-        The installed nutpie has no compatible numba-model interface.
+        The installed nutpie has no compatible numba-model interface
+        (:func:`interface_problem`). Other errors (e.g. ``TypeError`` from a changed
+        constructor) propagate; :func:`doseresponse.models.sampling.sample_density` turns any
+        of them into a fallback to the public route.
     """
-    try:
-        from nutpie.compile_pymc import CompiledPyMCModel
-    except ImportError as err:  # pragma: no cover - depends on the installed nutpie
-        raise UnsupportedNutpieError(str(err)) from err
-    needed = {"compiled_logp_func", "compiled_expand_func", "user_data", "shape_info", "_n_dim"}
-    fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
-    if not needed <= fields:  # pragma: no cover - depends on the installed nutpie
-        raise UnsupportedNutpieError("nutpie.compile_pymc.CompiledPyMCModel has changed")
+    problem = interface_problem()
+    if problem:
+        raise UnsupportedNutpieError(problem)
+    from nutpie.compile_pymc import CompiledPyMCModel
+
     arrays = list(density.kernel_arrays)
     if len(arrays) != _N_ARRAYS:  # pragma: no cover - internal consistency
         raise UnsupportedNutpieError("kernel arrays do not match the callback table")
     ndim = density.ndim
     coords = {"unconstrained_parameter": pd.Index(density.unconstrained_names)}
-    fields_values = dict(
+    values = dict(
         _n_dim=ndim,
         dims={UNCONSTRAINED: ("unconstrained_parameter",)},
         _coords=coords,
@@ -240,7 +320,6 @@ def compiled_model(density):
         logp_func=None,
         expand_func=None,
     )
-    unknown = set(fields_values) - fields
-    if unknown:  # pragma: no cover - depends on the installed nutpie
-        raise UnsupportedNutpieError(f"nutpie's CompiledPyMCModel lacks {sorted(unknown)}")
-    return CompiledPyMCModel(**fields_values)
+    present = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
+    values.update({name: kind() for name, kind in _OPTIONAL_FIELDS.items() if name in present})
+    return CompiledPyMCModel(**values)

@@ -355,6 +355,24 @@ class LogDensity:
             return -math.inf, np.zeros(self.ndim)
         return float(total), grad
 
+    def logp_and_grad_function(self):
+        """A fast ``x -> (logp, grad)`` for a caller that copies the gradient before the next call.
+
+        Returns
+        -------
+        callable
+            With ``backend="numba"``: the compiled kernel through its C callback, reusing one
+            gradient buffer (nutpie's Python-callback route copies it); with
+            ``backend="numpy"``: :meth:`logp_and_grad`.
+        """
+        if self._kernel_args is None:
+            return self.logp_and_grad
+        if self._compiled is None:
+            from doseresponse.models._nutpie_callbacks import CompiledDensity
+
+            self._compiled = CompiledDensity(self._kernel_args, self.ndim)
+        return self._compiled.buffered()
+
     def _dose_shift(self, x: np.ndarray) -> np.ndarray | None:
         """Latent minus observed log dose of every patient row (None without measurement error)."""
         if not self._me_rows.size:

@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pymc as pm
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.density import LogDensity
-from doseresponse.models.hierarchical import build_model
 from doseresponse.models.priors import default_priors, resolve_priors
-from doseresponse.models.sampling import resolve_sampler, sample_density, sample_model
+from doseresponse.models.sampling import (
+    DENSITY_SAMPLERS,
+    resolve_sampler,
+    sample_density,
+)
 from doseresponse.models.spec import ModelSpec
+
+if TYPE_CHECKING:  # PyMC is imported only to build the model or sample it with PyMC
+    import pymc as pm
 
 __all__ = ["DoseResponseModel", "NTCPModel", "TCPModel"]
 
@@ -162,7 +167,13 @@ class DoseResponseModel:
         )
 
     def build(self, data: DoseResponseData) -> pm.Model:
-        """Build the PyMC model for ``data`` without sampling (for inspection and tests)."""
+        """Build the PyMC model for ``data`` without sampling (for inspection and tests).
+
+        The PyMC model is the independent autodiff twin of the analytic density the default
+        sampler uses (the two agree to 1e-9; ``tests/models/test_density.py``).
+        """
+        from doseresponse.models.hierarchical import build_model
+
         return build_model(self.spec_for(data), data)
 
     def fit(
@@ -188,10 +199,12 @@ class DoseResponseModel:
             Kept draws per chain, warm-up iterations per chain, number of chains.
         random_seed : int, optional
             Seed of the sampler; ``None`` draws one from the OS (recorded in the fit).
-        sampler : {"auto", "nutpie", "nutpie-pytensor", "nutpie-numba", "pymc"}
+        sampler : {"auto", "nutpie", "nutpie-python", "nutpie-pytensor", "nutpie-numba", "pymc"}
             See :mod:`doseresponse.models.sampling`. ``"auto"`` (and ``"nutpie"``) run nutpie
             on the package's analytic log density (:class:`~doseresponse.models.density.
-            LogDensity`, identical to the PyMC model's); the others sample the PyMC model.
+            LogDensity`, identical to the PyMC model's) without importing PyMC;
+            ``"nutpie-python"`` does so through nutpie's public Python-callback route only; the
+            others sample the PyMC model (:mod:`doseresponse.models.pymc_sampling`).
         progressbar : bool, optional
             Show progress (default: when running in a terminal).
         target_accept : float
@@ -213,14 +226,16 @@ class DoseResponseModel:
             draws=draws, tune=tune, chains=chains, random_seed=random_seed,
             progressbar=progressbar, target_accept=target_accept,
         )
-        if resolve_sampler(sampler) == "nutpie":
-            idata, _ = sample_density(LogDensity(spec, data), **settings)
+        name = resolve_sampler(sampler)
+        if name in DENSITY_SAMPLERS:
+            route = "python-callbacks" if name == "nutpie-python" else "auto"
+            groups, _ = sample_density(LogDensity(spec, data), route=route, **settings)
         else:
-            key = f"{spec.sha256()}:{len(data.studies)}"
-            idata, _ = sample_model(
-                build_model(spec, data), sampler=sampler, cache_key=key, **settings
-            )
-        fit = FittedModel(idata, spec, data)
+            from doseresponse.models.hierarchical import build_model
+            from doseresponse.models.pymc_sampling import sample_model
+
+            groups, _ = sample_model(build_model(spec, data), sampler=name, **settings)
+        fit = FittedModel(groups, spec, data)
         if check:
             fit.check()
         return fit

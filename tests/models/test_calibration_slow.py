@@ -84,11 +84,11 @@ def test_credible_intervals_are_calibrated(curve):
     lower_q, upper_q = (1 - CI_PROB) / 2, 1 - (1 - CI_PROB) / 2
     for seed in range(REPLICATES):
         spec, data, truth = _replicate(curve, seed)
-        idata, _ = sample_density(
+        groups, _ = sample_density(
             LogDensity(spec, data), draws=500, tune=500, chains=2, random_seed=seed,
             progressbar=False,
         )
-        post = idata.posterior
+        post = groups["posterior"]
         draws = {
             "log_d50": np.log(post["d50"].values).ravel(),
             "log_slope": np.log(post[spec.slope_name].values).ravel(),
