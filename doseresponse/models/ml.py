@@ -5,9 +5,16 @@ to binomial data — patient-level outcomes, per-dose-group counts, or both — 
 one population (complete pooling). Optional covariates act as dose-modifying factors on D50:
 :math:`\ln D_{50,i} = \ln D_{50} + \sum_k \beta_k x_{ik}`, reported as factors :math:`e^{\beta_k}`.
 
-The result, :class:`MLFit`, gives Wald summaries, delta-method confidence bands, profile-likelihood
-or delta-method intervals for the dose at a given response (TDp), benchmark doses (BMD/BMDL/BMDU as
-in US EPA BMDS), and a Pearson goodness-of-fit test. :func:`compare_ml` tabulates AIC/BIC.
+The result, :class:`MLFit`, gives Wald summaries, delta-method confidence bands
+(:meth:`MLFit.curve` → :class:`~doseresponse.models.result_types.CurveBand`), profile-likelihood
+or delta-method intervals for the dose at a given response (:meth:`MLFit.dose_at` →
+:class:`~doseresponse.models.result_types.DoseAt`), benchmark doses (BMD/BMDL/BMDU as in US EPA
+BMDS, :meth:`MLFit.benchmark_dose` → :class:`~doseresponse.models.result_types.BenchmarkDose`),
+and a Pearson goodness-of-fit test. :func:`compare_ml` tabulates AIC/BIC. The curve and dose
+results are the types the Bayesian fits return, marked ``interval="confidence"`` with the
+method named; their ``estimate`` is the MLE. Interval levels default to
+:data:`~doseresponse.models.result_types.DEFAULT_CI_PROB` (0.95), except BMDL/BMDU, which follow
+the BMDS convention 0.90 (two one-sided 95 % limits).
 
 Where a family is a binomial GLM (logistic and probit in dose; log-logistic and Weibull/cloglog in
 log dose; Poisson TCP as a complementary log-log model of *non*-response in dose) the fit is made
@@ -32,6 +39,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
+from doseresponse._stats import check_ci_prob
 from doseresponse._validation import as_float_array, check_probability, check_scalar
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, FitError
 from doseresponse.models._profile import (
@@ -41,8 +49,15 @@ from doseresponse.models._profile import (
     profile_interval,
 )
 from doseresponse.models.curves import CurveFamily, get_curve_family
+from doseresponse.models.result_types import (
+    DEFAULT_CI_PROB,
+    ML_POOLED,
+    BenchmarkDose,
+    CurveBand,
+    DoseAt,
+)
 
-__all__ = ["MLFit", "compare_ml", "fit_ml"]
+__all__ = ["BMDS_CI_PROB", "MLFit", "compare_ml", "fit_ml"]
 
 FloatArray = NDArray[np.float64]
 _LN2 = math.log(2.0)
@@ -64,6 +79,12 @@ _BAND_LINK = {
     "cloglog": "cloglog",
     "poisson": "loglog",
 }
+#: ``kind`` of ML results: the fit is not told whether the response is a toxicity or a control.
+_ML_KIND = "response"
+#: ``method`` text of the dose intervals, by the ``method=`` argument.
+_DOSE_METHOD = {"profile": "profile likelihood", "delta": "delta method (log dose)"}
+#: BMDS convention: two-sided 90 % intervals, so BMDL and BMDU are one-sided 95 % limits.
+BMDS_CI_PROB = 0.90
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,6 +452,11 @@ class MLFit:
         """Covariates used as dose-modifying factors on D50."""
         return self._design.covariate_names
 
+    @property
+    def dose_metric(self) -> str:
+        """Dose metric of the data (e.g. ``"BED"``); ``"dose"`` for array input."""
+        return self._design.dose_metric or "dose"
+
     def __repr__(self) -> str:
         est = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
         return (
@@ -492,13 +518,13 @@ class MLFit:
         return np.asarray(p, dtype=np.float64).reshape(dose.shape)
 
     # ----------------------------------------------------------------------------- summaries
-    def summary_frame(self, ci_prob: float = 0.95) -> pd.DataFrame:
+    def summary_frame(self, ci_prob: float = DEFAULT_CI_PROB) -> pd.DataFrame:
         """Estimates with standard errors and Wald intervals on the log scale.
 
         Parameters
         ----------
-        ci_prob : float, default 0.95
-            Two-sided coverage of the intervals.
+        ci_prob : float, default :data:`~doseresponse.models.result_types.DEFAULT_CI_PROB`
+            Two-sided coverage of the intervals, in (0, 1).
 
         Returns
         -------
@@ -507,7 +533,7 @@ class MLFit:
             method on the natural scale), ``lower``, ``upper`` (``exp(log estimate ± z·SE_log)``,
             so limits stay positive) and ``se_log`` (SE on the estimation scale).
         """
-        ci_prob = float(check_probability(ci_prob, "ci_prob"))
+        ci_prob = check_ci_prob(ci_prob)
         z = float(stats.norm.ppf(0.5 + ci_prob / 2.0))
         se_log = np.sqrt(np.clip(np.diag(self.covariance.to_numpy()), 0.0, None))
         theta = self.theta.to_numpy()
@@ -526,24 +552,34 @@ class MLFit:
     def curve(
         self,
         dose_grid: ArrayLike,
-        ci_prob: float = 0.95,
-        covariates: Mapping[str, ArrayLike] | None = None,
-    ) -> pd.DataFrame:
-        r"""Fitted curve with a pointwise delta-method confidence band.
+        *,
+        covariates: Mapping[str, float] | None = None,
+        ci_prob: float = DEFAULT_CI_PROB,
+    ) -> CurveBand:
+        r"""Fitted curve (MLE) with a pointwise delta-method confidence band.
 
         Parameters
         ----------
         dose_grid : array_like
-            Doses (unit of the fit), >= 0, 1-D.
-        ci_prob : float, default 0.95
-            Two-sided pointwise coverage.
+            Doses (unit of the fit, e.g. Gy), >= 0, 1-D.
         covariates : mapping, optional
-            Covariate values; omitted covariates are 0.
+            Covariate values ``{name: scalar}``; omitted covariates are 0 (the reference).
+        ci_prob : float, default :data:`~doseresponse.models.result_types.DEFAULT_CI_PROB`
+            Two-sided pointwise coverage, in (0, 1).
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``dose``, ``probability``, ``lower``, ``upper``.
+        CurveBand
+            ``interval="confidence"``, ``method="delta method (<link> link)"``,
+            ``which=ML_POOLED`` (``"pooled (maximum likelihood)"``), ``kind="response"`` (the ML
+            fit is not told whether the response is a toxicity or a tumour control).
+            ``estimate`` (= ``median``) is the MLE curve, ``mean`` is NaN, ``lower``/``upper``
+            the confidence limits of the response probability.
+
+        Raises
+        ------
+        DoseResponseError
+            Invalid ``dose_grid``, ``ci_prob`` or covariates.
 
         Notes
         -----
@@ -553,10 +589,12 @@ class MLFit:
         :math:`\nabla\eta^T \Sigma \nabla\eta`. For the GLM families :math:`\eta` is linear
         in the GLM coefficients, so this is the usual GLM band.
         """
-        ci_prob = float(check_probability(ci_prob, "ci_prob"))
+        ci_prob = check_ci_prob(ci_prob)
         grid = as_float_array(dose_grid, "dose_grid", nonnegative=True, ndim=1)
+        covariate_values = self._covariate_values(covariates)
         z = float(stats.norm.ppf(0.5 + ci_prob / 2.0))
-        link, inverse = _links(_BAND_LINK.get(self.family.name, "logit"))
+        link_name = _BAND_LINK.get(self.family.name, "logit")
+        link, inverse = _links(link_name)
         theta = self.theta.to_numpy()
         xmat = self._covariate_matrix(covariates, grid.size)
         cov = self.covariance.to_numpy()
@@ -584,35 +622,56 @@ class MLFit:
             a, b = inverse(centre - z * se), inverse(centre + z * se)  # log-log link decreases
             lower[interior] = np.minimum(a, b)
             upper[interior] = np.maximum(a, b)
-        return pd.DataFrame({"dose": grid, "probability": p_hat, "lower": lower, "upper": upper})
+        return CurveBand(
+            dose=grid,
+            mean=np.full(grid.shape, np.nan),
+            median=p_hat,
+            lower=lower,
+            upper=upper,
+            which=ML_POOLED,
+            metric=self.dose_metric,
+            unit=self.dose_unit,
+            ci_prob=ci_prob,
+            covariates=covariate_values,
+            kind=_ML_KIND,
+            interval="confidence",
+            method=f"delta method ({link_name.replace('loglog', 'log-log')} link)",
+        )
 
     # ----------------------------------------------------------------------------- doses
     def dose_at(
         self,
         p: float,
-        ci_prob: float = 0.95,
-        method: Literal["profile", "delta"] = "profile",
+        *,
         covariates: Mapping[str, float] | None = None,
-    ) -> dict[str, Any]:
+        ci_prob: float = DEFAULT_CI_PROB,
+        method: Literal["profile", "delta"] = "profile",
+    ) -> DoseAt:
         r"""Dose at which the fitted curve reaches probability ``p`` (TDp / TCDp), with interval.
 
         Parameters
         ----------
         p : float
             Response probability in (0, 1), e.g. 0.05 for TD5, 0.5 for D50.
-        ci_prob : float, default 0.95
-            Two-sided coverage of the interval.
+        covariates : mapping, optional
+            Covariate values ``{name: scalar}``; omitted covariates are 0.
+        ci_prob : float, default :data:`~doseresponse.models.result_types.DEFAULT_CI_PROB`
+            Two-sided coverage of the confidence interval, in (0, 1).
         method : {"profile", "delta"}
             ``"profile"``: profile-likelihood interval (reparametrise by TDp, maximise over the
             slope and covariate effects, :math:`\chi^2_1` cut-off). ``"delta"``: Wald interval
             for :math:`\ln TD_p` (delta method), exponentiated.
-        covariates : mapping, optional
-            Covariate values; omitted covariates are 0.
 
         Returns
         -------
-        dict
-            ``{"p", "estimate", "lower", "upper", "ci_prob", "method", "dose_unit"}``.
+        DoseAt
+            A confidence result: ``estimate`` (the MLE, also in ``median``), ``lower``,
+            ``upper`` in the fit's dose unit (``unit``), ``interval="confidence"``, ``method``
+            ``"profile likelihood"`` or ``"delta method (log dose)"``, ``which=ML_POOLED``,
+            ``label="D(P=<p>)"``; ``mean`` is NaN and ``draws`` is empty. Mapping keys
+            ``"estimate"``, ``"lower"``, ``"upper"``. A limit the profile never reaches
+            within four decades of the estimate is ``0.0`` or ``inf`` (with a
+            :class:`ConvergenceWarning`).
 
         Raises
         ------
@@ -624,23 +683,41 @@ class MLFit:
         Venzon & Moolgavkar (1988, Appl Stat 37:87) for profile-likelihood limits.
         """
         p = float(check_probability(p, "p"))
+        ci_prob = check_ci_prob(ci_prob)
+        covariate_values = self._covariate_values(covariates)
         if self.probability(0.0, covariates) >= p:
             raise DoseResponseError(
                 f"p = {p:g} is not above the fitted response at zero dose "
                 f"({float(self.probability(0.0, covariates)):.4g}); no dose reaches it. Ask "
                 "for a larger p or use benchmark_dose() for risk over background."
             )
-        est = self._interval(lambda s: p, ci_prob, method, covariates)
-        return {"p": p, **est, "dose_unit": self.dose_unit}
+        estimate, lower, upper = self._interval(lambda s: p, ci_prob, method, covariates)
+        return DoseAt(
+            p=p,
+            which=ML_POOLED,
+            metric=self.dose_metric,
+            unit=self.dose_unit,
+            ci_prob=ci_prob,
+            label=f"D(P={p:g})",
+            mean=math.nan,
+            median=estimate,
+            lower=lower,
+            upper=upper,
+            draws=np.empty(0),
+            covariates=covariate_values,
+            interval="confidence",
+            method=_DOSE_METHOD[method],
+        )
 
     def benchmark_dose(
         self,
         bmr: float = 0.10,
+        *,
         risk: Literal["extra", "added"] = "extra",
-        ci_prob: float = 0.90,
-        method: Literal["profile", "delta"] = "profile",
         covariates: Mapping[str, float] | None = None,
-    ) -> dict[str, Any]:
+        ci_prob: float = BMDS_CI_PROB,
+        method: Literal["profile", "delta"] = "profile",
+    ) -> BenchmarkDose:
         r"""Benchmark dose (BMD) with lower and upper confidence limits (BMDL, BMDU).
 
         Parameters
@@ -650,19 +727,27 @@ class MLFit:
         risk : {"extra", "added"}
             ``"extra"``: :math:`(P(\mathrm{BMD})-P(0))/(1-P(0)) = \mathrm{BMR}`;
             ``"added"``: :math:`P(\mathrm{BMD})-P(0) = \mathrm{BMR}`.
+        covariates : mapping, optional
+            Covariate values ``{name: scalar}``; omitted covariates are 0.
         ci_prob : float, default 0.90
-            Two-sided coverage; the default 0.90 makes BMDL and BMDU one-sided 95 % limits, as
-            in US EPA BMDS.
+            Two-sided coverage. The default is the US EPA BMDS convention, not the package
+            default :data:`~doseresponse.models.result_types.DEFAULT_CI_PROB`: at 0.90 BMDL
+            and BMDU are each one-sided 95 % limits.
         method : {"profile", "delta"}
             Profile likelihood (as BMDS) or delta method on the log scale.
-        covariates : mapping, optional
-            Covariate values; omitted covariates are 0.
 
         Returns
         -------
-        dict
-            ``{"bmd", "bmdl", "bmdu", "bmr", "risk", "ci_prob", "method", "background",
-            "dose_unit"}``; ``background`` is the fitted :math:`P(0)`.
+        BenchmarkDose
+            A :class:`DoseAt` confidence result with the BMDS names as attributes and mapping
+            keys: ``bmd`` (= ``estimate``), ``bmdl`` (= ``lower``), ``bmdu`` (= ``upper``), all
+            in the fit's dose unit; ``bmr``, ``risk``, and ``background`` (the fitted
+            :math:`P(0)`). ``p`` is the fitted response at the BMD, ``label`` ``"BMD<100·bmr>"``.
+
+        Raises
+        ------
+        DoseResponseError
+            Invalid ``bmr``, ``risk``, ``ci_prob`` or ``method``, or an unreachable added risk.
 
         Notes
         -----
@@ -674,6 +759,8 @@ class MLFit:
         bmr = float(check_probability(bmr, "bmr"))
         if risk not in ("extra", "added"):
             raise DoseResponseError(f"risk must be 'extra' or 'added'; got {risk!r}.")
+        ci_prob = check_ci_prob(ci_prob)
+        covariate_values = self._covariate_values(covariates)
         family = self.family
 
         def target(slope: float) -> float:
@@ -687,27 +774,49 @@ class MLFit:
                 f"added risk bmr = {bmr:g} is not reachable: the fitted background is "
                 f"{background:.4g}. Use a smaller bmr or risk='extra'."
             )
-        est = self._interval(target, ci_prob, method, covariates)
+        estimate, lower, upper = self._interval(target, ci_prob, method, covariates)
+        p_at_bmd = (
+            background + bmr * (1.0 - background) if risk == "extra" else background + bmr
+        )
+        return BenchmarkDose(
+            p=p_at_bmd,
+            which=ML_POOLED,
+            metric=self.dose_metric,
+            unit=self.dose_unit,
+            ci_prob=ci_prob,
+            label=f"BMD{100 * bmr:g}",
+            mean=math.nan,
+            median=estimate,
+            lower=lower,
+            upper=upper,
+            draws=np.empty(0),
+            covariates=covariate_values,
+            interval="confidence",
+            method=_DOSE_METHOD[method],
+            bmr=bmr,
+            risk=risk,
+            background=background,
+        )
+
+    def _covariate_values(self, covariates: Mapping[str, float] | None) -> dict[str, float]:
+        """Scalar value of every fitted covariate (omitted ones are 0), for a result record."""
+        given = dict(covariates or {})
+        unknown = [c for c in given if c not in self.covariate_names]
+        if unknown:
+            raise DoseResponseError(
+                f"covariates {unknown} were not in the fit; fitted covariates: "
+                f"{list(self.covariate_names)}."
+            )
         return {
-            "bmd": est["estimate"],
-            "bmdl": est["lower"],
-            "bmdu": est["upper"],
-            "bmr": bmr,
-            "risk": risk,
-            "ci_prob": est["ci_prob"],
-            "method": est["method"],
-            "background": background,
-            "dose_unit": self.dose_unit,
+            name: check_scalar(given.get(name, 0.0), f"covariates[{name!r}]")
+            for name in self.covariate_names
         }
 
-    def _interval(self, target, ci_prob, method, covariates) -> dict[str, Any]:
-        ci_prob = float(check_probability(ci_prob, "ci_prob"))
+    def _interval(self, target, ci_prob, method, covariates) -> tuple[float, float, float]:
+        """MLE and ``ci_prob`` limits of the dose where the curve reaches ``target(slope)``."""
         if method not in ("profile", "delta"):
             raise DoseResponseError(f"method must be 'profile' or 'delta'; got {method!r}.")
         family = self.family
-        if covariates:
-            for name, value in covariates.items():
-                check_scalar(value, f"covariates[{name!r}]")
         x_ref = self._covariate_matrix(covariates, 1)[0]
         shift = float(x_ref @ self.theta.to_numpy()[2:])
 
@@ -753,13 +862,7 @@ class MLFit:
                 negloglik_at, t_hat, theta[1:], -self.loglik, ci_prob, se
             )
             lower, upper = res.lower, res.upper
-        return {
-            "estimate": math.exp(t_hat),
-            "lower": lower,
-            "upper": upper,
-            "ci_prob": ci_prob,
-            "method": method,
-        }
+        return math.exp(t_hat), lower, upper
 
     # ----------------------------------------------------------------------------- fit checks
     def goodness_of_fit(self) -> dict[str, Any]:

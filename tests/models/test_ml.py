@@ -86,8 +86,13 @@ class TestBMDSLogistic:
         assert logistic2_bmd["bmd"] == pytest.approx(69.584, abs=0.005)
         assert logistic2_bmd["bmdl"] == pytest.approx(61.19, abs=0.01)
         assert logistic2_bmd["bmdu"] == pytest.approx(77.97, abs=0.01)
-        assert logistic2_bmd["method"] == "profile"
-        assert logistic2_bmd["ci_prob"] == 0.90
+        assert logistic2_bmd.method == "profile likelihood"
+        assert logistic2_bmd.ci_prob == 0.90
+        assert logistic2_bmd.interval == "confidence"
+        # the BMDS names are the generic DoseAt fields under another name
+        assert logistic2_bmd["bmd"] == logistic2_bmd.estimate == logistic2_bmd["estimate"]
+        assert logistic2_bmd["bmdl"] == logistic2_bmd.lower
+        assert logistic2_bmd["bmdu"] == logistic2_bmd.upper
 
     def test_aic_and_loglik(self, logistic2):
         loglik, aic, *_ = BMDS_LOGISTIC_FIT
@@ -205,9 +210,10 @@ def test_logistic_matches_statsmodels_glm_directly(logistic2):
     grid = np.array([0.0, 75.0, 130.0, 190.0])
     band = logistic2.curve(grid, ci_prob=0.95)
     pred = res.get_prediction(sm.add_constant(grid, has_constant="add")).summary_frame()
-    np.testing.assert_allclose(band["probability"], pred["mean"], rtol=1e-6)
-    np.testing.assert_allclose(band["lower"], pred["mean_ci_lower"], rtol=1e-4)
-    np.testing.assert_allclose(band["upper"], pred["mean_ci_upper"], rtol=1e-4)
+    assert band.method == "delta method (logit link)" and band.interval == "confidence"
+    np.testing.assert_allclose(band.estimate, pred["mean"], rtol=1e-6)
+    np.testing.assert_allclose(band.lower, pred["mean_ci_lower"], rtol=1e-4)
+    np.testing.assert_allclose(band.upper, pred["mean_ci_upper"], rtol=1e-4)
 
 
 # ============================================================================================
@@ -232,7 +238,7 @@ def test_dose_at_matches_family_inverse(logistic2):
     family = get_curve_family("logistic")
     expected = family.dose_at(0.25, logistic2.params["d50"], logistic2.params["gamma50"])
     assert res["estimate"] == pytest.approx(float(expected), rel=1e-10)
-    assert res["p"] == 0.25 and res["dose_unit"] == "Gy"
+    assert res.p == 0.25 and res.unit == "Gy"
     # D50's delta interval is the Wald interval of log D50 from summary_frame
     delta = logistic2.dose_at(0.5, method="delta")
     row = logistic2.summary_frame().loc["d50"]
@@ -277,11 +283,10 @@ def test_summary_frame(logistic2):
 def test_curve_band(name):
     fit = fit_ml(curve=name, dose=DOSE2, events=EVENTS2, n=N2)
     band = fit.curve(np.linspace(0.0, 250.0, 11))
-    assert (band["lower"] <= band["probability"] + 1e-15).all()
-    assert (band["probability"] <= band["upper"] + 1e-15).all()
-    assert ((band["lower"] >= 0) & (band["upper"] <= 1)).all()
-    inner = band.iloc[1:]
-    assert (inner["upper"] - inner["lower"] > 0).all()
+    assert (band.lower <= band.estimate + 1e-15).all()
+    assert (band.estimate <= band.upper + 1e-15).all()
+    assert ((band.lower >= 0) & (band.upper <= 1)).all()
+    assert (band.upper[1:] - band.lower[1:] > 0).all()
 
 
 # ============================================================================================
