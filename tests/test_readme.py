@@ -16,6 +16,8 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["fit"].time_integrated_activity > 0
+    td5 = namespace["ml"].dose_at(0.05)  # the ML fit returns the shared DoseAt type
+    assert td5.interval == "confidence" and td5.lower < td5.estimate < td5.upper
 
 
 def test_readme_states_the_two_setup_commands():
