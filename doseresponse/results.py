@@ -1,7 +1,9 @@
 r"""Fitted hierarchical dose-response models and their result objects.
 
-:class:`FittedModel` holds the posterior (an ArviZ ``InferenceData``), the :class:`ModelSpec`
-and the data it was fitted to. It reports parameters (:meth:`FittedModel.summary_frame`),
+:class:`FittedModel` holds the posterior groups (plain :class:`xarray.Dataset` objects, the
+same with ArviZ 0.x and 1.x), the :class:`ModelSpec` and the data it was fitted to;
+:attr:`FittedModel.idata` gives the groups as the installed ArviZ's container (``InferenceData``
+or ``xarray.DataTree``). It reports parameters (:meth:`FittedModel.summary_frame`),
 convergence (:meth:`FittedModel.diagnostics`), dose-response curves with credible bands
 (:meth:`FittedModel.curve` → :class:`CurveBand`) and tolerance doses such as TD5 or TCD50
 (:meth:`FittedModel.dose_at` → :class:`DoseAt`).
@@ -27,12 +29,14 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
+from types import MappingProxyType
 
-import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
 from numpy.typing import ArrayLike
 
+from doseresponse import _arviz_compat
 from doseresponse._stats import check_ci_prob
 from doseresponse._validation import (
     as_float_array,
@@ -42,7 +46,7 @@ from doseresponse._validation import (
 )
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
-from doseresponse.models.result_types import CurveBand, DoseAt
+from doseresponse.models.result_types import DEFAULT_CI_PROB, CurveBand, DoseAt
 from doseresponse.models.spec import ModelSpec
 
 __all__ = ["ESS_MIN", "RHAT_MAX", "CurveBand", "DoseAt", "FittedModel"]
@@ -61,12 +65,22 @@ class FittedModel:
 
     Parameters
     ----------
-    idata : arviz.InferenceData
-        Posterior draws (``posterior`` group, named dims) and ``sample_stats``.
+    idata : arviz.InferenceData, xarray.DataTree or mapping of str to xarray.Dataset
+        Posterior draws (``posterior`` group, named dims) and ``sample_stats``: what a sampler
+        returned on either ArviZ stack, or the groups as Datasets.
     spec : ModelSpec
         The model that was fitted.
     data : DoseResponseData
         The data it was fitted to.
+
+    Attributes
+    ----------
+    groups : dict of str to xarray.Dataset
+        The stored groups (read-only view; every result is computed from these).
+    posterior : xarray.Dataset
+        The ``posterior`` group.
+    idata : arviz.InferenceData or xarray.DataTree
+        The groups in the installed ArviZ's container, for ArviZ functions.
 
     Notes
     -----
@@ -77,21 +91,50 @@ class FittedModel:
     arXiv:1701.02434).
     """
 
-    def __init__(self, idata: az.InferenceData, spec: ModelSpec, data: DoseResponseData) -> None:
+    def __init__(self, idata, spec: ModelSpec, data: DoseResponseData) -> None:
         if not isinstance(spec, ModelSpec):
             raise DoseResponseError(f"spec must be a ModelSpec; got {type(spec).__name__}.")
         if not isinstance(data, DoseResponseData):
             raise DoseResponseError(
                 f"data must be a DoseResponseData; got {type(data).__name__}."
             )
-        if "posterior" not in idata.groups():
+        try:
+            groups = _arviz_compat.as_groups(idata)
+        except TypeError as exc:
+            raise DoseResponseError(f"idata: {exc}") from None
+        if "posterior" not in groups:
             raise DoseResponseError("idata has no posterior group; it is not a fitted model.")
-        self.idata = idata
+        missing = {"chain", "draw"} - set(groups["posterior"].dims)
+        if missing:
+            raise DoseResponseError(
+                f"the posterior group has no {sorted(missing)} dimension(s); it is not a set of "
+                "MCMC draws."
+            )
+        self._groups = groups
         self.spec = spec
         self.data = data
 
+    @property
+    def groups(self) -> Mapping[str, xr.Dataset]:
+        """The stored groups by name (``posterior``, ``sample_stats``, ...), read-only."""
+        return MappingProxyType(self._groups)
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior draws (dims ``chain``, ``draw``, ...); D50 values in the dose unit."""
+        return self._groups["posterior"]
+
+    @property
+    def idata(self):
+        """The groups as the installed ArviZ's container, for ArviZ functions.
+
+        ``arviz.InferenceData`` with ArviZ 0.x, ``xarray.DataTree`` with ArviZ 1.x. A new
+        container is built on every access; changing it does not change the fit.
+        """
+        return _arviz_compat.to_native(self._groups)
+
     def __repr__(self) -> str:
-        post = self.idata.posterior
+        post = self.posterior
         return (
             f"FittedModel({self.spec.kind}, curve={self.spec.curve!r}, "
             f"pooling={self.spec.pooling!r}, {len(self.data.studies)} studies, "
@@ -105,10 +148,10 @@ class FittedModel:
         """Interpretable parameters reported by :meth:`summary_frame`."""
         s = self.spec.slope_name
         names = ["d50", s, "tau", "tau_slope", "factor", "d50_study", f"{s}_study"]
-        return [n for n in names if n in self.idata.posterior]
+        return [n for n in names if n in self.posterior]
 
     def summary_frame(
-        self, ci_prob: float = 0.94, var_names: Sequence[str] | None = None
+        self, ci_prob: float = DEFAULT_CI_PROB, var_names: Sequence[str] | None = None
     ) -> pd.DataFrame:
         """Posterior summary of the parameters.
 
@@ -128,17 +171,17 @@ class FittedModel:
         """
         ci_prob = check_ci_prob(ci_prob)
         names = list(var_names) if var_names is not None else self.parameter_names
-        unknown = [n for n in names if n not in self.idata.posterior]
+        unknown = [n for n in names if n not in self.posterior]
         if unknown:
             raise UnknownNameError(
                 f"unknown posterior variables {unknown}; available: "
-                f"{', '.join(self.idata.posterior.data_vars)}."
+                f"{', '.join(self.posterior.data_vars)}."
             )
-        post = self.idata.posterior[names]
+        post = self.posterior[names]
         q = [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2]
-        rhat = az.rhat(post)
-        ess_bulk = az.ess(post, method="bulk")
-        ess_tail = az.ess(post, method="tail")
+        rhat = _arviz_compat.rhat(post)
+        ess_bulk = _arviz_compat.ess(post, method="bulk")
+        ess_tail = _arviz_compat.ess(post, method="tail")
         rows = []
         for name in names:
             values = post[name]
@@ -162,7 +205,7 @@ class FittedModel:
         frame.attrs.update({"ci_prob": ci_prob, "dose_unit": self.spec.dose_unit})
         return frame
 
-    def summary(self, ci_prob: float = 0.94) -> str:
+    def summary(self, ci_prob: float = DEFAULT_CI_PROB) -> str:
         """Printable summary: model, data, diagnostics and the parameter table."""
         spec, data = self.spec, self.data
         diag = self.diagnostics()
@@ -191,15 +234,16 @@ class FittedModel:
             columns ``value`` (worst value over all sampled parameters), ``threshold``,
             ``ok`` (bool), ``worst_parameter`` and ``fix`` (the usual remedy).
         """
-        post = self.idata.posterior
+        post = self.posterior
         names = [n for n in post.data_vars if not _ROW_DIMS & set(post[n].dims)]
         post = post[names]
         n_div = 0
-        if "sample_stats" in self.idata.groups() and "diverging" in self.idata.sample_stats:
-            n_div = int(np.asarray(self.idata.sample_stats["diverging"]).sum())
-        rhat = _worst(az.rhat(post), max)
-        bulk = _worst(az.ess(post, method="bulk"), min)
-        tail = _worst(az.ess(post, method="tail"), min)
+        stats = self._groups.get("sample_stats")
+        if stats is not None and "diverging" in stats:
+            n_div = int(np.asarray(stats["diverging"]).sum())
+        rhat = _worst(_arviz_compat.rhat(post), max)
+        bulk = _worst(_arviz_compat.ess(post, method="bulk"), min)
+        tail = _worst(_arviz_compat.ess(post, method="tail"), min)
         rows = [
             ("divergences", float(n_div), 0.0, n_div == 0, "",
              "raise target_accept (e.g. fit(..., target_accept=0.98)); if they persist, "
@@ -240,7 +284,7 @@ class FittedModel:
         dose_grid: ArrayLike,
         which: str = "population",
         covariates: Mapping[str, float] | None = None,
-        ci_prob: float = 0.94,
+        ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int = _NEW_STUDY_SEED,
     ) -> CurveBand:
         """Posterior dose-response curve with a credible band.
@@ -290,7 +334,7 @@ class FittedModel:
         p: float,
         which: str = "population",
         covariates: Mapping[str, float] | None = None,
-        ci_prob: float = 0.94,
+        ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int = _NEW_STUDY_SEED,
     ) -> DoseAt:
         """Posterior of the dose giving response probability ``p`` (TDp for NTCP, TCDp for TCP).
@@ -342,7 +386,7 @@ class FittedModel:
         self,
         by: str = "study",
         n_bins: int = 4,
-        ci_prob: float = 0.94,
+        ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int | None = None,
     ) -> pd.DataFrame:
         """Posterior predictive check table; see :func:`doseresponse.checks.ppc_table`."""
@@ -367,7 +411,7 @@ class FittedModel:
         self,
         which: str = "population",
         covariates: Mapping[str, float] | None = None,
-        ci_prob: float = 0.94,
+        ci_prob: float = DEFAULT_CI_PROB,
         show_data: bool = True,
         n_bins: int = 4,
         *,
@@ -380,7 +424,7 @@ class FittedModel:
         return plot_curve(self, which, covariates, ci_prob, show_data, n_bins,
                           dose_grid=dose_grid, ax=ax)
 
-    def plot_forest(self, ci_prob: float = 0.94, *, ax=None):
+    def plot_forest(self, ci_prob: float = DEFAULT_CI_PROB, *, ax=None):
         """D50 per study; see :func:`doseresponse.plotting.plot_study_forest`."""
         from doseresponse.plotting import plot_study_forest
 
@@ -403,7 +447,7 @@ class FittedModel:
     # ------------------------------------------------------------------ internals
 
     def _flat(self, name: str) -> np.ndarray:
-        values = self.idata.posterior[name]
+        values = self.posterior[name]
         extra = [d for d in values.dims if d not in ("chain", "draw")]
         arr = np.asarray(values.transpose("chain", "draw", *extra))
         return arr.reshape(-1, *arr.shape[2:])
@@ -428,18 +472,18 @@ class FittedModel:
             log_slope = np.log(self._flat(slope_name))
             if which == "new_study":
                 rng = np.random.default_rng(random_seed)
-                if "tau" in self.idata.posterior:
+                if "tau" in self.posterior:
                     log_d50 = log_d50 + self._flat("tau") * rng.standard_normal(log_d50.size)
-                if "tau_slope" in self.idata.posterior:
+                if "tau_slope" in self.posterior:
                     z = rng.standard_normal(log_slope.size)
                     log_slope = log_slope + self._flat("tau_slope") * z
         elif which in studies:
             study = studies.index(which)
-            if "d50_study" in self.idata.posterior:
+            if "d50_study" in self.posterior:
                 log_d50 = np.log(self._flat("d50_study")[:, study])
             else:
                 log_d50 = np.log(self._flat("d50"))
-            if f"{slope_name}_study" in self.idata.posterior:
+            if f"{slope_name}_study" in self.posterior:
                 log_slope = np.log(self._flat(f"{slope_name}_study")[:, study])
             else:
                 log_slope = np.log(self._flat(slope_name))
