@@ -25,25 +25,28 @@ fitness via realized discrepancies" Stat Sin 6:733. Graphical checks per group: 
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import special
+from scipy import optimize, special
 
+from doseresponse import _arviz_compat
 from doseresponse._stats import check_ci_prob, check_n_bins, quantile_bins
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.models.curve_gradients import log_pair
 from doseresponse.models.design import model_inputs
+from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.results import FittedModel
 
 __all__ = [
     "PARETO_K_MAX",
+    "WAIC_VAR_MAX",
+    "ELPDResult",
     "compare",
     "log_likelihood",
     "loo",
@@ -55,18 +58,103 @@ __all__ = [
 
 PARETO_K_MAX = 0.7
 """Pareto k above which a row's PSIS-LOO estimate is unreliable (Vehtari et al. 2017)."""
+WAIC_VAR_MAX = 0.4
+"""Posterior variance of a row's log density (nats²) above which WAIC is unreliable."""
 
 _DEFAULT_SEED = 20170413
 _BY = ("study", "dose_bin")
 # rows whose log-likelihood varies by less than this over all draws (patients far in a tail,
 # P ~ 1e-40) contribute exactly their value to LOO; PSIS smoothing of their (equal) weights
-# returns NaN in ArviZ 0.23, so they are handled outside it
+# returns NaN in ArviZ 0.23, so they are handled outside it (the same on ArviZ 1.x)
 _FLAT_ROW_NATS = 1e-8
 # a row's LOO density lies between the min and max of its log-likelihood draws, so rows that vary
 # by less than this cannot be misestimated by more than this (their Pareto k, which is
 # scale-free, may still be large: e.g. a toxicity at a dose where every draw has P > 0.999)
 _HARMLESS_ROW_NATS = 0.01
-_ARVIZ_K_WARNING = re.compile(r"Estimated shape parameter of Pareto", re.IGNORECASE)
+_ARVIZ_K_WARNING = "Estimated shape parameter of Pareto"
+
+
+@dataclass(frozen=True)
+class ELPDResult:
+    r"""Expected log pointwise predictive density of a fit (PSIS-LOO or WAIC).
+
+    The same fields on every ArviZ version; the ArviZ object a LOO came from is kept as
+    :attr:`arviz`.
+
+    Attributes
+    ----------
+    kind : {"loo", "waic"}
+        Criterion.
+    elpd : float
+        Estimated ELPD, in nats (log scale: higher is better).
+    se : float
+        Its standard error, :math:`\sqrt{n}\,\mathrm{sd}(\mathrm{elpd}_i)` (sd with
+        ``ddof=1``, as R's ``loo``), in nats.
+    p : float
+        Effective number of parameters (``p_loo`` / ``p_waic``).
+    n_samples : int
+        Posterior draws used (chains × draws).
+    warning : bool
+        True when the estimate is flagged unreliable: some row has Pareto k >
+        :data:`PARETO_K_MAX` (LOO, harmless rows excepted, see :func:`loo`), or a row's
+        log-density variance exceeds :data:`WAIC_VAR_MAX` (WAIC).
+    observations : tuple of str
+        Row ids ``"ipd:<i>"`` (patient rows) then ``"agg:<j>"`` (aggregate rows).
+    labels : tuple of str
+        Human-readable row descriptions (study, patient or dose bin).
+    elpd_i : numpy.ndarray or None
+        Per-row ELPD (nats), in the order of :attr:`observations`; None when
+        ``pointwise=False``.
+    pareto_k : numpy.ndarray or None
+        Per-row Pareto k (LOO only, with ``pointwise=True``).
+    arviz : object
+        ArviZ's own LOO result (``ELPDData`` on 0.x, ``ELPDDataLOO`` on 1.x) over the rows it
+        was given; None for WAIC, which the package computes itself.
+    """
+
+    kind: str
+    elpd: float
+    se: float
+    p: float
+    n_samples: int
+    warning: bool
+    observations: tuple[str, ...]
+    labels: tuple[str, ...] = field(repr=False)
+    elpd_i: np.ndarray | None = field(default=None, repr=False)
+    pareto_k: np.ndarray | None = field(default=None, repr=False)
+    arviz: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_observations(self) -> int:
+        """Number of likelihood rows."""
+        return len(self.observations)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Per-row table: index ``observation``; columns ``label``, ``elpd_i``, ``pareto_k``."""
+        if self.elpd_i is None:
+            raise DoseResponseError(
+                f"this {self.kind.upper()} result was computed with pointwise=False; call it "
+                "again with pointwise=True for per-row values."
+            )
+        frame = pd.DataFrame(
+            {"label": list(self.labels), "elpd_i": self.elpd_i},
+            index=pd.Index(list(self.observations), name="observation"),
+        )
+        if self.pareto_k is not None:
+            frame["pareto_k"] = self.pareto_k
+        return frame
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.kind.upper()}: elpd {self.elpd:.2f} (SE {self.se:.2f}), p {self.p:.2f}; "
+            f"{self.n_observations} rows, {self.n_samples} draws",
+        ]
+        if self.pareto_k is not None:
+            n_bad = int((self.pareto_k > PARETO_K_MAX).sum())
+            lines.append(f"Pareto k > {PARETO_K_MAX}: {n_bad} row(s)")
+        if self.warning:
+            lines.append("warning: the estimate is unreliable (see the warnings issued)")
+        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- per-row quantities
@@ -91,7 +179,7 @@ def row_probabilities(fit: FittedModel) -> dict[str, np.ndarray]:
     return {key: np.exp(log_p) for key, (log_p, _) in pairs.items()}
 
 
-def log_likelihood(fit: FittedModel) -> az.InferenceData:
+def log_likelihood(fit: FittedModel):
     r"""Pointwise log-likelihood of every observation, as an ArviZ ``log_likelihood`` group.
 
     Parameters
@@ -101,10 +189,11 @@ def log_likelihood(fit: FittedModel) -> az.InferenceData:
 
     Returns
     -------
-    arviz.InferenceData
-        A new object with the fit's ``posterior`` and a ``log_likelihood`` group holding
-        ``y_ipd`` (dims ``chain, draw, ipd_row``) and/or ``y_agg`` (``chain, draw, agg_row``),
-        in nats; ``fit.idata`` is left unchanged.
+    arviz.InferenceData or xarray.DataTree
+        A new container of the installed ArviZ (``InferenceData`` on 0.x, ``DataTree`` on 1.x)
+        with the fit's ``posterior`` and a ``log_likelihood`` group holding ``y_ipd`` (dims
+        ``chain, draw, ipd_row``) and/or ``y_agg`` (``chain, draw, agg_row``), in nats; the fit
+        is left unchanged. ``log_likelihood(fit).log_likelihood["y_ipd"]`` works on both.
 
     Notes
     -----
@@ -115,6 +204,13 @@ def log_likelihood(fit: FittedModel) -> az.InferenceData:
     finite, mirroring the model's own likelihood.
     """
     fit = _check_fit(fit)
+    return _arviz_compat.to_native(
+        {"posterior": fit.posterior, "log_likelihood": _log_likelihood_dataset(fit)}
+    )
+
+
+def _log_likelihood_dataset(fit: FittedModel) -> xr.Dataset:
+    """The ``log_likelihood`` group of :func:`log_likelihood` as a Dataset."""
     pairs = _log_pairs(fit)
     inputs = model_inputs(fit.spec, fit.data)
     variables = {}
@@ -132,13 +228,12 @@ def log_likelihood(fit: FittedModel) -> az.InferenceData:
             events = np.where(k == 0, 0.0, k * log_p)
             rest = np.where(k == n, 0.0, (n - k) * log_q)
         variables["y_agg"] = (("chain", "draw", "agg_row"), log_choose + events + rest)
-    dataset = _dataset(variables, fit)
-    return az.InferenceData(posterior=fit.idata.posterior, log_likelihood=dataset)
+    return _dataset(variables, fit)
 
 
 def posterior_predictive(
     fit: FittedModel, *, random_seed: int | np.random.Generator = _DEFAULT_SEED
-) -> az.InferenceData:
+):
     r"""Replicated outcomes drawn from the posterior (one replicate per posterior draw).
 
     Parameters
@@ -150,7 +245,8 @@ def posterior_predictive(
 
     Returns
     -------
-    arviz.InferenceData
+    arviz.InferenceData or xarray.DataTree
+        The installed ArviZ's container (``InferenceData`` on 0.x, ``DataTree`` on 1.x) with
         ``posterior_predictive``: ``y_ipd`` (0/1 per patient row) and/or ``y_agg`` (events per
         aggregate row), int64 with dims ``chain, draw, ipd_row``/``agg_row``;
         ``observed_data``: the observed ``y_ipd``/``y_agg``.
@@ -163,6 +259,16 @@ def posterior_predictive(
     (Gelman, Meng & Stern 1996 Stat Sin 6:733).
     """
     fit = _check_fit(fit)
+    replicated, observed = _predictive_datasets(fit, random_seed)
+    return _arviz_compat.to_native(
+        {"posterior_predictive": replicated, "observed_data": observed}
+    )
+
+
+def _predictive_datasets(
+    fit: FittedModel, random_seed: int | np.random.Generator
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """``posterior_predictive`` and ``observed_data`` of :func:`posterior_predictive`."""
     rng = _rng(random_seed)
     probs = row_probabilities(fit)
     inputs = model_inputs(fit.spec, fit.data)
@@ -176,9 +282,7 @@ def posterior_predictive(
         n = np.broadcast_to(inputs.agg_n[None, None, :], p.shape)
         replicated["y_agg"] = (("chain", "draw", "agg_row"), rng.binomial(n, p).astype(np.int64))
         observed["y_agg"] = (("agg_row",), inputs.agg_events.astype(np.int64))
-    return az.InferenceData(
-        posterior_predictive=_dataset(replicated, fit), observed_data=_dataset(observed, fit)
-    )
+    return _dataset(replicated, fit), _dataset(observed, fit)
 
 
 # ---------------------------------------------------------------------------- PPC table
@@ -188,7 +292,7 @@ def ppc_table(
     fit: FittedModel,
     by: str = "study",
     n_bins: int = 4,
-    ci_prob: float = 0.94,
+    ci_prob: float = DEFAULT_CI_PROB,
     random_seed: int | np.random.Generator = _DEFAULT_SEED,
 ) -> pd.DataFrame:
     r"""Observed versus posterior-predicted events per study or per dose bin.
@@ -233,7 +337,7 @@ def ppc_table(
         raise UnknownNameError(f"unknown by={by!r}; valid values are: {', '.join(_BY)}.")
     ci_prob = check_ci_prob(ci_prob)
     n_bins = check_n_bins(n_bins)
-    replicated = posterior_predictive(fit, random_seed=random_seed).posterior_predictive
+    replicated, _ = _predictive_datasets(fit, random_seed)
     inputs = model_inputs(fit.spec, fit.data)
     parts_obs, parts_n, parts_rep, parts_dose = [], [], [], []
     if "y_ipd" in replicated:
@@ -301,8 +405,8 @@ def ppc_table(
 # ---------------------------------------------------------------------------- LOO / WAIC
 
 
-def loo(fit: FittedModel, *, pointwise: bool = True):
-    """PSIS leave-one-out cross-validation of a fit (:func:`arviz.loo`).
+def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
+    r"""PSIS leave-one-out cross-validation of a fit (Pareto smoothing by :func:`arviz.loo`).
 
     Parameters
     ----------
@@ -314,9 +418,10 @@ def loo(fit: FittedModel, *, pointwise: bool = True):
 
     Returns
     -------
-    arviz ELPDData
-        ``elpd_loo``, ``se``, ``p_loo``, ``pareto_k`` (one per row, coordinate ``observation``
-        = ``"ipd:<i>"`` or ``"agg:<j>"``), ...
+    ELPDResult
+        ``kind="loo"``: ``elpd`` (nats), ``se``, ``p`` (``p_loo``), ``warning``, and with
+        ``pointwise=True`` ``elpd_i`` and ``pareto_k`` per row (ids ``"ipd:<i>"`` /
+        ``"agg:<j>"`` in ``observations``); ArviZ's own result is ``.arviz``.
 
     Warns
     -----
@@ -329,25 +434,31 @@ def loo(fit: FittedModel, *, pointwise: bool = True):
 
     Notes
     -----
-    Vehtari, Gelman & Gabry 2017 Stat Comput 27:1413.
+    Vehtari, Gelman & Gabry 2017 Stat Comput 27:1413. ArviZ supplies the smoothed per-row LOO
+    densities :math:`\mathrm{elpd}_i` and Pareto k; the totals are the package's own, the same
+    on every ArviZ version: :math:`\mathrm{elpd} = \sum_i \mathrm{elpd}_i`,
+    :math:`\mathrm{se} = \sqrt{n}\,\mathrm{sd}(\mathrm{elpd}_i)` (``ddof=1``) and
+    :math:`p = \mathrm{lppd} - \mathrm{elpd}` with
+    :math:`\mathrm{lppd} = \sum_i \log \frac1S \sum_s e^{\ell_{is}}`.
     """
     fit = _check_fit(fit)
-    idata, labels = _joined_log_likelihood(fit)
-    values = idata.log_likelihood["obs"]
-    spread = np.asarray(values.max(("chain", "draw")) - values.min(("chain", "draw")))
+    values, labels = _joined_log_likelihood(fit)
+    ll = _rows_by_draws(values)
+    spread = ll.max(axis=1) - ll.min(axis=1)
     flat = spread < _FLAT_ROW_NATS
-    varying = idata if not flat.any() else az.InferenceData(
-        posterior=idata.posterior, log_likelihood=idata.log_likelihood.isel(observation=~flat)
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_ARVIZ_K_WARNING.pattern)
-        result = az.loo(varying, pointwise=True)
-    if flat.any():
-        result = _with_flat_rows(result, values, flat)
-    k = np.asarray(result.pareto_k, dtype=np.float64)
-    bad = np.flatnonzero((k > PARETO_K_MAX) & (spread >= _HARMLESS_ROW_NATS))
+    lppd_i = special.logsumexp(ll, axis=1) - math.log(ll.shape[1])
+    elpd_i = lppd_i.copy()  # a row with equal importance weights: LOO density = lppd_i, k = 0
+    pareto_k = np.zeros(flat.size)
+    psis = None
+    if not flat.all():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_ARVIZ_K_WARNING)
+            psis = _arviz_compat.psis_loo(fit.posterior, values.isel(observation=~flat))
+        elpd_i[~flat] = psis.elpd_i
+        pareto_k[~flat] = psis.pareto_k
+    bad = np.flatnonzero((pareto_k > PARETO_K_MAX) & (spread >= _HARMLESS_ROW_NATS))
     if bad.size:
-        shown = "; ".join(f"{labels[i]} (k={k[i]:.2f})" for i in bad[:10])
+        shown = "; ".join(f"{labels[i]} (k={pareto_k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
         warnings.warn(
             f"PSIS-LOO is unreliable for {bad.size} row(s) with Pareto k > {PARETO_K_MAX}: "
@@ -356,15 +467,14 @@ def loo(fit: FittedModel, *, pointwise: bool = True):
             UserWarning,
             stacklevel=2,
         )
-    if not pointwise:
-        for key in ("loo_i", "pareto_k"):
-            if key in result:
-                result = result.drop(key)
-    return result
+    return _elpd_result(
+        "loo", elpd_i, float(lppd_i.sum() - elpd_i.sum()), ll.shape[1], bool(bad.size),
+        values, labels, pointwise, pareto_k=pareto_k, arviz=None if psis is None else psis.arviz,
+    )
 
 
-def waic(fit: FittedModel, *, pointwise: bool = True):
-    """Widely applicable information criterion of a fit (:func:`arviz.waic`).
+def waic(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
+    r"""Widely applicable information criterion of a fit.
 
     Parameters
     ----------
@@ -375,25 +485,49 @@ def waic(fit: FittedModel, *, pointwise: bool = True):
 
     Returns
     -------
-    arviz ELPDData
-        ``elpd_waic``, ``se``, ``p_waic``, ...
+    ELPDResult
+        ``kind="waic"``: ``elpd`` (``elpd_waic``, nats), ``se``, ``p`` (``p_waic``),
+        ``warning``, and with ``pointwise=True`` ``elpd_i`` per row.
+
+    Warns
+    -----
+    UserWarning
+        When the posterior variance of some row's log density exceeds :data:`WAIC_VAR_MAX`
+        (0.4 nats²), a sign that WAIC is unreliable (the check ArviZ 0.x made; ArviZ 1.x has no
+        WAIC, so the package computes it).
 
     Notes
     -----
-    Watanabe S 2010 J Mach Learn Res 11:3571. PSIS-LOO (:func:`loo`) is preferred: it has a
-    diagnostic (Pareto k) and is more robust with weak priors or influential rows (Vehtari,
-    Gelman & Gabry 2017 Stat Comput 27:1413). ArviZ warns when the posterior variance of a
-    row's log density exceeds 0.4, a sign that WAIC is unreliable.
+    Watanabe S 2010 J Mach Learn Res 11:3571, in the form of Vehtari, Gelman & Gabry 2017 Stat
+    Comput 27:1413 (eqs. 11-13): :math:`\mathrm{elpd}_i = \log \frac1S \sum_s e^{\ell_{is}} -
+    \mathrm{Var}_s(\ell_{is})` (variance with ``ddof=1``), :math:`p = \sum_i
+    \mathrm{Var}_s(\ell_{is})`, SE as in :func:`loo`. PSIS-LOO (:func:`loo`) is preferred: it
+    has a diagnostic (Pareto k) and is more robust with weak priors or influential rows.
     """
     fit = _check_fit(fit)
-    idata, _ = _joined_log_likelihood(fit)
-    return az.waic(idata, pointwise=pointwise)
+    values, labels = _joined_log_likelihood(fit)
+    ll = _rows_by_draws(values)
+    lppd_i = special.logsumexp(ll, axis=1) - math.log(ll.shape[1])
+    var_i = np.var(ll, axis=1, ddof=1)
+    unreliable = bool((var_i > WAIC_VAR_MAX).any())
+    if unreliable:
+        warnings.warn(
+            f"WAIC is unreliable: for {int((var_i > WAIC_VAR_MAX).sum())} row(s) the posterior "
+            f"variance of the log predictive density exceeds {WAIC_VAR_MAX}; use loo() "
+            "instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _elpd_result(
+        "waic", lppd_i - var_i, float(var_i.sum()), ll.shape[1], unreliable, values, labels,
+        pointwise,
+    )
 
 
 def compare(
     fits: Mapping[str, FittedModel] | Sequence[FittedModel], *, ic: str = "loo"
 ) -> pd.DataFrame:
-    """Rank fits of the same data by expected log predictive density (:func:`arviz.compare`).
+    r"""Rank fits of the same data by expected log predictive density.
 
     Parameters
     ----------
@@ -406,9 +540,11 @@ def compare(
     Returns
     -------
     pandas.DataFrame
-        :func:`arviz.compare` output (best model first: ``rank``, ELPD, effective number of
-        parameters, ``elpd_diff``, stacking ``weight``, ``se``, ``dse`` (SE of the
-        difference), ``warning``, ``scale``), plus ``curve`` and ``pooling`` columns.
+        One row per fit, best first (index: the names). Columns ``rank`` (0 = best), ``elpd``
+        (nats), ``p`` (effective number of parameters), ``elpd_diff`` (best minus this, >= 0),
+        ``se``, ``dse`` (SE of the difference, 0 for the best), ``weight`` (stacking weight),
+        ``warning`` (the criterion flagged the fit unreliable), ``curve``, ``pooling``.
+        ``attrs``: ``ic`` and ``scale="log"``. The same columns on every ArviZ version.
 
     Raises
     ------
@@ -420,10 +556,12 @@ def compare(
 
     Notes
     -----
-    A difference smaller than about two of its standard errors (``dse``) does not favour
-    either model (Vehtari, Gelman & Gabry 2017 Stat Comput 27:1413; Sivula T, Magnusson M,
-    Matamoros AA, Vehtari A 2020 arXiv:2008.10296). Stacking weights: Yao Y, Vehtari A,
-    Simpson D, Gelman A 2018 Bayesian Anal 13:917.
+    :math:`\mathrm{dse} = \sqrt{n}\,\mathrm{sd}(\mathrm{elpd}_{i,\mathrm{best}} -
+    \mathrm{elpd}_{i})` (``ddof=1``). A difference smaller than about two of its standard errors
+    does not favour either model (Vehtari, Gelman & Gabry 2017 Stat Comput 27:1413; Sivula T,
+    Magnusson M, Matamoros AA, Vehtari A 2020 arXiv:2008.10296). Stacking weights maximise
+    :math:`\sum_i \log \sum_k w_k e^{\mathrm{elpd}_{ik}}` over the simplex (Yao Y, Vehtari A,
+    Simpson D, Gelman A 2018 Bayesian Anal 13:917), as :func:`arviz.compare` does.
     """
     if ic not in ("loo", "waic"):
         raise DoseResponseError(f"ic must be 'loo' or 'waic'; got {ic!r}.")
@@ -438,10 +576,30 @@ def compare(
                 "DoseResponseData."
             )
     criterion = loo if ic == "loo" else waic
-    elpd = {name: criterion(fit, pointwise=True) for name, fit in named.items()}
-    table = az.compare(elpd, ic=ic)
-    table["curve"] = [named[name].spec.curve for name in table.index]
-    table["pooling"] = [named[name].spec.pooling for name in table.index]
+    results = {name: criterion(fit, pointwise=True) for name, fit in named.items()}
+    order = sorted(names, key=lambda name: -results[name].elpd)  # stable: ties keep input order
+    best = results[order[0]]
+    pointwise = np.stack([results[name].elpd_i for name in order], axis=1)
+    n_rows = pointwise.shape[0]
+    diffs = best.elpd_i[:, None] - pointwise
+    dse = np.sqrt(n_rows) * np.std(diffs, axis=0, ddof=1)
+    dse[0] = 0.0
+    table = pd.DataFrame(
+        {
+            "rank": np.arange(len(order)),
+            "elpd": [results[name].elpd for name in order],
+            "p": [results[name].p for name in order],
+            "elpd_diff": [best.elpd - results[name].elpd for name in order],
+            "se": [results[name].se for name in order],
+            "dse": dse,
+            "weight": _stacking_weights(pointwise),
+            "warning": [results[name].warning for name in order],
+            "curve": [named[name].spec.curve for name in order],
+            "pooling": [named[name].spec.pooling for name in order],
+        },
+        index=pd.Index(order, name="model"),
+    )
+    table.attrs.update({"ic": ic, "scale": "log"})
     return table
 
 
@@ -473,14 +631,14 @@ def _rng(random_seed: int | np.random.Generator) -> np.random.Generator:
 
 def _flat(fit: FittedModel, name: str) -> np.ndarray:
     """Posterior draws of ``name`` as ``(chain, draw, ...)`` in a fixed dim order."""
-    values = fit.idata.posterior[name]
+    values = fit.posterior[name]
     extra = [d for d in values.dims if d not in ("chain", "draw")]
     return np.asarray(values.transpose("chain", "draw", *extra), dtype=np.float64)
 
 
 def _study_arrays(fit: FittedModel) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Log D50 and slope per study, ``(chain, draw, n_study)``, and log factors or None."""
-    post = fit.idata.posterior
+    post = fit.posterior
     n_study = len(fit.data.studies)
     slope_name = fit.spec.slope_name
     if "d50_study" in post:
@@ -515,7 +673,7 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             log_d50 = log_d50 + log_factor @ inputs.ipd_x.T
         slope = slope_s[..., inputs.ipd_study]
         dose = inputs.ipd_dose
-        if "true_dose" in fit.idata.posterior:  # measurement-error model: latent true doses
+        if "true_dose" in fit.posterior:  # measurement-error model: latent true doses
             dose = np.broadcast_to(dose, log_d50.shape).copy()
             dose[..., inputs.me_rows] = _flat(fit, "true_dose")
         out["ipd"] = log_pair(curve, dose, np.exp(log_d50), slope)
@@ -536,7 +694,7 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def _coords(fit: FittedModel) -> dict[str, np.ndarray]:
-    post = fit.idata.posterior
+    post = fit.posterior
     return {
         "chain": post["chain"].values,
         "draw": post["draw"].values,
@@ -571,9 +729,9 @@ def _row_labels(fit: FittedModel) -> list[str]:
     return labels
 
 
-def _joined_log_likelihood(fit: FittedModel) -> tuple[az.InferenceData, list[str]]:
-    """One ``obs`` log-likelihood variable over patient rows then aggregate rows."""
-    group = log_likelihood(fit).log_likelihood
+def _joined_log_likelihood(fit: FittedModel) -> tuple[xr.DataArray, list[str]]:
+    """One log-likelihood ``(chain, draw, observation)`` over patient then aggregate rows."""
+    group = _log_likelihood_dataset(fit)
     parts, ids = [], []
     if "y_ipd" in group:
         parts.append(np.asarray(group["y_ipd"].transpose("chain", "draw", "ipd_row")))
@@ -581,37 +739,78 @@ def _joined_log_likelihood(fit: FittedModel) -> tuple[az.InferenceData, list[str
     if "y_agg" in group:
         parts.append(np.asarray(group["y_agg"].transpose("chain", "draw", "agg_row")))
         ids += [f"agg:{j}" for j in range(fit.data.n_aggregate_rows)]
-    values = np.concatenate(parts, axis=-1)
-    dataset = xr.Dataset(
-        {"obs": (("chain", "draw", "observation"), values)},
+    values = xr.DataArray(
+        np.concatenate(parts, axis=-1),
+        dims=("chain", "draw", "observation"),
         coords={"chain": group["chain"].values, "draw": group["draw"].values,
                 "observation": ids},
+        name="obs",
     )
-    return az.InferenceData(posterior=fit.idata.posterior, log_likelihood=dataset), _row_labels(fit)
+    return values, _row_labels(fit)
 
 
-def _with_flat_rows(result, values: xr.DataArray, flat: np.ndarray):
-    r"""Merge rows with a constant log-likelihood into an ``az.loo`` result of the other rows.
-
-    For such a row the importance weights are equal, so its LOO density is exactly
-    :math:`\log \frac1S\sum_s e^{\ell_s}` and its Pareto k is 0.
-    """
+def _rows_by_draws(values: xr.DataArray) -> np.ndarray:
+    """Log-likelihood as ``(observation, chain·draw)`` float64."""
     ll = np.asarray(values.transpose("observation", "chain", "draw"), dtype=np.float64)
-    ll = ll.reshape(ll.shape[0], -1)
-    lppd_i = special.logsumexp(ll, axis=1) - math.log(ll.shape[1])
-    loo_i = lppd_i.copy()
-    loo_i[~flat] = np.asarray(result.loo_i, dtype=np.float64)
-    pareto_k = np.zeros(flat.size)
-    pareto_k[~flat] = np.asarray(result.pareto_k, dtype=np.float64)
-    coords = {"observation": values["observation"].values}
-    out = result.copy()
-    out["elpd_loo"] = float(loo_i.sum())
-    out["se"] = float(math.sqrt(flat.size * np.var(loo_i)))
-    out["p_loo"] = float(lppd_i.sum() - loo_i.sum())
-    out["n_data_points"] = int(flat.size)
-    out["loo_i"] = xr.DataArray(loo_i, dims="observation", coords=coords, name="loo_i")
-    out["pareto_k"] = xr.DataArray(pareto_k, dims="observation", coords=coords, name="pareto_k")
-    return out
+    return ll.reshape(ll.shape[0], -1)
+
+
+def _elpd_result(
+    kind: str,
+    elpd_i: np.ndarray,
+    p: float,
+    n_samples: int,
+    warning: bool,
+    values: xr.DataArray,
+    labels: list[str],
+    pointwise: bool,
+    *,
+    pareto_k: np.ndarray | None = None,
+    arviz: Any = None,
+) -> ELPDResult:
+    n = elpd_i.size
+    se = float(math.sqrt(n) * np.std(elpd_i, ddof=1)) if n > 1 else math.nan
+    return ELPDResult(
+        kind=kind,
+        elpd=float(elpd_i.sum()),
+        se=se,
+        p=p,
+        n_samples=int(n_samples),
+        warning=warning,
+        observations=tuple(str(v) for v in values["observation"].values),
+        labels=tuple(labels),
+        elpd_i=elpd_i if pointwise else None,
+        pareto_k=pareto_k if pointwise else None,
+        arviz=arviz,
+    )
+
+
+def _stacking_weights(elpd_i: np.ndarray) -> np.ndarray:
+    r"""Stacking weights of models (columns) from per-row LOO densities ``(n_rows, n_models)``.
+
+    Maximises :math:`\sum_i \log \sum_k w_k e^{\mathrm{elpd}_{ik}}` on the simplex (Yao et
+    al. 2018 Bayesian Anal 13:917). Each row is shifted by its maximum first (it changes the
+    objective by a constant), so far-tail rows do not underflow.
+    """
+    n_models = elpd_i.shape[1]
+    dens = np.exp(elpd_i - elpd_i.max(axis=1, keepdims=True))
+
+    def neg_log_score(w):
+        return -np.sum(np.log(dens @ w))
+
+    def gradient(w):
+        return -np.sum(dens / (dens @ w)[:, None], axis=0)
+
+    result = optimize.minimize(
+        neg_log_score,
+        np.full(n_models, 1.0 / n_models),
+        jac=gradient,
+        bounds=optimize.Bounds(np.zeros(n_models), np.ones(n_models)),
+        constraints=optimize.LinearConstraint(np.ones(n_models), lb=1.0, ub=1.0),
+        method="SLSQP",
+    )
+    weights = np.clip(result.x, 0.0, None)
+    return weights / weights.sum()
 
 
 def _named_fits(fits) -> dict[str, FittedModel]:

@@ -2,21 +2,21 @@
 
 The log-likelihood is checked against an independent scipy computation on fake posteriors (every
 curve family, patient and aggregate rows) and against PyMC's own ``compute_log_likelihood`` on a
-tiny real fit; LOO/WAIC/compare run on tiny real fits (2 chains × 100 draws, seconds).
+tiny real fit; LOO/WAIC/compare run on tiny real fits (2 chains × 100 draws, seconds). The
+same assertions run on both supported stacks (ArviZ 0.x and 1.x): results are package-owned.
 """
 
 from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
 from scipy import integrate, stats
 
-from doseresponse import checks
+from doseresponse import _arviz_compat, checks
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.io import load
@@ -61,13 +61,13 @@ def fake_fit(data, curve="logistic", *, d50=40.0, spread=0.1, seed=3, quadrature
         "factor": np.exp(rng.normal(np.log(0.75), 0.05, (*shape, 1))),
         "d50_study": np.exp(rng.normal(np.log(d50), 0.15, (*shape, n_study))),
     }
-    idata = az.from_dict(
-        posterior=post,
-        sample_stats={"diverging": np.zeros(shape, dtype=bool)},
+    groups = _arviz_compat.groups_from_arrays(
+        post,
+        {"diverging": np.zeros(shape, dtype=bool)},
         coords={"study": list(data.studies), "covariate": ["htn"]},
         dims={"factor": ["covariate"], "d50_study": ["study"]},
     )
-    return FittedModel(idata, spec, data)
+    return FittedModel(groups, spec, data)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_log_likelihood_matches_independent_scipy(mixed_data, curve):
     assert ll["y_ipd"].dims == ("chain", "draw", "ipd_row")
     assert ll["y_agg"].dims == ("chain", "draw", "agg_row")
     family = get_curve_family(curve)
-    post = fit.idata.posterior
+    post = fit.posterior
     d50_s = post["d50_study"].values.reshape(-1, 4)
     slope = post[fit.spec.slope_name].values.ravel()
     factor = post["factor"].values.reshape(-1)
@@ -141,7 +141,7 @@ def test_log_likelihood_survives_save_and_load(tmp_path, real_fits):
     a = checks.log_likelihood(fit).log_likelihood
     b = checks.log_likelihood(loaded).log_likelihood
     np.testing.assert_array_equal(a["y_ipd"].values, b["y_ipd"].values)
-    assert "log_likelihood" not in fit.idata.groups()  # the fit itself is not modified
+    assert "log_likelihood" not in fit.groups  # the fit itself is not modified
 
 
 def test_far_tail_rows_stay_finite(mixed_data):
@@ -238,16 +238,49 @@ def test_loo_and_waic_on_a_real_fit(real_fits):
         warnings.simplefilter("ignore", UserWarning)  # small-sample WAIC variance warnings
         result = checks.loo(fit)
         info = checks.waic(fit)
-    assert result["pareto_k"].shape == (63,)
-    assert list(result["pareto_k"].coords["observation"].values[[0, 60]]) == ["ipd:0", "agg:0"]
+    assert isinstance(result, checks.ELPDResult) and result.kind == "loo"
+    assert result.pareto_k.shape == (63,) and result.elpd_i.shape == (63,)
+    assert result.n_observations == 63 and result.n_samples == 200
+    assert [result.observations[i] for i in (0, 60)] == ["ipd:0", "agg:0"]
+    assert result.arviz is not None  # ArviZ's own object for power users
     # ELPD of 63 rows of binary/binomial data: negative, and p_loo about the parameter count
-    assert -80 < result["elpd_loo"] < -15
-    assert 1 < result["p_loo"] < 10
-    assert abs(info["elpd_waic"] - result["elpd_loo"]) < 2
+    assert -80 < result.elpd < -15
+    assert 1 < result.p < 10
+    assert 0 < result.se < 20
+    np.testing.assert_allclose(result.elpd, result.elpd_i.sum(), rtol=1e-12)
+    np.testing.assert_allclose(result.se, np.sqrt(63) * np.std(result.elpd_i, ddof=1),
+                               rtol=1e-12)
+    assert info.kind == "waic" and info.pareto_k is None
+    assert abs(info.elpd - result.elpd) < 2
+    frame = result.to_frame()
+    assert list(frame.columns) == ["label", "elpd_i", "pareto_k"]
+    assert frame.index[60] == "agg:0" and frame["label"].iloc[60].startswith("agg_row 0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        assert fit.loo()["elpd_loo"] == result["elpd_loo"]  # FittedModel delegates
-        assert fit.waic()["elpd_waic"] == info["elpd_waic"]
+        assert fit.loo().elpd == result.elpd  # FittedModel delegates (same numbers: no RNG)
+        assert fit.waic().elpd == info.elpd
+        summary = checks.loo(fit, pointwise=False)
+    assert summary.elpd_i is None and summary.pareto_k is None and summary.elpd == result.elpd
+    with pytest.raises(DoseResponseError, match="pointwise=True"):
+        summary.to_frame()
+
+
+def test_waic_matches_its_formula(mixed_data):
+    """WAIC is the package's own (ArviZ 1.x has none): check it against the textbook formula."""
+    fit = fake_fit(mixed_data)
+    ll = np.concatenate(
+        [checks.log_likelihood(fit).log_likelihood[k].values.reshape(300, -1)
+         for k in ("y_ipd", "y_agg")], axis=1,
+    )
+    lppd_i = np.log(np.mean(np.exp(ll), axis=0))
+    var_i = np.var(ll, axis=0, ddof=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        info = checks.waic(fit)
+    # rtol 1e-10: the same sums in a different order (logsumexp vs mean of exp)
+    np.testing.assert_allclose(info.elpd_i, lppd_i - var_i, rtol=1e-10)
+    np.testing.assert_allclose(info.p, var_i.sum(), rtol=1e-10)
+    assert info.warning == bool((var_i > checks.WAIC_VAR_MAX).any())
 
 
 def test_loo_warns_naming_influential_rows(mixed_data):
@@ -263,10 +296,35 @@ def test_compare_ranks_fits_and_names_them(real_fits):
         table = checks.compare(list(real_fits.values()))
         by_name = checks.compare(real_fits, ic="waic")
     assert set(table.index) == {"logistic/partial", "log-logistic/partial"}
+    assert list(table.columns) == [
+        "rank", "elpd", "p", "elpd_diff", "se", "dse", "weight", "warning", "curve", "pooling"
+    ]
+    assert table.attrs == {"ic": "loo", "scale": "log"}
     assert set(table["curve"]) == {"logistic", "log-logistic"}
     assert (table["pooling"] == "partial").all()
-    assert table["rank"].iloc[0] == 0
+    assert list(table["rank"]) == [0, 1]
+    assert table["elpd"].is_monotonic_decreasing
+    assert table["elpd_diff"].iloc[0] == 0.0 and table["dse"].iloc[0] == 0.0
+    assert table["elpd_diff"].iloc[1] >= 0 and table["dse"].iloc[1] > 0
+    np.testing.assert_allclose(table["weight"].sum(), 1.0, rtol=1e-9)  # optimiser tolerance
+    assert ((table["weight"] >= 0) & (table["weight"] <= 1)).all()
     assert set(by_name.index) == {"logistic", "log-logistic"}
+    assert by_name.attrs["ic"] == "waic"
+
+
+def test_compare_differences_and_stacking_weights(mixed_data):
+    """dse and elpd_diff follow their formulas; a clearly worse fit gets (almost) no weight."""
+    good, bad = fake_fit(mixed_data), fake_fit(mixed_data, d50=150.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table = checks.compare({"good": good, "bad": bad})
+        a, b = checks.loo(good), checks.loo(bad)
+    assert list(table.index) == ["good", "bad"]
+    diff = a.elpd_i - b.elpd_i
+    np.testing.assert_allclose(table.loc["bad", "elpd_diff"], a.elpd - b.elpd, rtol=1e-12)
+    np.testing.assert_allclose(table.loc["bad", "dse"], np.sqrt(diff.size) * diff.std(ddof=1),
+                               rtol=1e-12)
+    assert table.loc["good", "weight"] > 0.95  # SLSQP optimum; the bad fit adds nothing
 
 
 def test_compare_refuses_different_data(mixed_data, real_fits):
@@ -296,8 +354,8 @@ def test_loo_handles_rows_with_constant_likelihood(mixed_data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         result = checks.loo(fit)
-    loo_i = np.asarray(result.loo_i)
-    assert np.isfinite(loo_i).all() and np.isfinite(result["elpd_loo"])
+    loo_i = result.elpd_i
+    assert np.isfinite(loo_i).all() and np.isfinite(result.elpd)
     np.testing.assert_allclose(loo_i[:60][flat], ll[:, flat].mean(axis=0), atol=1e-12)
-    np.testing.assert_array_equal(np.asarray(result.pareto_k)[:60][flat], 0.0)
-    np.testing.assert_allclose(result["elpd_loo"], loo_i.sum())
+    np.testing.assert_array_equal(result.pareto_k[:60][flat], 0.0)
+    np.testing.assert_allclose(result.elpd, loo_i.sum(), rtol=1e-12)

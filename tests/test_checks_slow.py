@@ -44,7 +44,7 @@ def test_loo_ranks_the_true_family_first_or_within_one_se(fits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         table = checks.compare(fits)
-    print(table[["rank", "elpd_loo", "p_loo", "elpd_diff", "dse", "weight"]])
+    print(table[["rank", "elpd", "p", "elpd_diff", "dse", "weight"]])
     row = table.loc[TRUE_CURVE]
     assert row["rank"] == 0 or row["elpd_diff"] <= row["dse"]
     assert set(table["curve"]) == {"logistic", "log-logistic", "probit"}
