@@ -1,7 +1,7 @@
 """Save and load fitted models as self-describing NetCDF files (no pickle, no code execution).
 
-A saved fit is an ArviZ NetCDF file (HDF5 via h5netcdf) with the ``posterior`` and
-``sample_stats`` groups and these root attributes:
+A saved fit is a NetCDF-4 file (HDF5, written and read with xarray's ``h5netcdf`` engine) with
+the ``posterior`` and ``sample_stats`` groups and these root attributes:
 
 =============================  ============================================================
 ``doseresponse_format``        ``"doseresponse.FittedModel"``
@@ -19,6 +19,12 @@ Loading checks the format, its version and both digests, so an edited spec or da
 reported (:class:`~doseresponse.exceptions.ModelMismatchError`) instead of silently giving other
 curves. Loading never re-samples: the posterior is read back as stored, so curves and tolerance
 doses computed from a loaded fit are identical to those of the original.
+
+The layout is the one ArviZ uses (one NetCDF group per ArviZ group, attributes on the root), but
+no ArviZ container is involved in writing or reading: a file written with ArviZ 0.x (Python 3.11
+stack) loads with ArviZ 1.x and vice versa, and files written by earlier versions of this module
+(through ``InferenceData.to_netcdf``) keep loading. Groups are read eagerly into memory and the
+file is closed before :func:`load` returns.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import arviz as az
+import h5netcdf
 import numpy as np
+import xarray as xr
 
 from doseresponse._version import __version__
 from doseresponse.data import DoseResponseData
@@ -45,6 +52,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
 FORMAT = "doseresponse.FittedModel"
 FORMAT_VERSION = 1
 _GROUPS = ("posterior", "sample_stats")
+_ENGINE = "h5netcdf"
 
 
 def save(fit, path: str | PathLike[str], *, overwrite: bool = False) -> Path:
@@ -89,24 +97,23 @@ def save(fit, path: str | PathLike[str], *, overwrite: bool = False) -> Path:
         raise DoseResponseError(f"directory {path.parent} does not exist; create it first.")
     spec_json = fit.spec.to_json()
     data_json = json.dumps(fit.data.to_dict(), sort_keys=True, allow_nan=False)
-    groups = {g: _clean(fit.idata[g]) for g in _GROUPS if g in fit.idata.groups()}
-    idata = az.InferenceData(**groups)
-    idata.attrs.update(
-        {
-            "doseresponse_format": FORMAT,
-            "doseresponse_format_version": FORMAT_VERSION,
-            "doseresponse_version": __version__,
-            "spec_json": spec_json,
-            "spec_sha256": _sha256(spec_json),
-            "data_json": data_json,
-            "data_sha256": _sha256(data_json),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
-    )
+    groups = {g: _clean(fit.groups[g]) for g in _GROUPS if g in fit.groups}
+    attrs = {
+        "doseresponse_format": FORMAT,
+        "doseresponse_format_version": FORMAT_VERSION,
+        "doseresponse_version": __version__,
+        "spec_json": spec_json,
+        "spec_sha256": _sha256(spec_json),
+        "data_json": data_json,
+        "data_sha256": _sha256(data_json),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
     handle, tmp = tempfile.mkstemp(suffix=".nc.part", dir=path.parent)
     os.close(handle)
     try:
-        idata.to_netcdf(tmp)
+        xr.Dataset(attrs=attrs).to_netcdf(tmp, mode="w", engine=_ENGINE)
+        for name, dataset in groups.items():
+            dataset.to_netcdf(tmp, mode="a", group=name, engine=_ENGINE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -141,10 +148,11 @@ def load(path: str | PathLike[str]):
     if not path.is_file():
         raise FileNotFoundError(f"no saved fit at {path}.")
     try:
-        idata = az.from_netcdf(path)
-    except (OSError, ValueError) as exc:
-        raise ModelMismatchError(f"{path} is not a readable NetCDF fit file: {exc}.") from None
-    attrs = dict(idata.attrs)
+        attrs, present = _root_attrs_and_groups(path)
+    except Exception as exc:  # h5py/h5netcdf raise many types for a bad file
+        raise ModelMismatchError(
+            f"{path} is not a readable NetCDF fit file: {type(exc).__name__}: {exc}."
+        ) from None
     if attrs.get("doseresponse_format") != FORMAT:
         raise ModelMismatchError(
             f"{path} is not a doseresponse fitted-model file (format "
@@ -164,15 +172,52 @@ def load(path: str | PathLike[str]):
                 f"{path}: the stored {name} does not match its SHA-256 digest; the file was "
                 "modified after saving. Refit the model or restore the original file."
             )
-    spec = ModelSpec.from_json(attrs["spec_json"])
+    try:
+        spec = ModelSpec.from_json(attrs["spec_json"])
+    except (DoseResponseError, KeyError, TypeError, ValueError) as exc:
+        raise ModelMismatchError(f"{path}: the stored spec cannot be read back: {exc}") from None
     try:
         data = DoseResponseData.from_dict(json.loads(attrs["data_json"]))
     except (DoseResponseError, KeyError, TypeError, ValueError) as exc:
         raise ModelMismatchError(f"{path}: the stored data cannot be read back: {exc}") from None
-    for group in list(idata.groups()):
-        if group not in _GROUPS:
-            del idata[group]
-    return FittedModel(idata, spec, data)
+    if "posterior" not in present:
+        raise ModelMismatchError(f"{path} has no posterior group; the file is damaged.")
+    groups = {}
+    for name in _GROUPS:
+        if name not in present:
+            continue
+        try:
+            groups[name] = _read_group(path, name)
+        except Exception as exc:  # any read/decode failure: damaged
+            raise ModelMismatchError(
+                f"{path}: group {name!r} cannot be read ({type(exc).__name__}: {exc}); the "
+                "file is damaged. Refit the model or restore the original file."
+            ) from None
+    try:
+        return FittedModel(groups, spec, data)
+    except DoseResponseError as exc:
+        raise ModelMismatchError(f"{path}: {exc}") from None
+
+
+def _root_attrs_and_groups(path: Path) -> tuple[dict[str, Any], set[str]]:
+    """Root attributes (decoded to str / numbers) and the names of the top-level groups."""
+    with h5netcdf.File(path, "r") as handle:
+        attrs = {key: _plain(handle.attrs[key]) for key in handle.attrs}
+        return attrs, set(handle.groups)
+
+
+def _read_group(path: Path, name: str) -> xr.Dataset:
+    """One group, loaded into memory, the file closed again."""
+    with xr.open_dataset(path, group=name, engine=_ENGINE) as dataset:
+        return dataset.load()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return _plain(value.item())
+    return value
 
 
 def _sha256(text: str) -> str:
