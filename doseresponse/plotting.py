@@ -33,6 +33,7 @@ from doseresponse._stats import check_ci_prob, check_n_bins, observed_rates, wil
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.prior_predictive import prior_predictive_curves
+from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.results import FittedModel
 
 __all__ = [
@@ -52,7 +53,7 @@ def plot_curve(
     fit: FittedModel,
     which: str = "population",
     covariates: Mapping[str, float] | None = None,
-    ci_prob: float = 0.94,
+    ci_prob: float = DEFAULT_CI_PROB,
     show_data: bool = True,
     n_bins: int = 4,
     *,
@@ -113,7 +114,7 @@ def plot_curve(
     )
 
 
-def plot_study_forest(fit: FittedModel, ci_prob: float = 0.94, *, ax=None):
+def plot_study_forest(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB, *, ax=None):
     """Forest plot of D50 per study, of the population and of a new study.
 
     Parameters
@@ -282,7 +283,7 @@ def plot_prior_predictive(
     ax.plot(curves.dose, np.median(curves.probability, axis=0), color="black", lw=2,
             label=f"prior median ({n_draws} draws)")
     if show_data:
-        _plot_rates(ax, data, 4, 0.94)
+        _plot_rates(ax, data, 4, DEFAULT_CI_PROB)
     return _finish_probability_axes(
         ax, data, curves.kind, curves.dose,
         f"prior predictive: {_curve_label(which, curves.covariates)}",
@@ -371,7 +372,7 @@ def _plot_rates(ax, data: DoseResponseData, n_bins: int, ci_prob: float) -> None
 
 
 def _prior_params(fit: FittedModel) -> list[str]:
-    spec, post = fit.spec, fit.idata.posterior
+    spec, post = fit.spec, fit.posterior
     names = ["d50", spec.slope_name]
     if "tau" in post:
         names.append("tau")
@@ -383,7 +384,7 @@ def _prior_params(fit: FittedModel) -> list[str]:
 
 def _prior_and_draws(fit: FittedModel, name: str):
     """(scipy frozen prior, posterior draws (n_samples, k), unit) of a parameter name."""
-    spec, post = fit.spec, fit.idata.posterior
+    spec, post = fit.spec, fit.posterior
     unit = spec.dose_unit
     slope = spec.slope_name
     if name == "d50" or name == slope:

@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 from doseresponse._validation import as_float_array, check_scalar, known_covariates
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
+from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.models.spec import ModelSpec
 
 __all__ = ["PriorCurves", "prior_predictive_curves"]
@@ -85,9 +86,28 @@ class PriorCurves:
             }
         )
 
-    def quantiles(self, probs: ArrayLike = (0.03, 0.5, 0.97)) -> pd.DataFrame:
-        """Pointwise quantiles of the prior curves: one row per dose, one column per prob."""
+    def quantiles(self, probs: ArrayLike | None = None) -> pd.DataFrame:
+        """Pointwise quantiles of the prior curves: one row per dose, one column per prob.
+
+        Parameters
+        ----------
+        probs : array_like, optional
+            Probabilities in [0, 1]; default the equal-tailed
+            :data:`~doseresponse.models.result_types.DEFAULT_CI_PROB` interval and the median,
+            ``(0.025, 0.5, 0.975)``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``dose`` (dose unit); columns the probabilities; values response
+            probabilities.
+        """
+        if probs is None:
+            tail = (1.0 - DEFAULT_CI_PROB) / 2.0
+            probs = (tail, 0.5, 1.0 - tail)
         probs = np.atleast_1d(np.asarray(probs, dtype=np.float64))
+        if probs.ndim != 1 or not np.all((probs >= 0.0) & (probs <= 1.0)):
+            raise DoseResponseError(f"probs must be probabilities in [0, 1]; got {probs!r}.")
         q = np.quantile(self.probability, probs, axis=0)
         return pd.DataFrame(q.T, index=pd.Index(self.dose, name="dose"), columns=list(probs))
 
