@@ -280,7 +280,7 @@ def compiled_model(density):
     Parameters
     ----------
     density : LogDensity
-        With ``backend="numba"``.
+        The model's log density.
 
     Returns
     -------

@@ -1,23 +1,22 @@
 r"""Compiled (numba) likelihood kernels: per-row log-likelihood and its (η, λ) derivatives.
 
-These are the fast twins of :mod:`doseresponse.models.curve_gradients` and of the numpy row
-likelihoods of :mod:`doseresponse.models.density` (which stay the reference: the tests compare
-the two to 1e-12). One loop per call computes the log-likelihood of every row and accumulates
-its derivatives straight into per-study and per-covariate gradients, with two or three
-transcendental functions per row instead of numpy's many temporary arrays.
+Each row's curve terms come from the one implementation of every family,
+:func:`doseresponse.models._curve_kernel.pair`; this module adds the likelihood terms (Bernoulli
+patient rows, Binomial aggregate bins integrated over Gauss–Hermite dose nodes, the exposure
+model of latent true doses), the priors and the per-study parameters, and accumulates the
+gradient by the chain rule. Its independent check is the PyMC model's autodiff gradient
+(``tests/models/test_density.py``, to 1e-9) and finite differences. One loop per call computes
+the log-likelihood of every row and accumulates its derivatives straight into per-study and
+per-covariate gradients.
 
 Compiled once per machine: ``cache=True`` stores the machine code in numba's cache (beside this
 file when writable, else ``NUMBA_CACHE_DIR`` or the user cache directory).
 
 Notes
 -----
-The formulas and their sources are those of :mod:`doseresponse.models.curve_gradients`.
-:math:`\ln\Phi(z)` uses :math:`\ln(1 - \tfrac12\operatorname{erfc}(z/\sqrt2))` for
-:math:`z > -1`, :math:`\ln(\tfrac12\operatorname{erfc}(-z/\sqrt2))` for :math:`-37 < z \le -1`
-and the asymptotic series
-:math:`-z^2/2 - \ln(-z) - \tfrac12\ln 2\pi + \ln(1 - z^{-2} + 3z^{-4} - 15z^{-6} + 105z^{-8})`
-below (Abramowitz M, Stegun IA 1964 *Handbook of Mathematical Functions*, 26.2.12), where the
-next term is below 1e-14 relative.
+The curve formulas and their sources are in :mod:`doseresponse.models._curve_kernel`; the
+half-normal scales are sampled as :math:`u = \ln\tau` with the log-Jacobian :math:`u` (Stan
+Development Team 2024, *Stan Reference Manual*, "Lower bounded scalar").
 """
 
 from __future__ import annotations
@@ -27,119 +26,16 @@ import math
 import numba
 import numpy as np
 
-__all__ = [
-    "FAMILY_CODES",
-    "LAYOUT_FIELDS",
-    "binomial_rows",
-    "log_pair_gradient_vector",
-    "log_posterior",
-]
+from doseresponse.models._curve_kernel import FAMILY_CODES, pair
 
-FAMILY_CODES = {"logistic": 0, "log-logistic": 1, "probit": 2, "cloglog": 3, "poisson": 4}
-"""Integer code of each curve family inside the kernels."""
+__all__ = ["FAMILY_CODES", "KERNEL_ARRAYS", "LAYOUT_FIELDS", "binomial_rows", "log_posterior"]
 
-_LN2 = math.log(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _LOG_HALF_NORMAL = 0.5 * math.log(2.0 / math.pi)
-_TINY_DOSE = 1e-300
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 # helpers only called from compiled code need no Python entry point (saves compile time)
 _helper = numba.njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True)
-
-
-@_helper
-def _log_ndtr(z):
-    if z > -1.0:
-        return math.log1p(-0.5 * math.erfc(z * _INV_SQRT2))
-    if z > -37.0:
-        return math.log(0.5 * math.erfc(-z * _INV_SQRT2))
-    w = 1.0 / (z * z)
-    series = 1.0 - w + 3.0 * w * w - 15.0 * w * w * w + 105.0 * w * w * w * w
-    return -0.5 * z * z - math.log(-z) - _LOG_SQRT_2PI + math.log(series)
-
-
-@_helper
-def _h_over_expm1(hazard):
-    if hazard < 1e-8:
-        return 1.0 - 0.5 * hazard
-    if hazard > 700.0:
-        return 0.0  # h / (e^h - 1) underflows; also avoids inf / inf
-    return hazard / math.expm1(hazard)
-
-
-@_helper
-def _logistic_from_x(x, dx_deta):
-    # one exp and one log1p: log P = -log1p(e^-x), P = 1/(1 + e^-x) (and the mirror for x < 0)
-    if x >= 0.0:
-        e = math.exp(-x)
-        log_p = -math.log1p(e)
-        log_q = log_p - x
-        p = 1.0 / (1.0 + e)
-        q = e * p
-    else:
-        e = math.exp(x)
-        log_q = -math.log1p(e)
-        log_p = log_q + x
-        q = 1.0 / (1.0 + e)
-        p = e * q
-    return log_p, log_q, q * dx_deta, -p * dx_deta, q * x, -p * x
-
-
-@_helper
-def _pair(family, dose, log_dose, eta, inv_d50, slope):
-    """(ln P, ln Q, ∂η ln P, ∂η ln Q, ∂λ ln P, ∂λ ln Q) of one dose.
-
-    ``log_dose`` = ln max(dose, 1e-300), ``eta`` = ln D50, ``inv_d50`` = 1/D50 and ``slope`` =
-    e^λ are passed precomputed (they are shared by many rows).
-    """
-    if family == 0:
-        gamma4 = 4.0 * slope
-        ratio = dose * inv_d50
-        return _logistic_from_x(gamma4 * (ratio - 1.0), -gamma4 * ratio)
-    if family == 1:
-        gamma4 = 4.0 * slope
-        return _logistic_from_x(gamma4 * (log_dose - eta), -gamma4)
-    if family == 2:
-        inv_m = 1.0 / slope
-        ratio = dose * inv_d50
-        z = (ratio - 1.0) * inv_m
-        log_p = _log_ndtr(z)
-        log_q = _log_ndtr(-z)
-        log_phi = -0.5 * z * z - _LOG_SQRT_2PI
-        mills_p = math.exp(log_phi - log_p)
-        mills_q = math.exp(log_phi - log_q)
-        dz = -ratio * inv_m
-        return log_p, log_q, mills_p * dz, -mills_q * dz, -mills_p * z, mills_q * z
-    k = (2.0 / _LN2) * slope
-    if family == 3:
-        exponent = k * (log_dose - eta)
-        hazard = _LN2 * math.exp(exponent)
-        ratio = _h_over_expm1(hazard)
-        log_p = math.log(-math.expm1(-hazard)) if hazard > 0.0 else -math.inf
-        return log_p, -hazard, -k * ratio, k * hazard, exponent * ratio, -hazard * exponent
-    dose_ratio = dose * inv_d50
-    exponent = -k * (dose_ratio - 1.0)
-    hazard = _LN2 * math.exp(exponent)
-    ratio = _h_over_expm1(hazard)
-    log_q = math.log(-math.expm1(-hazard)) if hazard > 0.0 else -math.inf
-    return (
-        -hazard, log_q, -hazard * k * dose_ratio, k * dose_ratio * ratio,
-        -hazard * exponent, exponent * ratio,
-    )
-
-
-@_jit
-def log_pair_gradient_vector(family, dose, eta, lam):
-    """:func:`_pair` over equal-length 1-D arrays of dose, η and λ; returns ``(6, n)``."""
-    out = np.empty((6, dose.size))
-    for i in range(dose.size):
-        log_dose = math.log(max(dose[i], _TINY_DOSE))
-        values = _pair(family, dose[i], log_dose, eta[i], math.exp(-eta[i]), math.exp(lam[i]))
-        for j in range(6):
-            out[j, i] = values[j]
-    return out
 
 
 @_helper
@@ -203,7 +99,7 @@ def binomial_rows(
             if shift.size > 0 and shift[j] != 0.0:
                 row_eta -= shift[j]
                 row_inv *= math.exp(shift[j])
-            log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = _pair(
+            log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = pair(
                 family, nodes[j, 0], log_nodes[j, 0], row_eta, row_inv, slope[g]
             )
             d_eta = 0.0
@@ -222,7 +118,7 @@ def binomial_rows(
         top_p = -math.inf
         top_q = -math.inf
         for k in range(n_nodes):
-            values = _pair(family, nodes[j, k], log_nodes[j, k], eta[g], inv_d50[g], slope[g])
+            values = pair(family, nodes[j, k], log_nodes[j, k], eta[g], inv_d50[g], slope[g])
             for m in range(6):
                 terms[m, k] = values[m]
             terms[0, k] += log_w[k]
@@ -291,8 +187,8 @@ def log_posterior(
 ):
     """Log posterior and gradient of the hierarchical model in one compiled call.
 
-    Same density as :meth:`doseresponse.models.density.LogDensity.logp_and_grad` with
-    ``backend="numpy"`` (normal priors of the ``normal_index`` coordinates, half-normal scales
+    The density of :meth:`doseresponse.models.density.LogDensity.logp_and_grad` and of the PyMC
+    model (normal priors of the ``normal_index`` coordinates, half-normal scales
     sampled on the log scale at ``half_index`` with their log-Jacobian, Bernoulli patient rows,
     Binomial aggregate rows). ``layout`` is described by :data:`LAYOUT_FIELDS`; ``constants``
     holds the normal priors' normalising constant and the aggregate rows' Σ log C(n, k).

@@ -10,8 +10,12 @@ Every family is parametrised the same way, so that priors and pooling can be wri
 The closed-form families are registered in :data:`CURVE_FAMILIES` (``"logistic"``,
 ``"log-logistic"``, ``"probit"``/``"lkb"``, ``"cloglog"``/``"weibull"``, ``"poisson"``); each
 entry knows its probability, inverse (:meth:`CurveFamily.dose_at`) and normalised slope. The
-PyMC/pytensor twins live in :mod:`doseresponse.models.tensor_curves` under the same names; this
-module never imports pytensor.
+probabilities are evaluated by the one compiled implementation of each family,
+:mod:`doseresponse.models._curve_kernel` — the code the sampler's log density runs — so a
+curve, a TDp and a likelihood term can never disagree; this module keeps the inverses, the
+validation and the documentation of each formula. The PyMC/pytensor twins (the autodiff oracle)
+live in :mod:`doseresponse.models.tensor_curves` under the same names; this module never
+imports pytensor.
 
 Besides the registry, the module offers the DVH-level models that reduce a dose distribution to one
 probability: :func:`lkb` (gEUD with :math:`a = 1/n`), :func:`poisson_tcp` (Webb & Nahum 1993),
@@ -51,6 +55,7 @@ __all__ = [
     "lkb",
     "log_logistic",
     "log_logistic_dose_at",
+    "log_pair",
     "logistic",
     "logistic_dose_at",
     "poisson",
@@ -103,11 +108,11 @@ def logistic(dose: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
 
     Examples
     --------
-    >>> float(logistic(45.0, 45.0, 2.0))
+    >>> round(float(logistic(45.0, 45.0, 2.0)), 12)
     0.5
     """
     dose, d50, gamma50 = _curve_args(dose, d50, gamma50, "gamma50")
-    return special.expit(4.0 * gamma50 * (dose / d50 - 1.0))
+    return _kernel_probability("logistic", dose, d50, gamma50)
 
 
 def logistic_dose_at(p: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
@@ -170,9 +175,7 @@ def log_logistic(dose: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatAr
     0.280443195
     """
     dose, d50, gamma50 = _curve_args(dose, d50, gamma50, "gamma50")
-    with np.errstate(divide="ignore"):
-        log_ratio = np.log(dose) - np.log(d50)
-    return special.expit(4.0 * gamma50 * log_ratio)
+    return _kernel_probability("log-logistic", dose, d50, gamma50)
 
 
 def log_logistic_dose_at(p: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
@@ -226,11 +229,11 @@ def probit(dose: ArrayLike, d50: ArrayLike, m: ArrayLike) -> FloatArray:
 
     Examples
     --------
-    >>> float(probit(28.0, 28.0, 0.18))
+    >>> round(float(probit(28.0, 28.0, 0.18)), 12)
     0.5
     """
     dose, d50, m = _curve_args(dose, d50, m, "m")
-    return special.ndtr((dose - d50) / (m * d50))
+    return _kernel_probability("probit", dose, d50, m)
 
 
 def probit_dose_at(p: ArrayLike, d50: ArrayLike, m: ArrayLike) -> FloatArray:
@@ -294,10 +297,7 @@ def cloglog(dose: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
         \iff k = 2\gamma_{50}/\ln 2 .
     """
     dose, d50, gamma50 = _curve_args(dose, d50, gamma50, "gamma50")
-    k = 2.0 * gamma50 / _LN2
-    with np.errstate(divide="ignore", over="ignore"):
-        hazard = _LN2 * np.exp(k * (np.log(dose) - np.log(d50)))
-    return -np.expm1(-hazard)
+    return _kernel_probability("cloglog", dose, d50, gamma50)
 
 
 def cloglog_dose_at(p: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
@@ -357,8 +357,7 @@ def poisson(dose: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
     :math:`P(0) = \exp(-\ln 2\, e^{\alpha D_{50}})` is tiny but not 0.
     """
     dose, d50, gamma50 = _curve_args(dose, d50, gamma50, "gamma50")
-    alpha_d50 = 2.0 * gamma50 / _LN2
-    return np.exp(-_LN2 * np.exp(-alpha_d50 * (dose / d50 - 1.0)))
+    return _kernel_probability("poisson", dose, d50, gamma50)
 
 
 def poisson_dose_at(p: ArrayLike, d50: ArrayLike, gamma50: ArrayLike) -> FloatArray:
@@ -860,6 +859,64 @@ def relative_seriality(
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def log_pair(
+    curve: str, dose: ArrayLike, d50: ArrayLike, slope: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    r"""Stable :math:`(\ln P, \ln(1-P))` of a family: the likelihood terms of every fit.
+
+    Parameters
+    ----------
+    curve : str
+        Family name or alias (see :data:`CURVE_FAMILIES`).
+    dose, d50 : array_like
+        Dose and D50 in the dose metric's unit (Gy); broadcast. No validation (callers pass
+        model quantities).
+    slope : array_like
+        Slope parameter (γ50, or m for probit); broadcast.
+
+    Returns
+    -------
+    log_p, log_q : numpy.ndarray
+        Broadcast shape.
+
+    Notes
+    -----
+    Evaluates the compiled family of :mod:`doseresponse.models._curve_kernel` (the formulas and
+    sources are there), so the log-likelihood of checks and LOO is the sampler's to rounding.
+    """
+    family = get_curve_family(curve).name
+    return _kernel_log_pair(
+        family,
+        np.asarray(dose, dtype=np.float64),
+        np.asarray(d50, dtype=np.float64),
+        np.asarray(slope, dtype=np.float64),
+    )
+
+
+def _kernel_log_pair(
+    family: str, dose: FloatArray, d50: FloatArray, slope: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """``(ln P, ln Q)`` from the compiled family code, broadcast over the three arrays."""
+    from doseresponse.models._curve_kernel import FAMILY_CODES, log_pair_vector
+
+    shape = np.broadcast_shapes(dose.shape, d50.shape, slope.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flat = [
+            np.ascontiguousarray(np.broadcast_to(v, shape), dtype=np.float64).ravel()
+            for v in (dose, np.log(d50), np.log(slope))
+        ]
+    pairs = log_pair_vector(FAMILY_CODES[family], *flat)
+    return pairs[0].reshape(shape), pairs[1].reshape(shape)
+
+
+def _kernel_probability(
+    family: str, dose: FloatArray, d50: FloatArray, slope: FloatArray
+) -> FloatArray:
+    """Response probability of a family from its compiled log pair (validated inputs)."""
+    log_p, _ = _kernel_log_pair(family, dose, d50, slope)
+    return np.exp(log_p)
 
 
 def _curve_args(

@@ -1,12 +1,15 @@
-r"""The log posterior of a hierarchical model and its gradient, in numpy (no compilation).
+r"""The log posterior of a hierarchical model and its gradient (the default fit's density).
 
-:class:`LogDensity` evaluates exactly the log density of the PyMC model that
-:func:`doseresponse.models.hierarchical.build_model` builds for the same spec and data —
-priors with their normalising constants, the log-Jacobians of the log-transformed scale
-parameters, the Bernoulli and Binomial likelihoods — together with its analytic gradient, on
-the same unconstrained parameters. NUTS (nutpie) drives it directly, so a first fit needs no
-PyTensor or numba compilation; the equality with PyMC's compiled log density and gradient is
-tested to 1e-9 on random points for every family, pooling and data layout.
+:class:`LogDensity` lays out the unconstrained parameters, packs the data and priors into the
+arrays of the compiled kernel :func:`doseresponse.models._row_kernels.log_posterior` — the one
+implementation of the likelihood terms, priors and per-study parameters on the fast path —
+and names posterior draws (:meth:`LogDensity.expand_draws`). Its density is exactly that of the
+PyMC model :func:`doseresponse.models.hierarchical.build_model` builds for the same spec and
+data — priors with their normalising constants, the log-Jacobians of the log-transformed scale
+parameters, the Bernoulli and Binomial likelihoods — on the same unconstrained parameters:
+the PyMC graph is the independent autodiff oracle, and the equality of log density and
+gradient is tested to 1e-9 on random points for every family, pooling and data layout. No
+PyMC or PyTensor is imported here.
 
 Unconstrained parameters, in order (blocks absent from a model are skipped):
 
@@ -27,7 +30,7 @@ covariate log factors     ``log_factor``         n_covariate
 Notes
 -----
 The gradient is assembled by the chain rule from the per-row derivatives of
-:func:`doseresponse.models.curve_gradients.log_pair_with_gradient`. For an aggregate bin with
+:func:`doseresponse.models._curve_kernel.pair`. For an aggregate bin with
 quadrature nodes :math:`d_k` and weights :math:`w_k`,
 :math:`\partial \ln \sum_k w_k P_k = \sum_k a_k\, \partial \ln P_k` with
 :math:`a_k = w_k P_k / \sum_l w_l P_l` (a softmax of :math:`\ln w_k + \ln P_k`).
@@ -42,10 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from doseresponse._validation import lookup_name
 from doseresponse.data import DoseResponseData
-from doseresponse.exceptions import DoseResponseError
-from doseresponse.models.curve_gradients import GRADIENT_CURVES
 from doseresponse.models.design import log_choose, model_inputs
 from doseresponse.models.spec import ModelSpec
 
@@ -79,12 +79,6 @@ class LogDensity:
         Complete model description with resolved priors (``measurement_error="none"``).
     data : DoseResponseData
         The cohort.
-    backend : {"numba", "numpy"}
-        ``"numba"`` (default): the row likelihoods run in the compiled kernels of
-        :mod:`doseresponse.models._row_kernels` (compiled once per machine, ~2–4 s, then cached
-        on disk). ``"numpy"``: the reference implementation built on
-        :mod:`doseresponse.models.curve_gradients`, with no compilation (≈5–10× slower per
-        evaluation).
 
     Attributes
     ----------
@@ -108,13 +102,9 @@ class LogDensity:
     True
     """
 
-    def __init__(
-        self, spec: ModelSpec, data: DoseResponseData, *, backend: str = "numba"
-    ) -> None:
+    def __init__(self, spec: ModelSpec, data: DoseResponseData) -> None:
         inputs = model_inputs(spec, data)
         self.spec = spec
-        self.backend = lookup_name(backend, {"numba": "numba", "numpy": "numpy"}, "backend")
-        self._curve = GRADIENT_CURVES[spec.curve]
         self._n_study = len(inputs.studies)
         self._n_cov = len(inputs.covariates)
         self._me_rows = inputs.me_rows if spec.measurement_error == "lognormal" else np.zeros(
@@ -134,11 +124,9 @@ class LogDensity:
                 [math.log(priors[f"factor:{c}"]["median"]) for c in inputs.covariates]
             )
             self._factor_sd = np.array([priors[f"factor:{c}"]["sigma"] for c in inputs.covariates])
-        self._ipd = _IpdRows(inputs) if inputs.ipd_dose.size else None
-        self._agg = _AggregateRows(inputs) if inputs.agg_n.size else None
         self._outputs(spec, inputs)
         self._prior_tables()
-        self._kernel_args = self._compiled_arguments(inputs) if self.backend == "numba" else None
+        self._kernel_args = self._compiled_arguments(inputs)
         self._compiled = None
 
     # ------------------------------------------------------------------------ layout
@@ -206,27 +194,6 @@ class LogDensity:
         self.coords = {d: [str(v) for v in labels[d]] for d in sorted(used)}
 
     # ------------------------------------------------------------------------ parameters
-
-    def _study_parameters(self, x: np.ndarray):
-        """Per-study η = log D50 and λ = log slope, and what is needed to back-propagate."""
-        b = self._blocks
-        if "log_d50_study" in b:
-            return x[b["log_d50_study"].slice], x[b["log_slope_study"].slice], None
-        n = self._n_study
-        mu_eta, mu_lam = x[b["log_d50"].start], x[b["log_slope"].start]
-        if "tau_log__" not in b:
-            return np.full(n, mu_eta), np.full(n, mu_lam), None
-        tau = math.exp(x[b["tau_log__"].start])
-        z = x[b["z_d50"].slice]
-        eta = mu_eta + tau * z
-        lam = np.full(n, mu_lam)
-        slope_effect = None
-        if "z_slope" in b:
-            tau_slope = math.exp(x[b["tau_slope_log__"].start])
-            z_slope = x[b["z_slope"].slice]
-            lam = mu_lam + tau_slope * z_slope
-            slope_effect = (tau_slope, z_slope)
-        return eta, lam, (tau, z, slope_effect)
 
     def _prior_tables(self) -> None:
         """Normal priors of every coordinate but the log scales, as vectors (one pass)."""
@@ -296,19 +263,10 @@ class LogDensity:
         # writeable C copies: one compiled signature (numba types read-only arrays apart)
         return tuple(np.array(v, order="C", copy=True) for v in args)
 
-    def _log_prior(self, x: np.ndarray, grad: np.ndarray) -> float:
-        """Log prior density at ``x``; its gradient is written into ``grad``."""
-        scaled = (x[self._normal_index] - self._normal_mu) * self._normal_inv_sd
-        grad[self._normal_index] = -scaled * self._normal_inv_sd
-        total = self._normal_const - 0.5 * float(scaled @ scaled)
-        for index, sigma in self._half_normal:
-            total += _log_half_normal(x, grad, index, sigma)
-        return total
-
     # ------------------------------------------------------------------------ density
 
     def logp_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Log posterior density (up to nothing: constants included) and its gradient.
+        """Log posterior density (normalising constants included) and its gradient.
 
         Parameters
         ----------
@@ -320,40 +278,14 @@ class LogDensity:
         logp : float
             Log density; ``-inf`` where the data are impossible under the parameters.
         grad : numpy.ndarray
-            Gradient of ``logp`` with respect to ``x``.
+            Gradient of ``logp`` with respect to ``x`` (a new array).
         """
         x = np.ascontiguousarray(x, dtype=np.float64)
-        if self._kernel_args is not None:
-            if self._compiled is None:  # compiles (once per machine) or loads the callback
-                from doseresponse.models._nutpie_callbacks import CompiledDensity
+        if self._compiled is None:  # compiles (once per machine) or loads the callback
+            from doseresponse.models._nutpie_callbacks import CompiledDensity
 
-                self._compiled = CompiledDensity(self._kernel_args, self.ndim)
-            return self._compiled(x)
-        grad = np.zeros(self.ndim)
-        total = self._log_prior(x, grad)
-        eta_s, lam_s, effects = self._study_parameters(x)
-        beta = x[self._blocks["log_factor"].slice] if self._n_cov else _EMPTY
-        g_eta_s = np.zeros(self._n_study)
-        g_lam_s = np.zeros(self._n_study)
-        g_beta = np.zeros(self._n_cov)
-        shift = self._dose_shift(x)
-        g_row = None
-        for rows in (self._ipd, self._agg):
-            if rows is not None:
-                ll, g_eta = rows.accumulate(
-                    self._curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
-                    log_shift=shift if rows is self._ipd else None,
-                )
-                total += ll
-                g_row = g_eta if rows is self._ipd else g_row
-        if shift is not None:
-            total += self._exposure(x, grad, shift, g_row)
-        self._back_propagate(grad, g_eta_s, g_lam_s, effects)
-        if self._n_cov:
-            grad[self._blocks["log_factor"].slice] += g_beta
-        if not np.isfinite(total):
-            return -math.inf, np.zeros(self.ndim)
-        return float(total), grad
+            self._compiled = CompiledDensity(self._kernel_args, self.ndim)
+        return self._compiled(x)
 
     def logp_and_grad_function(self):
         """A fast ``x -> (logp, grad)`` for a caller that copies the gradient before the next call.
@@ -361,61 +293,14 @@ class LogDensity:
         Returns
         -------
         callable
-            With ``backend="numba"``: the compiled kernel through its C callback, reusing one
-            gradient buffer (nutpie's Python-callback route copies it); with
-            ``backend="numpy"``: :meth:`logp_and_grad`.
+            The compiled kernel through its C callback, reusing one gradient buffer (nutpie's
+            Python-callback route copies it before the next call).
         """
-        if self._kernel_args is None:
-            return self.logp_and_grad
         if self._compiled is None:
             from doseresponse.models._nutpie_callbacks import CompiledDensity
 
             self._compiled = CompiledDensity(self._kernel_args, self.ndim)
         return self._compiled.buffered()
-
-    def _dose_shift(self, x: np.ndarray) -> np.ndarray | None:
-        """Latent minus observed log dose of every patient row (None without measurement error)."""
-        if not self._me_rows.size:
-            return None
-        shift = np.zeros(self._ipd.dose.size)
-        shift[self._me_rows] = self._me_sigma * x[self._blocks["dose_error_z"].slice]
-        return shift
-
-    def _exposure(self, x, grad, shift, g_row) -> float:
-        """Exposure density of the latent log doses; adds its gradient and the likelihood's."""
-        b = self._blocks
-        mu = x[b["exposure_log_median"].slice][self._me_study]
-        omega = np.exp(x[b["exposure_sd_log__"].slice])[self._me_study]
-        scaled = (self._me_log_obs + shift[self._me_rows] - mu) / omega
-        n = self._n_study
-        # d/du of the exposure density, plus the likelihood's d/du = -d/deta
-        du = -scaled / omega - g_row[self._me_rows]
-        grad[b["dose_error_z"].slice] += self._me_sigma * du
-        grad[b["exposure_log_median"].slice] += np.bincount(
-            self._me_study, scaled / omega, minlength=n
-        )
-        grad[b["exposure_sd_log__"].slice] += np.bincount(
-            self._me_study, scaled * scaled - 1.0, minlength=n
-        )
-        return float(np.sum(-0.5 * scaled * scaled - np.log(omega)) - scaled.size * _LOG_SQRT_2PI)
-
-    def _back_propagate(self, grad, g_eta_s, g_lam_s, effects) -> None:
-        b = self._blocks
-        if "log_d50_study" in b:
-            grad[b["log_d50_study"].slice] += g_eta_s
-            grad[b["log_slope_study"].slice] += g_lam_s
-            return
-        grad[b["log_d50"].start] += g_eta_s.sum()
-        grad[b["log_slope"].start] += g_lam_s.sum()
-        if effects is None:
-            return
-        tau, z, slope_effect = effects
-        grad[b["z_d50"].slice] += tau * g_eta_s
-        grad[b["tau_log__"].start] += tau * float(z @ g_eta_s)
-        if slope_effect is not None:
-            tau_slope, z_slope = slope_effect
-            grad[b["z_slope"].slice] += tau_slope * g_lam_s
-            grad[b["tau_slope_log__"].start] += tau_slope * float(z_slope @ g_lam_s)
 
     def logp(self, x: np.ndarray) -> float:
         """Log posterior density at ``x`` (see :meth:`logp_and_grad`)."""
@@ -473,9 +358,7 @@ class LogDensity:
 
     @property
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
-        """Data arguments of the compiled kernel (``backend="numba"`` only)."""
-        if self._kernel_args is None:
-            raise DoseResponseError("kernel_arrays needs a LogDensity with backend='numba'.")
+        """Data arguments of the compiled kernel, in :data:`KERNEL_ARRAYS` order."""
         return self._kernel_args
 
     @property
@@ -564,80 +447,6 @@ class LogDensity:
         return start + rng.uniform(-1.0, 1.0, self.ndim)
 
 
-class _NumpyRows:
-    """Shared accumulation of per-row (η, λ) derivatives into study and covariate gradients."""
-
-    study: np.ndarray
-    x: np.ndarray
-
-    def accumulate(
-        self, curve, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta, *, log_shift=None
-    ) -> tuple[float, np.ndarray]:
-        """Add the rows' gradient into the ``g_*`` arrays; return (log-lik, per-row ∂/∂η)."""
-        eta = eta_s[self.study]
-        if beta.size:
-            eta = eta + self.x @ beta
-        if log_shift is not None:  # latent true doses: D/D50 = D_obs e^shift / D50
-            eta = eta - log_shift
-        with np.errstate(over="ignore", under="ignore"):
-            ll, g_eta, g_lam = self.log_likelihood(curve, eta, lam_s[self.study])
-        g_eta_s += np.bincount(self.study, g_eta, minlength=g_eta_s.size)
-        g_lam_s += np.bincount(self.study, g_lam, minlength=g_lam_s.size)
-        if beta.size:
-            g_beta += g_eta @ self.x
-        return ll, g_eta
-
-
-class _IpdRows(_NumpyRows):
-    """Patient rows: Bernoulli log-likelihood and its derivatives in (η, λ) per row."""
-
-    def __init__(self, inputs) -> None:
-        self.dose = np.ascontiguousarray(inputs.ipd_dose, dtype=np.float64)
-        self.study = np.ascontiguousarray(inputs.ipd_study, dtype=np.int64)
-        self.x = np.ascontiguousarray(inputs.ipd_x, dtype=np.float64)
-        self.event = np.ascontiguousarray(inputs.ipd_outcome == 1)
-
-    def log_likelihood(self, curve, eta, lam):
-        log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = curve(self.dose, eta, lam)
-        event = self.event
-        ll = np.where(event, log_p, log_q).sum()
-        return ll, np.where(event, dp_eta, dq_eta), np.where(event, dp_lam, dq_lam)
-
-
-class _AggregateRows(_NumpyRows):
-    """Aggregate rows: Binomial log-likelihood of the bin-integrated probability."""
-
-    def __init__(self, inputs) -> None:
-        self.nodes = np.ascontiguousarray(inputs.agg_nodes, dtype=np.float64)
-        self.log_w = np.ascontiguousarray(inputs.log_weights, dtype=np.float64)[None, :]
-        self.study = np.ascontiguousarray(inputs.agg_study, dtype=np.int64)
-        self.x = np.ascontiguousarray(inputs.agg_x, dtype=np.float64)
-        self.events = inputs.agg_events.astype(np.float64)
-        self.rest = (inputs.agg_n - inputs.agg_events).astype(np.float64)
-        self.log_choose_sum = float(log_choose(inputs.agg_n, inputs.agg_events).sum())
-
-    def log_likelihood(self, curve, eta, lam):
-        log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = curve(
-            self.nodes, eta[:, None], lam[:, None]
-        )
-        bin_p, a_p = _log_mean(log_p + self.log_w)
-        bin_q, a_q = _log_mean(log_q + self.log_w)
-        has_events, has_rest = self.events > 0, self.rest > 0
-        with np.errstate(invalid="ignore"):
-            ll = (
-                self.log_choose_sum
-                + np.where(has_events, self.events * bin_p, 0.0).sum()
-                + np.where(has_rest, self.rest * bin_q, 0.0).sum()
-            )
-            g_eta = _weighted(has_events, self.events, a_p, dp_eta) + _weighted(
-                has_rest, self.rest, a_q, dq_eta
-            )
-            g_lam = _weighted(has_events, self.events, a_p, dp_lam) + _weighted(
-                has_rest, self.rest, a_q, dq_lam
-            )
-        return ll, g_eta, g_lam
-
-
 def _grouped_ipd(inputs) -> tuple[np.ndarray, ...]:
     """Patient arrays for the kernel: one dose node per row, rows grouped by (study, covariates)."""
     dose = np.asarray(inputs.ipd_dose, dtype=np.float64)
@@ -678,26 +487,3 @@ def _aggregate_arrays(inputs) -> tuple:
         np.asarray(inputs.agg_x, dtype=np.float64).reshape(nodes.shape[0], len(inputs.covariates)),
         constant,
     )
-
-
-def _log_mean(log_terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise log-sum-exp and the softmax weights of its terms."""
-    top = log_terms.max(axis=1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    scaled = np.exp(log_terms - top)
-    total = scaled.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (np.log(total) + top)[:, 0], scaled / total
-
-
-def _weighted(mask, counts, softmax, derivative):
-    return np.where(mask, counts * (softmax * derivative).sum(axis=1), 0.0)
-
-
-def _log_half_normal(x, grad, index, sigma) -> float:
-    """Half-normal(sigma) density of τ = exp(u) at ``u = x[index]`` plus the log-Jacobian u."""
-    u = x[index]
-    tau = math.exp(u)
-    ratio = tau / sigma
-    grad[index] += 1.0 - ratio * ratio
-    return _LOG_HALF_NORMAL - math.log(sigma) - 0.5 * ratio * ratio + u
