@@ -104,12 +104,12 @@ class FittedModel:
             raise DoseResponseError(f"idata: {exc}") from None
         if "posterior" not in groups:
             raise DoseResponseError("idata has no posterior group; it is not a fitted model.")
-        missing = {"chain", "draw"} - set(groups["posterior"].dims)
-        if missing:
-            raise DoseResponseError(
-                f"the posterior group has no {sorted(missing)} dimension(s); it is not a set of "
-                "MCMC draws."
-            )
+        for name, values in groups["posterior"].data_vars.items():
+            if values.dims[:2] != ("chain", "draw"):
+                raise DoseResponseError(
+                    f"posterior variable {name!r} has dims {values.dims}; every posterior "
+                    "variable must start with ('chain', 'draw') (it is not a set of MCMC draws)."
+                )
         self._groups = groups
         self.spec = spec
         self.data = data
