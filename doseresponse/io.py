@@ -113,7 +113,9 @@ def save(fit, path: str | PathLike[str], *, overwrite: bool = False) -> Path:
     try:
         xr.Dataset(attrs=attrs).to_netcdf(tmp, mode="w", engine=_ENGINE)
         for name, dataset in groups.items():
-            dataset.to_netcdf(tmp, mode="a", group=name, engine=_ENGINE)
+            dataset.to_netcdf(
+                tmp, mode="a", group=name, engine=_ENGINE, encoding=_compression(dataset)
+            )
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -229,6 +231,15 @@ def _as_int(value: Any) -> int | None:
         return int(np.asarray(value).item())
     except (TypeError, ValueError):
         return None
+
+
+def _compression(dataset) -> dict[str, dict[str, Any]]:
+    """Compress every numeric variable with zlib (as ``InferenceData.to_netcdf`` did)."""
+    return {
+        name: {"zlib": True, "complevel": 4}
+        for name, values in dataset.variables.items()
+        if values.dtype.kind in "biufc"
+    }
 
 
 def _clean(dataset):
