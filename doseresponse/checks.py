@@ -38,7 +38,7 @@ from scipy import optimize, special
 from doseresponse import _arviz_compat
 from doseresponse._stats import check_ci_prob, check_n_bins, quantile_bins
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
-from doseresponse.models.curve_gradients import log_pair
+from doseresponse.models.curves import log_pair
 from doseresponse.models.design import model_inputs
 from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.results import FittedModel
