@@ -244,10 +244,10 @@ def sample_density(
         )
     run = dict(draws=draws, tune=tune, chains=chains, seed=random_seed,
                progressbar=progressbar, target_accept=float(target_accept))
+    start = time.perf_counter()  # the route check imports (first time: compiles) the callbacks
     use_c = route == "c-callbacks" or (route == "auto" and c_callback_route_status()[0])
     groups = None
     if use_c:
-        start = time.perf_counter()
         try:
             groups, compile_s, sample_s = _sample_c_callbacks(density, start, run)
             taken = "c-callbacks"
