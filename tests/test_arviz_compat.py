@@ -7,6 +7,8 @@ and Python 3.13 / ArviZ 1.x ``xarray.DataTree``); what differs between them is c
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -118,3 +120,14 @@ def test_fitted_model_accepts_every_container(groups, three_centre_ipd_frame):
         FittedModel("fit.nc", spec, data)
     with pytest.raises(DoseResponseError, match="chain"):
         FittedModel({"posterior": xr.Dataset({"d50": ("x", [1.0])})}, spec, data)
+
+
+def test_psis_loo_of_one_observation_does_not_warn(groups, rng):
+    ll = xr.DataArray(
+        rng.normal(-0.7, 0.05, (2, 50, 1)), dims=("chain", "draw", "observation"),
+        coords={"chain": [0, 1], "draw": np.arange(50), "observation": ["a"]}, name="obs",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        psis = _arviz_compat.psis_loo(groups["posterior"], ll)
+    assert psis.elpd_i.shape == (1,)
