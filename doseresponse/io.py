@@ -134,15 +134,18 @@ def load(path: str | PathLike[str]):
     Returns
     -------
     FittedModel
-        With the stored posterior, spec and data; nothing is re-sampled or recompiled.
+        With the stored posterior, spec and data, read into memory (the file is closed again);
+        nothing is re-sampled or recompiled. Files written on either supported stack (ArviZ 0.x
+        or 1.x) load on both.
 
     Raises
     ------
     FileNotFoundError
         No such file.
     ModelMismatchError
-        Not a doseresponse fit, an unsupported format version, or a spec/data digest that does
-        not match its content (the file was edited).
+        Not a readable NetCDF/HDF5 file, not a doseresponse fit, an unsupported format version,
+        a spec/data digest that does not match its content (the file was edited), or a missing
+        or unreadable posterior group (the file is damaged).
     """
     from doseresponse.results import FittedModel
 
