@@ -246,9 +246,13 @@ def _compression(dataset) -> dict[str, dict[str, Any]]:
 
 
 def _clean(dataset):
-    """Copy of a group keeping only attributes NetCDF can store (str, numbers)."""
+    """Copy of a group keeping only attributes NetCDF can store (str, numbers), on every level."""
     out = dataset.copy()
-    out.attrs = {
-        k: v for k, v in dataset.attrs.items() if isinstance(v, (str, int, float, np.number))
-    }
+    out.attrs = _storable(dataset.attrs)
+    for name in out.variables:
+        out[name].attrs = _storable(dataset[name].attrs)
     return out
+
+
+def _storable(attrs) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if isinstance(v, (str, int, float, np.number))}
