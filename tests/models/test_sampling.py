@@ -117,7 +117,7 @@ def test_buffered_density_equals_logp_and_grad(density):
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-14)
 
 
-@pytest.mark.parametrize("sampler", sorted(set(SAMPLERS) - {"auto"}) + ["auto"])
+@pytest.mark.parametrize("sampler", [*sorted(set(SAMPLERS) - {"auto"}), "auto"])
 def test_every_sampler_option_fits(sampler, cohort):
     # smoke test: each sampler= option runs end to end and returns a named posterior
     fit = NTCPModel().fit(cohort, sampler=sampler, random_seed=2, check=False,
