@@ -21,13 +21,17 @@ def test_unknown_attribute_raises_attribute_error():
 
 
 def test_import_does_not_load_pymc():
+    # PyMC is imported only to build the PyMC model (or sample it with a PyMC sampler): not by
+    # import, radiobiology, or the model classes (the default fit samples without PyMC)
     code = (
         "import sys, doseresponse as dr\n"
         "assert 'pymc' not in sys.modules, 'pymc imported eagerly'\n"
         "dr.radiobiology.bed_exponential(5.0, effective_half_life=50.0, alpha_beta=2.6,"
         " repair_half_time=2.8)\n"
         "assert 'pymc' not in sys.modules\n"
-        "dr.NTCPModel\n"
+        "model = dr.NTCPModel()\n"
+        "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules\n"
+        "model.build(dr.load_dataset('sim_kidney_prrt'))\n"
         "assert 'pymc' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

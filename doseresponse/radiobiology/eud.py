@@ -713,7 +713,10 @@ def _geud_loop(
         return 0.0
     count = 1.0 if weights is not None else float(n)
     if small:  # kernel summed expm1(a ln D): gEUD = exp(log1p(mean)/a)
-        return math.exp(math.log1p(max(math.fsum(sums) / count, -1.0)) / a)
+        mean = math.fsum(sums) / count
+        if mean <= -1.0:  # every dose 0 with a > 0: mean of D^a is 0, so gEUD = 0
+            return 0.0
+        return math.exp(math.log1p(mean) / a)
     if geometric:
         return math.exp(math.fsum(sums) / count)
     if not any(log_scales):
