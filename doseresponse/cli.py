@@ -1,23 +1,316 @@
-"""The ``doseresponse`` command line.
+"""The ``doseresponse`` command line (also ``python -m doseresponse``).
 
 Sub-commands::
 
-    doseresponse demo [--out DIR] [--overwrite]   radiobiology pipeline on the example patient
+    doseresponse fit DATA.csv --dose COL --outcome COL --study COL -o FIT.nc   fit and save
+    doseresponse curve FIT.nc --dose 20 23 30        NTCP/TCP at doses, with its interval
+    doseresponse dose-at FIT.nc 0.05                 dose giving a response probability (TD5)
+    doseresponse summary FIT.nc                      model, data, parameters and diagnostics
+    doseresponse compare A.nc B.nc                   rank fits of the same data by PSIS-LOO
+    doseresponse plot FIT.nc -o curve.png            curve figure (png, pdf or svg)
+    doseresponse datasets [NAME] [--csv OUT]         shipped datasets
+    doseresponse demo [--out DIR] [--overwrite]      radiobiology pipeline on the example patient
     doseresponse bed --dose GY --effective-half-life H --tissue NAME [...]
-    doseresponse tissues | nuclides               print the parameter tables
+    doseresponse tissues | nuclides                  print the parameter tables
     doseresponse --version
+
+Conventions shared by every sub-command: ``--help`` shows an example; ``--json`` prints
+machine-readable output (plain JSON: ``NaN`` becomes ``null``); ``--quiet`` hides progress and
+notes (results, warnings and errors are still printed); ``--debug`` shows the traceback of an
+error. Exit status 0 means success, 2 a usage error (bad or missing arguments), 1 a data or
+runtime error (missing or damaged file, invalid table, refused overwrite...). Every error is
+one line on standard error saying what went wrong and how to fix it. An existing output file is
+never replaced without ``--overwrite``. A closed output pipe (``doseresponse tissues | head``)
+ends quietly with status 0.
+
+Doses are in the fitted dose metric's unit (e.g. Gy BED); probabilities are dimensionless.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 from doseresponse._version import __version__
 from doseresponse.exceptions import DoseResponseError
 
-__all__ = ["main"]
+__all__ = ["UsageError", "build_parser", "main"]
+
+PROG = "doseresponse"
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+_FLOAT = "{:.6g}"
+_PLOT_FORMATS = ("png", "pdf", "svg")
+
+# CLI wording of the remedy of each failed diagnostic (FittedModel.diagnostics gives the Python one)
+_CLI_FIX = {
+    "divergences": "refit with --target-accept 0.98 (or 0.99); if they persist, simplify "
+    "--pooling",
+    "r_hat": "refit with more --tune and --draws (the chains have not mixed)",
+    "ess_bulk": "refit with more --draws",
+    "ess_tail": "refit with more --draws (tail intervals are unreliable until then)",
+}
+
+
+class UsageError(DoseResponseError):
+    """A command-line argument is invalid; the command exits with status 2."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line on standard error (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line with a pointer to ``--help`` and exit with 2."""
+        one_line = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line} (see '{self.prog} --help')\n")
+
+
+# ---------------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``doseresponse`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 success, 1 data or runtime error, 2 usage error. A parse error of the
+        arguments (and ``--help``/``--version``) raise :class:`SystemExit` as argparse does.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    prog = f"{PROG} {args.command}"
+    try:
+        with _plain_warnings():
+            code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every error becomes one line (traceback with --debug)
+        if debug:
+            traceback.print_exc()
+        code, message = _describe_error(exc)
+        hint = "" if debug or not code == EXIT_FAILURE or _is_expected(exc) else (
+            " (rerun with --debug for the traceback and report it as a bug)"
+        )
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.flush()
+        print(f"{prog}: error: {message}{hint}", file=sys.stderr)
+        return code
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``doseresponse`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        One sub-parser per command; ``args.func(args)`` runs the command and returns its exit
+        status.
+    """
+    parser = _ArgumentParser(
+        prog=PROG,
+        description="Dose-response analysis for radiopharmaceutical therapy.",
+        epilog=_example(
+            "doseresponse fit cohort.csv --dose bed --outcome tox --study centre -o fit.nc",
+            "doseresponse curve fit.nc --dose 20 23 30 --which new_study",
+            "doseresponse <command> --help",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"doseresponse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options()
+    for add in (_add_fit, _add_curve, _add_dose_at, _add_summary, _add_compare, _add_plot,
+                _add_datasets, _add_demo, _add_bed, _add_tables):
+        add(sub, common)
+    return parser
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import doseresponse as dr
+
+    out = _check_output(args.output, args.overwrite, "-o")
+    mapping = _fit_mapping(args)
+    model_class = dr.NTCPModel if args.kind == "NTCP" else dr.TCPModel
+    with _usage_errors():
+        model = model_class(
+            curve=args.curve, pooling=args.pooling, pool_slope=args.pool_slope,
+            priors=args.priors, measurement_error=args.measurement_error,
+        )
+    _note(args, f"reading {args.data}")
+    data = dr.DoseResponseData.from_csv(_existing_file(args.data, "DATA"), **mapping)
+    _note(args, f"data: {len(data.studies)} studies, {data.n_patients} patients, "
+                f"{data.n_events} events; dose metric {data.dose_label}")
+    _note(args, f"fitting {model!r}: {args.chains} chains x ({args.tune} warm-up + "
+                f"{args.draws} draws)")
+    fit = model.fit(
+        data, draws=args.draws, tune=args.tune, chains=args.chains, random_seed=args.seed,
+        target_accept=args.target_accept, check=False,
+        progressbar=sys.stderr.isatty() and not args.quiet,
+    )
+    fit.save(out, overwrite=args.overwrite)
+    diag = fit.diagnostics()
+    ok = bool(diag["ok"].all())
+    if args.json:
+        _print_json({**_fit_record(fit, args.ci_prob), "output": str(out)})
+    else:
+        print(fit.summary(**_ci(args)))
+        print()
+        print("\n".join(_diagnostics_lines(diag)))
+        print(f"\nfit saved to {out}")
+    if not ok:
+        failed = ", ".join(diag.loc[~diag["ok"], "check"])
+        _warn(f"diagnostics FAILED ({failed}): the intervals are not reliable; "
+              "see the fixes above and refit")
+    return EXIT_OK
+
+
+def _cmd_curve(args: argparse.Namespace) -> int:
+    fit = _load_fit(args.fit)
+    with _usage_errors():
+        band = fit.curve(args.dose, which=args.which, covariates=_covariates(args),
+                         **_ci(args), **_seed(args))
+    frame = band.to_frame()
+    if args.json:
+        _print_json(_records(frame))
+        return EXIT_OK
+    print(band.header())
+    print(frame.to_string(index=False, float_format=_FLOAT.format))
+    return EXIT_OK
+
+
+def _cmd_dose_at(args: argparse.Namespace) -> int:
+    fit = _load_fit(args.fit)
+    with _usage_errors():
+        result = fit.dose_at(args.p, which=args.which, covariates=_covariates(args),
+                             **_ci(args), **_seed(args))
+    record = _dose_at_record(result)
+    if args.json:
+        _print_json(record)
+        return EXIT_OK
+    cov = ", ".join(f"{k}={v:g}" for k, v in result.covariates.items())
+    print(f"{result.label}: dose at {fit.spec.kind} = {result.p:g}, "
+          f"{_describe_which(result.which)}" + (f" ({cov})" if cov else "")
+          + f"; {result.metric} in {result.unit}; {100 * result.ci_prob:g} % {result.interval} "
+          f"interval, {result.method}")
+    width = max(len(k) for k in result)
+    for key in result:
+        if key != "draws":
+            print(f"{key:<{width}}  {_FLOAT.format(result[key])}")
+    if result.n_at_zero:
+        print(f"note: {result.n_at_zero} draws exceed p already at dose 0 and count as dose 0")
+    return EXIT_OK
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    fit = _load_fit(args.fit)
+    if args.json:
+        _print_json(_fit_record(fit, args.ci_prob))
+        return EXIT_OK
+    print(fit.summary(**_ci(args)))
+    print()
+    print("\n".join(_diagnostics_lines(fit.diagnostics())))
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import doseresponse as dr
+
+    if len(args.fits) < 2:
+        raise UsageError("compare needs at least two fit files, e.g. compare A.nc B.nc.")
+    fits: dict[str, Any] = {}
+    for path in args.fits:
+        name = Path(path).stem
+        number = 2
+        while name in fits:
+            name, number = f"{Path(path).stem}#{number}", number + 1
+        fits[name] = _load_fit(path)
+    table = dr.compare(fits, ic=args.ic)
+    if args.json:
+        _print_json(_records(table.reset_index(names="name")))
+        return EXIT_OK
+    print(f"fits ranked by {args.ic.upper()} expected log predictive density (elpd, nats; "
+          "best first). A difference below about two dse does not favour either fit.")
+    print(table.to_string(float_format="{:.4g}".format))
+    return EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    suffix = Path(args.output).suffix.lower().lstrip(".")
+    if suffix not in _PLOT_FORMATS:
+        raise UsageError(
+            f"-o {args.output}: unknown figure format {suffix!r}; end the name in "
+            f"{', '.join('.' + f for f in _PLOT_FORMATS)}."
+        )
+    out = _check_output(args.output, args.overwrite, "-o")
+    fit = _load_fit(args.fit)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with _usage_errors():
+        ax = fit.plot_curve(args.which, _covariates(args), show_data=not args.no_data,
+                            **_ci(args))
+    try:
+        ax.figure.savefig(out, format=suffix, bbox_inches="tight", dpi=args.dpi)
+    finally:
+        plt.close(ax.figure)
+    if args.json:
+        _print_json({"output": str(out), "format": suffix, "which": args.which})
+    else:
+        _note(args, f"figure saved to {out}")
+    return EXIT_OK
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    import doseresponse as dr
+
+    if args.name is None:
+        if args.csv is not None:
+            raise UsageError("--csv needs a dataset NAME, e.g. datasets bliss_beetles --csv b.csv.")
+        table = dr.list_datasets()
+        if args.json:
+            _print_json(_records(table))
+            return EXIT_OK
+        columns = ["name", "kind", "level", "n_rows", "dose_metric", "dose_unit"]
+        with _wide_pandas():
+            print(table[columns].to_string(index=False))
+        return EXIT_OK
+    info = dr.datasets.dataset_info(args.name)
+    if args.csv is not None:
+        out = _check_output(args.csv, args.overwrite, "--csv")
+        dr.load_dataset(info["name"], as_frame=True).to_csv(out, index=False)
+        _note(args, f"{info['name']} written to {out}")
+    if args.json:
+        _print_json(info)
+    elif args.csv is None:
+        _print_dataset_info(info)
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -25,92 +318,602 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     result = run_demo(args.out, overwrite=args.overwrite)
     table = result.dosimetry.per_region[["region", "dose_gy", "bed_gy", "eqd2_gy"]]
+    if args.json:
+        files = {key: str(path) for key, path in result.files.items()}
+        _print_json({"per_region": _records(table), "files": files})
+        return EXIT_OK
     print("Multi-cycle dosimetry of the example 177Lu-DOTATATE patient (synthetic):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\nReport written to {result.files['html']}")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_bed(args: argparse.Namespace) -> int:
     from doseresponse.radiobiology.bed import bed_exponential, eqd
     from doseresponse.radiobiology.tissues import tissue_parameters
 
-    if args.tissue is not None:
-        tissue = tissue_parameters(args.tissue)
-        alpha_beta = args.alpha_beta if args.alpha_beta is not None else tissue.alpha_beta
-        repair = (
-            args.repair_half_time if args.repair_half_time is not None else tissue.repair_half_time
+    with _usage_errors():  # every input of this command is an argument
+        if args.tissue is not None:
+            tissue = tissue_parameters(args.tissue)
+            alpha_beta = args.alpha_beta if args.alpha_beta is not None else tissue.alpha_beta
+            repair = (
+                args.repair_half_time if args.repair_half_time is not None
+                else tissue.repair_half_time
+            )
+        elif args.alpha_beta is None or args.repair_half_time is None:
+            raise UsageError(
+                "give --tissue NAME, or both --alpha-beta (Gy) and --repair-half-time (h)."
+            )
+        else:
+            alpha_beta, repair = args.alpha_beta, args.repair_half_time
+        value = float(
+            bed_exponential(
+                args.dose,
+                effective_half_life=args.effective_half_life,
+                alpha_beta=alpha_beta,
+                repair_half_time=repair,
+                uptake_half_life=args.uptake_half_life,
+            )
         )
-    elif args.alpha_beta is None or args.repair_half_time is None:
-        raise DoseResponseError(
-            "give --tissue NAME, or both --alpha-beta (Gy) and --repair-half-time (h)."
-        )
-    else:
-        alpha_beta, repair = args.alpha_beta, args.repair_half_time
-    value = float(
-        bed_exponential(
-            args.dose,
-            effective_half_life=args.effective_half_life,
-            alpha_beta=alpha_beta,
-            repair_half_time=repair,
-            uptake_half_life=args.uptake_half_life,
-        )
-    )
+        eqd2 = float(eqd(value, alpha_beta=alpha_beta))
+    if args.json:
+        _print_json({"bed_gy": value, "eqd2_gy": eqd2, "alpha_beta_gy": alpha_beta,
+                     "repair_half_time_h": repair})
+        return EXIT_OK
     print(f"BED  = {value:.4g} Gy  (α/β = {alpha_beta:g} Gy, T_rep = {repair:g} h)")
-    print(f"EQD2 = {float(eqd(value, alpha_beta=alpha_beta)):.4g} Gy")
-    return 0
+    print(f"EQD2 = {eqd2:.4g} Gy")
+    return EXIT_OK
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     if args.command == "tissues":
         from doseresponse.radiobiology.tissues import list_tissues as listing
     else:
         from doseresponse.radiobiology.nuclides import list_nuclides as listing
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(listing().to_string(index=False))
-    return 0
+    table = listing()
+    if args.json:
+        _print_json(_records(table))
+        return EXIT_OK
+    with _wide_pandas():
+        print(table.to_string(index=False))
+    return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``doseresponse`` command."""
-    parser = argparse.ArgumentParser(
-        prog="doseresponse",
-        description="Dose-response analysis for radiopharmaceutical therapy.",
+# ---------------------------------------------------------------------------------- parsers
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = _ArgumentParser(add_help=False)
+    group = common.add_argument_group("output and error options")
+    group.add_argument("--json", action="store_true",
+                       help="print machine-readable JSON instead of text")
+    group.add_argument("--quiet", "-q", action="store_true",
+                       help="hide progress and notes (results, warnings and errors still show)")
+    group.add_argument("--debug", action="store_true",
+                       help="show the Python traceback of an error")
+    return common
+
+
+def _command(sub, common, name: str, summary: str, examples: Sequence[str], func: Callable,
+             description: str | None = None) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name, help=summary, description=description or summary[0].upper() + summary[1:] + ".",
+        epilog=_example(*examples), parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"doseresponse {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="run the radiobiology pipeline on the example patient")
-    demo.add_argument("--out", default="doseresponse-demo", help="output folder")
-    demo.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    demo.set_defaults(func=_cmd_demo)
-
-    bed = sub.add_parser("bed", help="BED and EQD2 of a mono-exponential (or uptake) delivery")
-    bed.add_argument("--dose", type=float, required=True, help="absorbed dose (Gy)")
-    bed.add_argument("--effective-half-life", type=float, required=True, help="h")
-    bed.add_argument("--uptake-half-life", type=float, default=None, help="h (optional)")
-    bed.add_argument("--tissue", default=None, help="tissue preset, e.g. kidney")
-    bed.add_argument("--alpha-beta", type=float, default=None, help="α/β (Gy)")
-    bed.add_argument("--repair-half-time", type=float, default=None, help="h")
-    bed.set_defaults(func=_cmd_bed)
-
-    for name, text in (("tissues", "tissue presets"), ("nuclides", "nuclide data")):
-        table = sub.add_parser(name, help=f"print the {text}")
-        table.set_defaults(func=_cmd_table)
+    parser.set_defaults(func=func)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``doseresponse`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _add_fit(sub, common) -> None:
+    p = _command(
+        sub, common, "fit", "fit a hierarchical NTCP/TCP model to a CSV table and save it",
+        [
+            "doseresponse fit cohort.csv --dose bed_gy --outcome toxicity --study centre "
+            "--covariate htn --dose-metric BED --dose-unit Gy --curve log-logistic --seed 1 "
+            "-o kidney.nc",
+            "doseresponse fit bins.csv --dose dose --events events --n n --study study "
+            "-o fit.nc",
+        ],
+        _cmd_fit,
+        description="Validate a tidy CSV table (one row per patient, or events/n per dose "
+        "bin), fit a Bayesian hierarchical dose-response model, print the summary and the "
+        "convergence diagnostics in plain words, and save the fit (NetCDF). Progress is shown "
+        "on standard error when it is a terminal. Failed diagnostics are reported loudly; the "
+        "fit is still saved.",
+    )
+    p.add_argument("data", metavar="DATA.csv", help="tidy CSV table")
+    p.add_argument("-o", "--output", required=True, metavar="FIT.nc", help="fit file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    cols = p.add_argument_group("columns of DATA.csv")
+    cols.add_argument("--dose", required=True, metavar="COL", help="dose column")
+    cols.add_argument("--outcome", metavar="COL", help="patient rows: 0/1 outcome column")
+    cols.add_argument("--events", metavar="COL", help="aggregate rows: events column")
+    cols.add_argument("--n", metavar="COL", help="aggregate rows: patients-at-risk column")
+    cols.add_argument("--study", required=True, metavar="COL", help="study / centre column")
+    cols.add_argument("--patient", metavar="COL", help="patient id column (unique per study)")
+    cols.add_argument("--covariate", action="extend", nargs="+", default=[], metavar="COL",
+                      help="patient-level covariate columns (numeric, 0/1 for factors)")
+    cols.add_argument("--study-covariate", action="extend", nargs="+", default=[],
+                      metavar="COL", help="study-level covariate columns")
+    cols.add_argument("--dose-se", metavar="COL", help="absolute dose standard-error column")
+    cols.add_argument("--dose-rel-se", metavar="COL",
+                      help="relative dose standard-error column (0.2 = 20 %%)")
+    meta = p.add_argument_group("what the columns mean")
+    meta.add_argument("--dose-metric", default="dose",
+                      help="dose metric, e.g. BED, EQD2, 'mean absorbed dose' (default: dose)")
+    meta.add_argument("--dose-unit", default="Gy", help="dose unit (default: Gy)")
+    meta.add_argument("--outcome-name", help="readable outcome, e.g. 'grade >= 3 toxicity'")
+    model = p.add_argument_group("model")
+    model.add_argument("--kind", choices=("NTCP", "TCP"), default="NTCP",
+                       help="normal-tissue complication or tumour control (default: NTCP)")
+    model.add_argument("--curve", default="logistic",
+                       help="curve family: logistic, log-logistic, probit (lkb), cloglog "
+                       "(weibull) or poisson (default: logistic)")
+    model.add_argument("--pooling", choices=("partial", "complete", "none"), default="partial",
+                       help="pooling of D50 across studies (default: partial)")
+    model.add_argument("--pool-slope", action="store_true",
+                       help="with partial pooling, pool the slope across studies too")
+    model.add_argument("--measurement-error", choices=("none", "lognormal"), default="none",
+                       help="lognormal: treat doses with --dose-se/--dose-rel-se as noisy "
+                       "measurements (default: none)")
+    model.add_argument("--priors", metavar="JSON",
+                       help="prior overrides as JSON text, e.g. "
+                       "'{\"d50\": {\"median\": 40, \"lower\": 20, \"upper\": 80}}'")
+    run = p.add_argument_group("sampler")
+    run.add_argument("--seed", type=int, default=None, help="sampler seed (default: random, "
+                     "recorded in the fit)")
+    run.add_argument("--draws", type=_positive_int, default=1000,
+                     help="kept draws per chain (default: 1000)")
+    run.add_argument("--tune", type=_positive_int, default=1000,
+                     help="warm-up iterations per chain (default: 1000)")
+    run.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
+    run.add_argument("--target-accept", type=_open_unit, default=0.95,
+                     help="NUTS target acceptance in (0, 1) (default: 0.95)")
+    _ci_option(p)
+
+
+def _add_curve(sub, common) -> None:
+    p = _command(
+        sub, common, "curve", "print the fitted NTCP/TCP at given doses with its interval",
+        [
+            "doseresponse curve fit.nc --dose 20 23 30",
+            "doseresponse curve fit.nc --dose 23 --which new_study --covariate htn=1 --json",
+        ],
+        _cmd_curve,
+        description="Print the posterior response probability at each dose: mean, median and "
+        "the equal-tailed interval. The header says which curve (typical centre, new centre "
+        "or a study), the dose metric and unit, and the interval level. --json prints a list "
+        "of records with the columns dose, mean, median, lower, upper.",
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
+    p.add_argument("--dose", type=_nonnegative_float, nargs="+", required=True, metavar="D",
+                   help="doses in the fit's dose unit")
+    _prediction_options(p)
+
+
+def _add_dose_at(sub, common) -> None:
+    p = _command(
+        sub, common, "dose-at", "print the dose at which the response probability is P "
+        "(TD5, TCD50, ...)",
+        [
+            "doseresponse dose-at fit.nc 0.05",
+            "doseresponse dose-at fit.nc 0.05 --which new_study --covariate htn=1 --json",
+        ],
+        _cmd_dose_at,
+        description="Print the posterior of the dose giving response probability P (TDp for "
+        "an NTCP fit, TCDp for a TCP fit): mean, median and the equal-tailed interval, in the "
+        "fit's dose unit.",
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
+    p.add_argument("p", type=_open_unit, metavar="P", help="response probability in (0, 1)")
+    _prediction_options(p)
+
+
+def _add_summary(sub, common) -> None:
+    p = _command(sub, common, "summary",
+                 "print a saved fit's model, data, parameters and diagnostics",
+                 ["doseresponse summary fit.nc", "doseresponse summary fit.nc --json"],
+                 _cmd_summary)
+    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
+    _ci_option(p)
+
+
+def _add_compare(sub, common) -> None:
+    p = _command(
+        sub, common, "compare", "rank fits of the same data by expected predictive accuracy",
+        ["doseresponse compare logistic.nc log-logistic.nc"], _cmd_compare,
+        description="Rank two or more fits of the same data by expected log predictive "
+        "density (PSIS-LOO or WAIC), best first, with stacking weights. Fits are named by "
+        "their file names.",
+    )
+    p.add_argument("fits", nargs="+", metavar="FIT.nc", help="two or more fit files")
+    p.add_argument("--ic", choices=("loo", "waic"), default="loo",
+                   help="information criterion (default: loo)")
+
+
+def _add_plot(sub, common) -> None:
+    p = _command(
+        sub, common, "plot", "draw the fitted curve with its band over the binned data",
+        ["doseresponse plot fit.nc -o curve.png",
+         "doseresponse plot fit.nc --which new_study --covariate htn=1 -o curve.pdf"],
+        _cmd_plot,
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
+    p.add_argument("-o", "--output", required=True, metavar="FIGURE",
+                   help="figure file; the format follows the extension (.png, .pdf or .svg)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-data", action="store_true", help="do not draw the binned observations")
+    p.add_argument("--dpi", type=_positive_int, default=150, help="resolution (default: 150)")
+    _prediction_options(p, seed=False)
+
+
+def _add_datasets(sub, common) -> None:
+    p = _command(
+        sub, common, "datasets", "list the shipped datasets, describe one, or write it as CSV",
+        ["doseresponse datasets", "doseresponse datasets sim_kidney_prrt",
+         "doseresponse datasets sim_kidney_prrt --csv kidney.csv"],
+        _cmd_datasets,
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="dataset name")
+    p.add_argument("--csv", metavar="OUT.csv", help="write the dataset's tidy table to OUT.csv")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def _add_demo(sub, common) -> None:
+    p = _command(sub, common, "demo", "run the radiobiology pipeline on the example patient",
+                 ["doseresponse demo --out demo-report"], _cmd_demo)
+    p.add_argument("--out", default="doseresponse-demo", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace existing report files")
+
+
+def _add_bed(sub, common) -> None:
+    p = _command(sub, common, "bed",
+                 "BED and EQD2 of a mono-exponential (or uptake) delivery",
+                 ["doseresponse bed --dose 5 --effective-half-life 50 --tissue kidney"], _cmd_bed)
+    p.add_argument("--dose", type=float, required=True, help="absorbed dose (Gy)")
+    p.add_argument("--effective-half-life", type=float, required=True, help="h")
+    p.add_argument("--uptake-half-life", type=float, default=None, help="h (optional)")
+    p.add_argument("--tissue", default=None, help="tissue preset, e.g. kidney")
+    p.add_argument("--alpha-beta", type=float, default=None, help="α/β (Gy)")
+    p.add_argument("--repair-half-time", type=float, default=None, help="h")
+
+
+def _add_tables(sub, common) -> None:
+    for name, text in (("tissues", "tissue presets"), ("nuclides", "nuclide data")):
+        _command(sub, common, name, f"print the {text}", [f"doseresponse {name}"], _cmd_table)
+
+
+def _ci_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ci-prob", type=_open_unit, default=None, metavar="PROB",
+                        help="probability of the intervals in (0, 1) (default: 0.95)")
+
+
+def _prediction_options(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    parser.add_argument("--which", default="population",
+                        help="population (typical centre, default), new_study (a new centre: "
+                        "includes between-study spread) or a study label")
+    parser.add_argument("--covariate", action="extend", nargs="+", type=_key_value,
+                        default=[], metavar="NAME=VALUE",
+                        help="covariate values, e.g. htn=1 (a covariate not given is 0)")
+    _ci_option(parser)
+    if seed:
+        parser.add_argument("--seed", type=int, default=None,
+                            help="seed of the new-centre random effects (default: the "
+                            "package's fixed seed, so repeated calls agree)")
+
+
+def _example(*lines: str) -> str:
+    return "example" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(
+        f"  {line}" for line in lines
+    )
+
+
+# ---------------------------------------------------------------------------------- arguments
+
+
+def _positive_int(text: str) -> int:
     try:
-        return int(args.func(args))
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a dose >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite dose >= 0, got {text!r}")
+    return value
+
+
+def _open_unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a probability in (0, 1) such as 0.05, got {text!r}"
+        ) from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a probability in (0, 1) such as 0.05, got {text!r}"
+        )
+    return value
+
+
+def _key_value(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not name or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER such as htn=1, got {text!r}")
+    return name, number
+
+
+def _fit_mapping(args: argparse.Namespace) -> dict[str, Any]:
+    if args.outcome is None and (args.events is None or args.n is None):
+        raise UsageError(
+            "give --outcome COL (patient rows) or both --events COL and --n COL (dose bins)."
+        )
+    if (args.events is None) != (args.n is None):
+        raise UsageError("--events and --n go together: give both columns, or neither.")
+    if args.measurement_error == "lognormal" and not (args.dose_se or args.dose_rel_se):
+        raise UsageError("--measurement-error lognormal needs --dose-se COL or --dose-rel-se COL.")
+    mapping: dict[str, Any] = {
+        "dose": args.dose, "outcome": args.outcome, "events": args.events, "n": args.n,
+        "study": args.study, "patient": args.patient, "dose_se": args.dose_se,
+        "dose_rel_se": args.dose_rel_se, "covariates": list(args.covariate),
+        "study_covariates": list(args.study_covariate), "dose_metric": args.dose_metric,
+        "dose_unit": args.dose_unit, "outcome_name": args.outcome_name,
+    }
+    return {k: v for k, v in mapping.items() if v is not None}
+
+
+def _covariates(args: argparse.Namespace) -> dict[str, float] | None:
+    values = dict(args.covariate)
+    if len(values) != len(args.covariate):
+        raise UsageError("--covariate: each name may be given once.")
+    return values or None
+
+
+def _ci(args: argparse.Namespace) -> dict[str, float]:
+    return {} if args.ci_prob is None else {"ci_prob": args.ci_prob}
+
+
+def _seed(args: argparse.Namespace) -> dict[str, int]:
+    return {} if args.seed is None else {"random_seed": args.seed}
+
+
+# ---------------------------------------------------------------------------------- files
+
+
+def _existing_file(path: str, what: str) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} {path}: no such file; check the path.")
+    if p.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; give a file.")
+    return path
+
+
+def _load_fit(path: str):
+    import doseresponse as dr
+
+    return dr.load(_existing_file(path, "fit file"))
+
+
+def _check_output(path: str, overwrite: bool, option: str) -> Path:
+    """Refuse an existing output (without --overwrite) or a missing folder before any work."""
+    out = Path(path)
+    if out.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a folder; give a file name.")
+    if out.exists() and not overwrite:
+        raise FileExistsError(
+            f"{option} {path} already exists; pass --overwrite to replace it, or choose "
+            "another name."
+        )
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{option} {path}: folder {parent} does not exist; create it.")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"{option} {path}: folder {parent} is not writable; choose "
+                              "another folder.")
+    return out
+
+
+# ---------------------------------------------------------------------------------- output
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; NaN and infinities become None."""
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _records(frame) -> list[dict[str, Any]]:
+    return [_jsonable(row) for row in frame.to_dict(orient="records")]
+
+
+def _dose_at_record(result) -> dict[str, Any]:
+    record = {key: result[key] for key in result if key != "draws"}
+    for name in ("p", "which", "metric", "unit", "ci_prob", "label", "covariates",
+                 "n_at_zero", "interval", "method"):
+        record[name] = getattr(result, name)
+    return _jsonable(record)
+
+
+def _fit_record(fit, ci_prob: float | None) -> dict[str, Any]:
+    spec, data = fit.spec, fit.data
+    summary = fit.summary_frame(**({} if ci_prob is None else {"ci_prob": ci_prob}))
+    diag = fit.diagnostics()
+    post = fit.posterior
+    return _jsonable({
+        "model": {"kind": spec.kind, "curve": spec.curve, "pooling": spec.pooling,
+                  "pool_slope": spec.pool_slope, "covariates": list(spec.covariates),
+                  "study_covariates": list(spec.study_covariates),
+                  "measurement_error": spec.measurement_error, "priors": spec.priors,
+                  "dose_metric": spec.dose_metric, "dose_unit": spec.dose_unit},
+        "data": {"studies": list(data.studies), "n_patients": data.n_patients,
+                 "n_events": data.n_events, "outcome": data.outcome_name},
+        "sampling": {"chains": int(post.sizes["chain"]), "draws": int(post.sizes["draw"])},
+        "ci_prob": summary.attrs.get("ci_prob"),
+        "parameters": _records(summary.reset_index()),
+        "diagnostics": _records(diag),
+        "diagnostics_ok": bool(diag["ok"].all()),
+    })
+
+
+def _diagnostics_lines(diag) -> list[str]:
+    ok = bool(diag["ok"].all())
+    lines = ["convergence diagnostics: " + (
+        "all passed" if ok else "FAILED - do not report these intervals until the fit is redone"
+    )]
+    for row in diag.itertuples():
+        if row.check == "divergences":
+            what = f"divergent transitions after warm-up: {int(row.value)} (must be 0)"
+        elif row.check == "r_hat":
+            what = (f"worst R-hat (chains agree): {row.value:.3f} at {row.worst_parameter} "
+                    f"(must be <= {row.threshold:g})")
+        else:
+            label = "bulk" if row.check == "ess_bulk" else "tail"
+            what = (f"smallest {label} effective sample size: {row.value:.0f} at "
+                    f"{row.worst_parameter} (must be >= {row.threshold:g})")
+        status = "ok    " if row.ok else "FAILED"
+        fix = "" if row.ok else f"; fix: {_CLI_FIX.get(row.check, row.fix)}"
+        lines.append(f"  {status} {what}{fix}")
+    return lines
+
+
+def _describe_which(which: str) -> str:
+    return {"population": "typical centre (population)",
+            "new_study": "new centre (new_study)"}.get(which, f"study {which}")
+
+
+def _print_dataset_info(info: Mapping[str, Any]) -> None:
+    print(f"{info['name']}: {info['title']}")
+    print(f"  {info['description']}")
+    print(f"kind: {info['kind']}; level: {info['level']}; rows: {info['n_rows']}")
+    print(f"outcome: {info['outcome']}")
+    print(f"dose: {info['dose_metric']} [{info['dose_unit']}]")
+    columns = info.get("columns") or {}
+    if columns:
+        print("columns:")
+        for name, meta in columns.items():
+            text = meta if isinstance(meta, str) else "; ".join(
+                f"{v}" for v in (meta.get("description"), meta.get("unit")) if v
+            )
+            print(f"  {name}: {text}")
+    for citation in info.get("citations") or []:
+        print(f"citation: {citation}")
+    print(f"licence: {info['licence']}")
+    print(f"write it as CSV: doseresponse datasets {info['name']} --csv {info['name']}.csv")
+
+
+@contextlib.contextmanager
+def _wide_pandas() -> Iterator[None]:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        yield
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
+def _warn(text: str) -> None:
+    print(f"{PROG}: warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Turn package errors raised by argument values into usage errors (exit status 2)."""
+    try:
+        yield
+    except UsageError:
+        raise
     except DoseResponseError as exc:
-        print(f"doseresponse: error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def _plain_warnings() -> Iterator[None]:
+    """Show warnings as one line each (``doseresponse: warning: ...``), without source lines."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda message, *args, **kwargs: _warn(message)
+        yield
+
+
+def _is_expected(exc: BaseException) -> bool:
+    return isinstance(exc, (DoseResponseError, OSError))
+
+
+def _describe_error(exc: BaseException) -> tuple[int, str]:
+    """Exit status and one-line message of an error."""
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE, _one_line(exc)
+    if isinstance(exc, FileExistsError) and exc.filename is None:
+        return EXIT_FAILURE, _one_line(exc)
+    if isinstance(exc, OSError):
+        return EXIT_FAILURE, _os_error_text(exc)
+    if isinstance(exc, DoseResponseError):
+        return EXIT_FAILURE, _one_line(exc)
+    return EXIT_FAILURE, f"unexpected {type(exc).__name__}: {_one_line(exc)}"
+
+
+def _os_error_text(exc: OSError) -> str:
+    if exc.filename is None:
+        return _one_line(exc)
+    name = exc.filename
+    if isinstance(exc, FileNotFoundError):
+        return f"{name}: no such file or folder; check the path."
+    if isinstance(exc, PermissionError):
+        return f"{name}: permission denied; choose a file or folder you can read and write."
+    if isinstance(exc, IsADirectoryError):
+        return f"{name} is a folder; give a file."
+    reason = exc.strerror or _one_line(exc)
+    return f"{name}: {reason}; check the path and the free disk space."
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of standard output went away: discard what is left and exit 0."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
 
 
 if __name__ == "__main__":
