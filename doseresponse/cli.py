@@ -34,6 +34,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -64,6 +65,16 @@ _CLI_FIX = {
 
 class UsageError(DoseResponseError):
     """A command-line argument is invalid; the command exits with status 2."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks; lists ``-o, --output FIT.nc`` as Python 3.13 does."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        metavar = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {metavar}"
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -136,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
             "doseresponse curve fit.nc --dose 20 23 30 --which new_study",
             "doseresponse <command> --help",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"doseresponse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -397,9 +408,10 @@ def _common_options() -> argparse.ArgumentParser:
 def _command(sub, common, name: str, summary: str, examples: Sequence[str], func: Callable,
              description: str | None = None) -> argparse.ArgumentParser:
     parser = sub.add_parser(
-        name, help=summary, description=description or summary[0].upper() + summary[1:] + ".",
+        name, help=summary,
+        description=textwrap.fill(description or summary[0].upper() + summary[1:] + ".", 88),
         epilog=_example(*examples), parents=[common],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.set_defaults(func=func)
     return parser
@@ -409,9 +421,9 @@ def _add_fit(sub, common) -> None:
     p = _command(
         sub, common, "fit", "fit a hierarchical NTCP/TCP model to a CSV table and save it",
         [
-            "doseresponse fit cohort.csv --dose bed_gy --outcome toxicity --study centre "
-            "--covariate htn --dose-metric BED --dose-unit Gy --curve log-logistic --seed 1 "
-            "-o kidney.nc",
+            "doseresponse fit cohort.csv --dose bed_gy --outcome toxicity --study centre \\\n"
+            "    --covariate htn --dose-metric BED --dose-unit Gy --curve log-logistic \\\n"
+            "    --seed 1 -o kidney.nc",
             "doseresponse fit bins.csv --dose dose --events events --n n --study study "
             "-o fit.nc",
         ],
