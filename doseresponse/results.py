@@ -13,9 +13,13 @@ Predictions say which curve they describe (``which=``):
 ``"population"``
     the typical study (study random effect 0);
 ``"new_study"``
-    a study not in the data: each posterior draw gets a fresh random effect
-    :math:`u \sim N(0, \tau^2)` from a seeded generator, so the band includes between-study
-    spread — what a new centre should expect;
+    a centre not in the data, in one of two views (``new_study=``, see
+    :mod:`doseresponse.models.predictive`): ``"spread"`` (default for curves) gives each
+    posterior draw a fresh random effect :math:`u \sim N(0, \tau^2)` from a seeded generator,
+    so the band shows where a new centre's own curve may lie; ``"averaged"`` integrates the
+    new-centre effect out per draw (the risk for a patient at a new centre, with only parameter
+    uncertainty in the band). Both have the same mean: the posterior predictive risk, which
+    :meth:`FittedModel.dose_at` inverts as its ``"predictive"`` dose and decisions use;
 a study label
     that study, with its own random effect (and its study-level covariates).
 
@@ -46,6 +50,7 @@ from doseresponse._validation import (
 )
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
+from doseresponse.models.predictive import NEW_STUDY_VIEWS, DrawParameters, draw_parameters
 from doseresponse.models.result_types import DEFAULT_CI_PROB, CurveBand, DoseAt
 from doseresponse.models.spec import ModelSpec
 
@@ -279,6 +284,62 @@ class FittedModel:
 
     # ------------------------------------------------------------------ predictions
 
+    @property
+    def kind(self) -> str:
+        """``"NTCP"`` or ``"TCP"``."""
+        return self.spec.kind
+
+    @property
+    def dose_metric(self) -> str:
+        """Dose metric of the fit (e.g. ``"BED"``)."""
+        return self.spec.dose_metric
+
+    @property
+    def dose_unit(self) -> str:
+        """Unit of the dose metric (e.g. ``"Gy"``)."""
+        return self.spec.dose_unit
+
+    @property
+    def curve_name(self) -> str:
+        """Curve family name (e.g. ``"log-logistic"``)."""
+        return self.spec.curve
+
+    def probability_draws(
+        self,
+        dose: ArrayLike,
+        which: str = "population",
+        covariates: Mapping[str, float] | None = None,
+        *,
+        new_study: str = "spread",
+        random_seed: int = _NEW_STUDY_SEED,
+    ) -> np.ndarray:
+        """Response probability per posterior draw at each dose.
+
+        Parameters
+        ----------
+        dose : array_like
+            1-D doses (>= 0, in the fitted dose unit, e.g. Gy BED).
+        which : str
+            ``"population"`` (typical centre), ``"new_study"`` (a new centre) or a study label.
+        covariates : mapping, optional
+            Covariate values; a covariate not given is 0 (a named study's study-level
+            covariates default to that study's values).
+        new_study : {"spread", "averaged"}
+            With ``which="new_study"``: one new-centre effect per draw, or the effect
+            integrated out per draw (:mod:`doseresponse.models.predictive`). Both have the
+            same mean over draws (the posterior predictive risk).
+        random_seed : int
+            Seed of the new-centre effects of ``"spread"`` (fixed, so repeated calls agree).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_draws, n_dose)``; its mean over draws is the predictive risk.
+        """
+        dose = self._dose_grid(dose)
+        params, _ = self._parameters(which, covariates, random_seed, new_study)
+        return params.probability(dose)
+
     def curve(
         self,
         dose_grid: ArrayLike,
@@ -286,6 +347,8 @@ class FittedModel:
         covariates: Mapping[str, float] | None = None,
         ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int = _NEW_STUDY_SEED,
+        *,
+        new_study: str = "spread",
     ) -> CurveBand:
         """Posterior dose-response curve with a credible band.
 
@@ -302,18 +365,18 @@ class FittedModel:
             Probability of the equal-tailed band.
         random_seed : int
             Seed of the new-study random effects (fixed, so repeated calls agree).
+        new_study : {"spread", "averaged"}
+            The new-centre view with ``which="new_study"`` (see :meth:`probability_draws`).
+            The ``mean`` column is the posterior predictive risk in both views.
 
         Returns
         -------
         CurveBand
         """
-        dose = as_float_array(dose_grid, "dose_grid", nonnegative=True, unit=self.spec.dose_unit)
-        dose = np.atleast_1d(dose)
-        if dose.ndim != 1:
-            raise DoseResponseError(f"dose_grid must be 1-dimensional; got shape {dose.shape}.")
+        dose = self._dose_grid(dose_grid)
         ci_prob = check_ci_prob(ci_prob)
-        d50, slope, cov = self._draws(which, covariates, random_seed)
-        prob = self.spec.family.probability(dose[None, :], d50[:, None], slope[:, None])
+        params, cov = self._parameters(which, covariates, random_seed, new_study)
+        prob = params.probability(dose)
         q = np.quantile(prob, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2], axis=0)
         return CurveBand(
             dose=dose,
@@ -327,6 +390,7 @@ class FittedModel:
             ci_prob=ci_prob,
             covariates=cov,
             kind=self.spec.kind,
+            new_study_view=new_study if which == "new_study" else "",
         )
 
     def dose_at(
@@ -336,6 +400,8 @@ class FittedModel:
         covariates: Mapping[str, float] | None = None,
         ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int = _NEW_STUDY_SEED,
+        *,
+        new_study: str = "spread",
     ) -> DoseAt:
         """Posterior of the dose giving response probability ``p`` (TDp for NTCP, TCDp for TCP).
 
@@ -343,24 +409,26 @@ class FittedModel:
         ----------
         p : float
             Response probability in (0, 1), e.g. 0.05 for TD5.
-        which, covariates, ci_prob, random_seed
+        which, covariates, ci_prob, random_seed, new_study
             As in :meth:`curve`.
 
         Returns
         -------
         DoseAt
-            Mapping with ``"mean"``, ``"median"``, ``"lower"``, ``"upper"`` (dose unit) and
-            ``"draws"``. Draws whose curve exceeds ``p`` already at zero dose (possible for the
-            logistic and probit families) count as dose 0 (reported in ``n_at_zero``).
+            Mapping with ``"mean"``, ``"median"``, ``"lower"``, ``"upper"`` (per-draw doses,
+            dose unit), ``"predictive"`` and ``"draws"``. ``"predictive"`` is the dose at which
+            the posterior predictive risk (the mean over draws of the curve; for a new centre,
+            the population-averaged curve) equals ``p`` — the dose a decision should use; the
+            median of per-draw doses is a different quantity. Draws whose curve exceeds ``p``
+            already at zero dose count as dose 0 (reported in ``n_at_zero``).
         """
         p = float(check_probability(p, "p"))
         ci_prob = check_ci_prob(ci_prob)
-        d50, slope, cov = self._draws(which, covariates, random_seed)
-        family = self.spec.family
-        at_zero = family.probability(0.0, d50, slope) >= p
-        draws = np.zeros_like(d50)
-        if (~at_zero).any():
-            draws[~at_zero] = family.dose_at(p, d50[~at_zero], slope[~at_zero])
+        params, cov = self._parameters(which, covariates, random_seed, new_study)
+        draws, at_zero = params.dose_at_draws(p)
+        predictive_params = params
+        if which == "new_study" and new_study != "averaged":
+            predictive_params, _ = self._parameters(which, covariates, random_seed, "averaged")
         lower, median, upper = np.quantile(draws, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2])
         prefix = "TD" if self.spec.kind == "NTCP" else "TCD"
         return DoseAt(
@@ -377,7 +445,16 @@ class FittedModel:
             draws=draws,
             covariates=cov,
             n_at_zero=int(at_zero.sum()),
+            predictive=predictive_params.predictive_dose(p),
+            new_study_view=new_study if which == "new_study" else "",
         )
+
+    def _dose_grid(self, dose_grid: ArrayLike) -> np.ndarray:
+        dose = as_float_array(dose_grid, "dose_grid", nonnegative=True, unit=self.spec.dose_unit)
+        dose = np.atleast_1d(dose)
+        if dose.ndim != 1:
+            raise DoseResponseError(f"dose_grid must be 1-dimensional; got shape {dose.shape}.")
+        return dose
 
     # ------------------------------------------------------------------ checks and plots
     # thin delegates to doseresponse.checks / doseresponse.plotting (imported on use: no cycles)
@@ -452,15 +529,24 @@ class FittedModel:
         arr = np.asarray(values.transpose("chain", "draw", *extra))
         return arr.reshape(-1, *arr.shape[2:])
 
-    def _draws(
-        self, which: str, covariates: Mapping[str, float] | None, random_seed: int
-    ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-        """Per-draw D50 and slope for ``which`` and ``covariates`` (flattened chains)."""
+    def _parameters(
+        self,
+        which: str,
+        covariates: Mapping[str, float] | None,
+        random_seed: int,
+        new_study: str = "spread",
+    ) -> tuple[DrawParameters, dict[str, float]]:
+        """Per-draw curve parameters of a prediction (:func:`~.predictive.draw_parameters`)."""
         spec = self.spec
         slope_name = spec.slope_name
         which = str(which)
         studies = list(self.data.studies)
         study = None
+        if new_study not in NEW_STUDY_VIEWS:
+            raise UnknownNameError(
+                f"unknown new_study={new_study!r}; use one of {', '.join(NEW_STUDY_VIEWS)}."
+            )
+        tau = tau_slope = None
         if which in ("population", "new_study"):
             if spec.pooling == "none":
                 raise DoseResponseError(
@@ -471,12 +557,8 @@ class FittedModel:
             log_d50 = np.log(self._flat("d50"))
             log_slope = np.log(self._flat(slope_name))
             if which == "new_study":
-                rng = np.random.default_rng(random_seed)
-                if "tau" in self.posterior:
-                    log_d50 = log_d50 + self._flat("tau") * rng.standard_normal(log_d50.size)
-                if "tau_slope" in self.posterior:
-                    z = rng.standard_normal(log_slope.size)
-                    log_slope = log_slope + self._flat("tau_slope") * z
+                tau = self._flat("tau") if "tau" in self.posterior else None
+                tau_slope = self._flat("tau_slope") if "tau_slope" in self.posterior else None
         elif which in studies:
             study = studies.index(which)
             if "d50_study" in self.posterior:
@@ -493,12 +575,21 @@ class FittedModel:
                 f"{', '.join(studies)}."
             )
         values = self._covariate_values(covariates, study)
+        shift = None
         if values:
-            names = list(spec.all_covariates)
-            log_factor = np.log(self._flat("factor"))
-            x = np.array([values[n] for n in names])
-            log_d50 = log_d50 + log_factor @ x
-        return np.exp(log_d50), np.exp(log_slope), values
+            x = np.array([values[n] for n in spec.all_covariates])
+            shift = np.log(self._flat("factor")) @ x
+        params = draw_parameters(
+            spec.family,
+            log_d50=log_d50,
+            log_slope=log_slope,
+            tau=tau,
+            tau_slope=tau_slope,
+            new_study=new_study if which == "new_study" else None,
+            log_shift=shift,
+            rng=np.random.default_rng(random_seed),
+        )
+        return params, values
 
     def _covariate_values(
         self, covariates: Mapping[str, float] | None, study: int | None

@@ -55,23 +55,32 @@ _ESTIMATE_SHORT = {"credible": "median", "confidence": "MLE"}
 _INTERVAL_SHORT = {"credible": "CrI", "confidence": "CI"}
 
 
-def describe_which(which: str) -> str:
+def describe_which(which: str, new_study_view: str = "") -> str:
     """Plain-language name of the curve a result describes.
 
     Parameters
     ----------
     which : str
         ``"population"``, ``"new_study"``, :data:`ML_POOLED` or a study label.
+    new_study_view : {"", "spread", "averaged"}
+        For ``which="new_study"``: a new centre's own curve (``"spread"``) or the
+        population-averaged curve (``"averaged"``).
 
     Returns
     -------
     str
-        ``"typical centre (population)"``, ``"new centre (new_study)"``, ``"all studies,
-        complete pooling (maximum likelihood)"`` or ``"study <label>"``.
+        ``"typical centre (population)"``, ``"new centre, own-curve spread (new_study)"``,
+        ``"new centre, averaged over centres (new_study)"``, ``"all studies, complete pooling
+        (maximum likelihood)"`` or ``"study <label>"``.
     """
+    if which == "new_study":
+        view = {
+            "spread": ", own-curve spread",
+            "averaged": ", averaged over centres: a patient's risk there",
+        }.get(new_study_view, "")
+        return f"new centre{view} (new_study)"
     return {
         "population": "typical centre (population)",
-        "new_study": "new centre (new_study)",
         ML_POOLED: "all studies, complete pooling (maximum likelihood)",
     }.get(which, f"study {which}")
 
@@ -119,6 +128,11 @@ class CurveBand:
     method : str
         How the band was computed, e.g. ``"equal-tailed posterior quantiles"`` or
         ``"delta method (logit link)"``.
+    new_study_view : {"", "spread", "averaged"}
+        For ``which="new_study"``: a new centre's own curve with one new-centre effect per
+        draw (``"spread"``), or the curve averaged over new centres per draw (``"averaged"``:
+        the risk for a patient there, parameter uncertainty only in the band). ``mean`` is the
+        posterior predictive risk in both.
 
     Notes
     -----
@@ -140,6 +154,7 @@ class CurveBand:
     kind: str = "NTCP"
     interval: str = "credible"
     method: str = CREDIBLE_METHOD
+    new_study_view: str = ""
 
     def __post_init__(self) -> None:
         _check_common(self.interval, self.ci_prob)
@@ -180,6 +195,7 @@ class CurveBand:
             method=self.method,
             estimate=self.estimate_label,
             covariates=dict(self.covariates),
+            new_study_view=self.new_study_view,
         )
         return frame
 
@@ -187,7 +203,7 @@ class CurveBand:
         """One line saying kind, curve, metric and unit, interval type, level and method."""
         cov = ", ".join(f"{k}={v:g}" for k, v in self.covariates.items())
         return (
-            f"{self.kind} curve, {describe_which(self.which)}"
+            f"{self.kind} curve, {describe_which(self.which, self.new_study_view)}"
             + (f" ({cov})" if cov else "")
             + f"; {self.metric} in {self.unit}; {self.estimate_label} with "
             f"{_percent(self.ci_prob)} pointwise {self.interval} band, {self.method}"
@@ -266,6 +282,13 @@ class DoseAt(Mapping):
     method : str
         How the interval was computed: ``"equal-tailed posterior quantiles"``,
         ``"profile likelihood"`` or ``"delta method (log dose)"``.
+    predictive : float
+        Credible result: the dose (``unit``) at which the posterior predictive risk (mean over
+        draws of the curve) equals ``p`` — what a decision uses; NaN for a confidence result.
+        ``median`` is the median of per-draw doses, a different quantity.
+    new_study_view : {"", "spread", "averaged"}
+        For ``which="new_study"``: the new-centre view of the per-draw doses (see
+        :class:`CurveBand`); ``predictive`` always uses the averaged curve.
     """
 
     p: float
@@ -283,8 +306,10 @@ class DoseAt(Mapping):
     n_at_zero: int = 0
     interval: str = "credible"
     method: str = CREDIBLE_METHOD
+    predictive: float = math.nan
+    new_study_view: str = ""
 
-    _CREDIBLE_KEYS = ("mean", "median", "lower", "upper", "draws")
+    _CREDIBLE_KEYS = ("mean", "median", "lower", "upper", "predictive", "draws")
     _CONFIDENCE_KEYS = ("estimate", "lower", "upper")
 
     def __post_init__(self) -> None:
@@ -320,17 +345,24 @@ class DoseAt(Mapping):
 
     def _where(self) -> str:
         cov = ", ".join(f"{k}={v:g}" for k, v in self.covariates.items())
-        return f"{self.which}" + (f", {cov}" if cov else "")
+        which = describe_which(self.which, self.new_study_view)
+        return which + (f", {cov}" if cov else "")
 
     def _interval_text(self) -> str:
         detail = "" if self.interval == "credible" else f" ({self.method})"
         return f"{_percent(self.ci_prob)} {_INTERVAL_SHORT[self.interval]}{detail}"
 
     def __repr__(self) -> str:
+        predictive = (
+            f"; predictive {self.predictive:.4g} {self.unit} (posterior predictive risk = p)"
+            if self.interval == "credible" and math.isfinite(self.predictive)
+            else ""
+        )
         return (
-            f"{self.label} ({self._where()}): {_ESTIMATE_SHORT[self.interval]} "
+            f"{self.label} ({self._where()}): {_ESTIMATE_SHORT[self.interval]}"
+            f"{' of draws' if self.interval == 'credible' else ''} "
             f"{self.median:.4g} {self.unit} {self.metric} "
-            f"[{self._interval_text()} {self.lower:.4g}–{self.upper:.4g}]"
+            f"[{self._interval_text()} {self.lower:.4g}–{self.upper:.4g}]{predictive}"
         )
 
 

@@ -210,7 +210,7 @@ def test_dose_at_population_and_named_study(data):
     assert res["median"] == pytest.approx(np.median(draws))
     assert res["lower"] == pytest.approx(np.quantile(draws, 0.025))  # default ci_prob 0.95
     assert res.ci_prob == 0.95
-    assert set(res) == {"mean", "median", "lower", "upper", "draws"}
+    assert set(res) == {"mean", "median", "lower", "upper", "predictive", "draws"}
     assert res.label == "TD5" and res.unit == "Gy"
     # a named study uses its own D50
     study = fit.dose_at(0.5, which="C")

@@ -99,7 +99,7 @@ def test_estimate_is_mle_for_ml_and_posterior_median_for_bayes(ml):
 
 def test_mapping_keys_depend_on_interval_type(ml):
     bayes = _bayes_dose()
-    assert set(bayes) == {"mean", "median", "lower", "upper", "draws"}  # unchanged
+    assert set(bayes) == {"mean", "median", "lower", "upper", "predictive", "draws"}
     dose = ml.dose_at(0.05, ci_prob=0.9)
     assert list(dose) == ["estimate", "lower", "upper"]
     assert dict(dose) == {"estimate": dose.estimate, "lower": dose.lower, "upper": dose.upper}
@@ -169,10 +169,10 @@ def test_bayesian_curve_repr_str_and_frame():
 
 def test_dose_at_repr_states_the_interval(ml):
     text = repr(ml.dose_at(0.05))
-    assert text.startswith("D(P=0.05) (pooled (maximum likelihood)): MLE")
+    assert text.startswith("D(P=0.05) (all studies, complete pooling (maximum likelihood)): MLE")
     assert "95 % CI (profile likelihood)" in text
     assert "95 % CrI" in repr(_bayes_dose())
-    assert "median 30.5 Gy BED" in repr(_bayes_dose())
+    assert "median of draws 30.5 Gy BED" in repr(_bayes_dose())
 
 
 def test_describe_which():
