@@ -172,8 +172,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             curve=args.curve, pooling=args.pooling, pool_slope=args.pool_slope,
             priors=args.priors, measurement_error=args.measurement_error,
         )
-    _note(args, f"reading {args.data}")
-    data = dr.DoseResponseData.from_csv(_existing_file(args.data, "DATA"), **mapping)
+    _note(args, f"reading {_existing_file(args.data, 'DATA')}")
+    data = dr.DoseResponseData.from_csv(args.data, **mapping)
     _note(args, f"data: {len(data.studies)} studies, {data.n_patients} patients, "
                 f"{data.n_events} events; dose metric {data.dose_label}")
     _note(args, f"fitting {model!r}: {args.chains} chains x ({args.tune} warm-up + "
