@@ -153,8 +153,10 @@ def prescribe(
     ...                        dose_unit="Gy")
     >>> plan = rx.prescribe({"kidney": rx.Region(0.5, effective_half_life=50.0)}, cycles=4,
     ...                     ntcp={"kidney": kidney})
-    >>> round(plan.activity_gbq, 3)   # TD5 23.39 Gy / (4 × 0.5 Gy/GBq)
-    11.695
+    >>> round(plan.activity_gbq, 3)   # TD5 23.393 Gy / (4 × 0.5 Gy/GBq)
+    11.697
+    >>> plan.limiting
+    'kidney'
     """
     p = _Problem(
         regions, cycles=cycles, activity_per_cycle=activity_per_cycle, max_cycles=max_cycles,

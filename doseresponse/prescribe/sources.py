@@ -161,7 +161,12 @@ class AlignedCurve:
     def dose_at(self, p: float) -> np.ndarray:
         """Per-draw dose (Gy) at which P equals ``p``; 0 where P(0) already exceeds it."""
         if self._exact:
-            return np.asarray(self._family.dose_at(p, self._d50, self._slope), dtype=np.float64)
+            p0 = np.asarray(self._family.probability(0.0, self._d50, self._slope), dtype=float)
+            out = np.zeros(self.n)
+            ok = p0 < p
+            if ok.any():
+                out[ok] = self._family.dose_at(p, self._d50[ok], self._slope[ok])
+            return out
         target = logit(p)
         below = (self._logit < target).sum(axis=1)  # rows are non-decreasing
         i = np.clip(below - 1, 0, GRID_SIZE - 2)

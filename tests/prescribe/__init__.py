@@ -1,0 +1,1 @@
+"""Tests of doseresponse.prescribe and ResponseCurve."""
