@@ -292,10 +292,10 @@ def test_grid_path_matches_exact_path():
     kw = {"cycles": 4, "risk": 0.1, "random_seed": 3}
     a_fake = rx.prescribe(region, ntcp={"kidney": fake}, **kw)
     a_exact = rx.prescribe(region, ntcp={"kidney": exact}, **kw)
-    assert a_fake.activity_gbq == pytest.approx(a_exact.activity_gbq, rel=1e-4)
+    assert a_fake.activity_gbq == pytest.approx(a_exact.activity_gbq, rel=3e-4)
     e_fake = rx.prescribe(region, ntcp={"kidney": fake}, cycles=4)
     e_exact = rx.prescribe(region, ntcp={"kidney": exact}, cycles=4)
-    assert e_fake.activity_gbq == pytest.approx(e_exact.activity_gbq, rel=1e-4)
+    assert e_fake.activity_gbq == pytest.approx(e_exact.activity_gbq, rel=3e-4)
     assert fake.calls[-1] == ("new_study", None, "averaged")
     assert "new centre" in e_fake.curves[0]["view"]
     hyp = rx.prescribe(region, ntcp={"kidney": fake}, cycles=4,
