@@ -39,6 +39,8 @@ from doseresponse.radiobiology.nuclides import Nuclide, get_nuclide
 __all__ = [
     "EXPONENTIAL_MODELS",
     "TAC_MODELS",
+    "AcceptanceCheck",
+    "PhysicalDecayBoundWarning",
     "TimeActivityFit",
     "exponential_tia",
     "fit_time_activity",
@@ -47,9 +49,25 @@ __all__ = [
 
 _LN2 = math.log(2.0)
 
-#: Acceptance thresholds (EJNMMI Phys 2021, s40658-021-00427-x; NUKFIT, Kletting et al. 2013).
+#: Acceptance thresholds. Parameter CV < 50 %: NUKFIT (Kletting et al. 2013, Med Phys 40:102504)
+#: as summarised in EJNMMI Phys 2021, s40658-021-00427-x. TIA CV < 50 %: the same criterion on
+#: the quantity the dosimetry uses; at CV = 0.5 the 95 % Wald interval of the TIA reaches ~0, so
+#: the fit does not determine the TIA at all.
 MAX_PARAMETER_CV = 0.5
+MAX_TIA_CV = 0.5
+#: The published |correlation| < 0.8 rule. Not enforced by default: on sparse clinical schedules
+#: any 2-parameter fit has |corr(A, λ)| ≈ 0.8-0.9 by construction (issue 12), so correlation is
+#: reported, and enforced only when ``max_abs_correlation`` is passed.
 MAX_ABS_CORRELATION = 0.8
+#: "Rising data" rule: a second sample above the first by more than this relative amount (no
+#: ``activity_sd``) or by more than RISE_Z standard deviations of the difference (with
+#: ``activity_sd``) means an uptake phase; pure washout models are then not fitted. 15 % ≈ 2σ of
+#: the difference of two samples with 5 % relative noise each (2·√2·5 % = 14 %).
+RISE_TOLERANCE = 0.15
+RISE_Z = 2.0
+#: A trapezoid tail at λ_phys is flagged when the last samples clear faster than
+#: CLEARING_FACTOR·λ_phys (a clearance 10 % faster than physical decay).
+CLEARING_FACTOR = 1.1
 #: Models within this AICc of the best are "equivalent"; the simplest is kept (PyTheranostics).
 DELTA_AICC_PREFER_SIMPLER = 2.0
 
@@ -247,6 +265,43 @@ def trapezoid_tail_tia(
 # --------------------------------------------------------------------------------------------
 
 
+class PhysicalDecayBoundWarning(UserWarning):
+    """A clearance sits at the physical-decay bound: the region is modelled as retaining activity.
+
+    Raised when the selected exponential fit has its slowest rate at λ_phys (no biological
+    clearance estimated; the TIA SE is then conditional on that rate), or when a trapezoid tail at
+    λ_phys is attached to data that clear faster than physical decay (the tail overestimates the
+    TIA). The fit's ``flags`` say which.
+    """
+
+
+@dataclass(frozen=True)
+class AcceptanceCheck:
+    """One acceptance rule applied to a time-activity fit.
+
+    Attributes
+    ----------
+    rule : str
+        ``"converged"``, ``"identifiable"``, ``"no-degenerate-parameter"``, ``"parameter-cv"``,
+        ``"tia-cv"``, ``"correlation"``, ``"physical-decay-bound"`` or ``"rising-data"``.
+    passed : bool
+        Whether the fit satisfies the rule.
+    enforced : bool
+        Whether failing it makes the fit unacceptable (``False``: reported only).
+    value, threshold : float or None
+        The statistic and its limit (CV as a fraction, |correlation|, relative rise).
+    detail : str
+        Human-readable explanation.
+    """
+
+    rule: str
+    passed: bool
+    enforced: bool
+    value: float | None
+    threshold: float | None
+    detail: str
+
+
 @dataclass(frozen=True, eq=False)
 class TimeActivityFit:
     """A fitted time-activity curve with its time-integrated activity.
@@ -303,6 +358,20 @@ class TimeActivityFit:
         normal-quantile intervals); ``False`` when σ was estimated (Student-t intervals).
     conventions : dict
         Conventions used (weights, bounds, start, tail, tail points, half-life definitions).
+    acceptance : tuple of AcceptanceCheck
+        Every rule applied to the returned fit, with its value and threshold.
+    rejected_models : dict of str to tuple of str
+        Models tried (or excluded) and not selected, with the rules that rejected them (e.g.
+        ``"rising-data"``, ``"parameter-cv"``) or ``"not selected: ..."``.
+    selection_rule : str
+        Which rule chose this model (requested model, minimum AICc, simpler within ΔAICc ≤ 2,
+        simplest acceptable when AICc is undefined, trapezoid fallback).
+    flags : tuple of str
+        Conditions a user must know about: ``"physical-decay-bound"`` (slowest rate = λ_phys),
+        ``"physical-tail-on-clearing-data"``, ``"fallback"``, ``"rising-data"``.
+    tia_se_components : dict of str to float or None
+        The parts of ``time_integrated_activity_se`` (MBq·h): ``"fit"`` (statistical),
+        ``"calibration"`` and ``"partial_volume"`` (stated relative SDs × TIA).
     """
 
     model: str
@@ -328,6 +397,35 @@ class TimeActivityFit:
     dof: int | None
     sigma_known: bool
     conventions: dict[str, Any] = field(default_factory=dict)
+    acceptance: tuple[AcceptanceCheck, ...] = ()
+    rejected_models: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    selection_rule: str = ""
+    flags: tuple[str, ...] = ()
+    tia_se_components: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def at_physical_decay_bound(self) -> bool:
+        """Whether the slowest clearance (or the trapezoid tail) is held at λ_phys."""
+        return "physical-decay-bound" in self.flags or (
+            "physical-tail-on-clearing-data" in self.flags
+        )
+
+    def acceptance_frame(self) -> pd.DataFrame:
+        """The acceptance checks of this fit as a tidy frame (one row per rule)."""
+        return pd.DataFrame(
+            [
+                {
+                    "rule": c.rule,
+                    "passed": c.passed,
+                    "enforced": c.enforced,
+                    "value": c.value,
+                    "threshold": c.threshold,
+                    "detail": c.detail,
+                }
+                for c in self.acceptance
+            ],
+            columns=["rule", "passed", "enforced", "value", "threshold", "detail"],
+        )
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
         """Fitted activity (MBq) at times ``t`` (h, >= 0)."""
@@ -465,7 +563,10 @@ def fit_time_activity(
     start: str = "zero",
     tail_points: int | None = None,
     max_parameter_cv: float = MAX_PARAMETER_CV,
-    max_abs_correlation: float = MAX_ABS_CORRELATION,
+    max_tia_cv: float = MAX_TIA_CV,
+    max_abs_correlation: float | None = None,
+    calibration_rel_sd: float = 0.0,
+    partial_volume_rel_sd: float = 0.0,
 ) -> TimeActivityFit:
     r"""Fit a time-activity curve and integrate it from 0 to ∞.
 
@@ -496,12 +597,21 @@ def fit_time_activity(
         Trapezoid with ``tail="fit"``: number of final samples in the log-linear fit (>= 2;
         default 3, or 2 when only 2 samples exist).
     max_parameter_cv : float, default 0.5
-        Acceptance rule: largest coefficient of variation (SE/|estimate|) of a free parameter.
-    max_abs_correlation : float, default 0.8
-        Acceptance rule: largest |off-diagonal element| of the parameter correlation matrix.
-        The published 0.8 is strict: on a 4–168 h schedule a mono-exponential fit with relative
-        errors has corr(A1, λ1) ≈ 0.79, and the slow amplitude and rate of a bi-exponential fit
-        are typically correlated at 0.8–0.9, so most bi-exponential fits fail it.
+        Acceptance rule ``"parameter-cv"``: largest coefficient of variation (SE/|estimate|) of a
+        free parameter (NUKFIT's 50 %).
+    max_tia_cv : float, default 0.5
+        Acceptance rule ``"tia-cv"``: largest relative SE of the TIA from the fit.
+    max_abs_correlation : float, optional
+        If given, acceptance rule ``"correlation"``: largest |off-diagonal element| of the
+        parameter correlation matrix (the published value is 0.8). By default correlation is
+        only reported: it is inherent to the model on the schedule (a 2-parameter fit on
+        24/96/168 h has |corr| ≈ 0.81 whatever the data), and its effect on the TIA is already in
+        the TIA SE that ``max_tia_cv`` tests.
+    calibration_rel_sd, partial_volume_rel_sd : float, default 0
+        Stated relative standard deviations (fractions, >= 0) of the activity calibration
+        (camera/dose-calibrator factor) and of the partial-volume (recovery) correction. Both
+        scale every sample of the curve by the same factor, so they add to the TIA SE in
+        quadrature (see Notes); they do not change the fit.
 
     Returns
     -------
@@ -513,9 +623,15 @@ def fit_time_activity(
     DoseResponseError
         Too few points for the model, unsorted or duplicated times, negative / NaN activities,
         mismatched lengths, no physical half-life, unknown model, zero activity everywhere.
+    FitError
+        A pure washout model (mono-, bi-, tri-exponential) was requested for data that rise from
+        the first to the second sample beyond noise (rule ``"rising-data"``).
 
     Warns
     -----
+    PhysicalDecayBoundWarning
+        The returned fit's slowest clearance is at λ_phys, or a trapezoid tail at λ_phys follows
+        data that clear faster than physical decay (flag in ``flags``).
     ConvergenceWarning
         ``"auto"`` found no acceptable exponential fit and fell back to the trapezoid, or an
         explicitly requested model did not converge (a converged fit that fails the acceptance
@@ -535,12 +651,28 @@ def fit_time_activity(
     *Uncertainty.* Covariance :math:`(J^TWJ)^{-1}` (σ known) or :math:`s^2(J^TJ)^{-1}` with
     :math:`s^2=RSS/(n-p)` (σ unknown); SE of Ã by the delta method,
     :math:`\mathrm{Var}\,\tilde A = g^T\Sigma g`, g = ∂Ã/∂θ (Seber & Wild 1989). Trapezoid:
-    linear propagation of ``activity_sd``.
+    linear propagation of ``activity_sd``. Stated calibration (:math:`u_{cal}`) and
+    partial-volume (:math:`u_{PV}`) relative SDs multiply the whole curve, so
 
-    *Selection* (``"auto"``): every exponential model with fewer parameters than points is fitted;
-    a fit is acceptable if it converged, every free parameter has CV < 50 % and every
-    off-diagonal |correlation| < 0.8 (EJNMMI Phys 2021, s40658-021-00427-x; NUKFIT, Kletting et
-    al. 2013, Med Phys 40:102504). Among acceptable fits the minimum AICc wins, and the simplest
+    .. math:: \mathrm{SE}(\tilde A)^2 = \mathrm{SE}_{fit}^2 + \tilde A^2\,(u_{cal}^2 + u_{PV}^2)
+
+    (first-order propagation of independent multiplicative errors, JCGM 100:2008 "GUM" §5.1;
+    EANM dosimetry uncertainty guidance, Gear et al. 2018, Eur J Nucl Med Mol Imaging 45:2456).
+    The parts are in ``tia_se_components``. When the slowest rate sits at λ_phys it is held
+    fixed, so the fit SE is conditional on it (flag ``"physical-decay-bound"``, warning).
+
+    *Rising data.* If the second sample exceeds the first by more than ``RISE_TOLERANCE`` (15 %,
+    relative; no ``activity_sd``) or by more than 2 SD of the difference (with ``activity_sd``),
+    the curve has an uptake phase: ``"auto"`` fits only the uptake models (and the trapezoid as
+    fallback), and an explicitly requested washout model raises :class:`FitError`.
+
+    *Selection* (``"auto"``): every allowed exponential model with fewer parameters than points
+    is fitted; a fit is acceptable if it converged, is identifiable (non-singular information
+    matrix), has no degenerate parameter, every free parameter has CV < 50 % (NUKFIT, Kletting
+    et al. 2013, Med Phys 40:102504; EJNMMI Phys 2021, s40658-021-00427-x) and the TIA has
+    CV < 50 %. The published |correlation| < 0.8 rule is applied only if ``max_abs_correlation``
+    is given. Each rule's outcome is in ``acceptance``; the reasons other models lost are in
+    ``rejected_models``. Among acceptable fits the minimum AICc wins, and the simplest
     model within ΔAICc ≤ 2 of it is preferred (PyTheranostics rule).
     :math:`AICc = -2\ln L + 2K + 2K(K+1)/(n-K-1)` with −2 ln L = n ln(RSS/n) and K = p + 1 (σ
     estimated) or −2 ln L = χ² and K = p (σ known) (Burnham & Anderson 2002; Glatting et al.
@@ -585,7 +717,12 @@ def fit_time_activity(
             "activity_mbq is zero at every time point; there is no curve to fit (TIA = 0)."
         )
     max_cv = check_scalar(max_parameter_cv, "max_parameter_cv", positive=True)
-    max_corr = check_scalar(max_abs_correlation, "max_abs_correlation", positive=True)
+    max_tcv = check_scalar(max_tia_cv, "max_tia_cv", positive=True)
+    max_corr = None if max_abs_correlation is None else check_scalar(
+        max_abs_correlation, "max_abs_correlation", positive=True
+    )
+    u_cal = check_scalar(calibration_rel_sd, "calibration_rel_sd", nonnegative=True)
+    u_pv = check_scalar(partial_volume_rel_sd, "partial_volume_rel_sd", nonnegative=True)
     context = _Context(
         t=t,
         y=a,
@@ -595,12 +732,24 @@ def fit_time_activity(
         nuclide=nuc,
         max_cv=max_cv,
         max_corr=max_corr,
+        max_tia_cv=max_tcv,
+        calibration_rel_sd=u_cal,
+        partial_volume_rel_sd=u_pv,
     )
+    rising = _rising_data(context)
 
     if model_key == "trapezoid":
-        return _trapezoid_fit(context, tail, start, tail_points, candidates=None)
+        return _trapezoid_fit(
+            context, tail, start, tail_points, candidates=None, selection="requested model"
+        )
     if model_key != "auto":
         spec = _EXPONENTIAL[model_key]
+        if rising is not None and not _has_uptake(spec):
+            raise FitError(
+                f"model={model_key!r} is a pure washout and cannot describe these data: "
+                f"{rising.detail}. Use model='uptake-mono' (or 'uptake-bi', 'trapezoid', "
+                "'auto')."
+            )
         if spec.n_params >= t.size:
             raise DoseResponseError(
                 f"model {model_key!r} has {spec.n_params} parameters and needs at least "
@@ -608,15 +757,19 @@ def fit_time_activity(
                 "model='trapezoid'."
             )
         cand = _fit_exponential(spec, context)
+        if rising is not None:
+            cand.checks.append(rising)
         if not cand.converged:
             warnings.warn(
                 f"{model_key} fit did not converge: {'; '.join(cand.notes)}",
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        return _result_from_candidate(cand, context, _candidate_frame([cand], cand.model))
+        return _result_from_candidate(
+            cand, context, _candidate_frame([cand], cand.model), {}, "requested model"
+        )
 
-    return _auto_fit(context, tail, start, tail_points)
+    return _auto_fit(context, tail, start, tail_points, rising)
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,7 +786,10 @@ class _Context:
     phys: float
     nuclide: Nuclide | None
     max_cv: float = MAX_PARAMETER_CV
-    max_corr: float = MAX_ABS_CORRELATION
+    max_corr: float | None = None
+    max_tia_cv: float = MAX_TIA_CV
+    calibration_rel_sd: float = 0.0
+    partial_volume_rel_sd: float = 0.0
 
     @property
     def weights(self) -> NDArray[np.float64]:
@@ -655,40 +811,83 @@ class _Candidate:
     tia_se: float | None
     se_note: str
     dof: int
+    checks: list[AcceptanceCheck] = field(default_factory=list)
+    at_phys_bound: bool = False
+
+    def failed_rules(self) -> tuple[str, ...]:
+        return tuple(f"{c.rule}: {c.detail}" for c in self.checks if c.enforced and not c.passed)
 
 
-def _auto_fit(ctx: _Context, tail: str, start: str, tail_points: int | None) -> TimeActivityFit:
+def _auto_fit(
+    ctx: _Context,
+    tail: str,
+    start: str,
+    tail_points: int | None,
+    rising: AcceptanceCheck | None,
+) -> TimeActivityFit:
     n = ctx.t.size
-    specs = [s for s in _EXPONENTIAL.values() if s.n_params < n]
+    rejected: dict[str, tuple[str, ...]] = {}
+    specs = []
+    for spec in _EXPONENTIAL.values():
+        if spec.n_params >= n:
+            continue
+        if rising is not None and not _has_uptake(spec):
+            rejected[spec.name] = (f"rising-data: {rising.detail}; pure washout not fitted",)
+            continue
+        specs.append(spec)
     cands = [_fit_exponential(s, ctx) for s in specs]
+    if rising is not None:
+        for c in cands:
+            c.checks.append(rising)
     ok = [c for c in cands if c.acceptable]
     finite = [c for c in ok if c.aicc is not None]
     chosen: _Candidate | None = None
+    selection = ""
     if finite:
         best = min(c.aicc for c in finite)
         close = [c for c in finite if c.aicc <= best + DELTA_AICC_PREFER_SIMPLER]
         chosen = min(close, key=lambda c: (c.spec.n_params, c.aicc))
+        selection = "minimum AICc among acceptable models"
         if chosen.aicc > best:
             chosen.notes.append(
                 f"selected over a model with AICc lower by {chosen.aicc - best:.3g} "
                 f"(≤ {DELTA_AICC_PREFER_SIMPLER:g}): simpler model preferred"
             )
+            selection = (
+                f"simplest acceptable model within ΔAICc ≤ {DELTA_AICC_PREFER_SIMPLER:g} "
+                "of the minimum"
+            )
     elif ok:
         chosen = min(ok, key=lambda c: c.spec.n_params)
         chosen.notes.append("AICc undefined for every acceptable model; simplest one kept")
+        selection = "simplest acceptable model (AICc undefined: n − K − 1 ≤ 0)"
+    for c in cands:
+        if c is not chosen:
+            rejected[c.model] = c.failed_rules() or (f"not selected: {selection}",)
     if chosen is not None:
-        return _result_from_candidate(chosen, ctx, _candidate_frame(cands, chosen.model))
-    if not cands:
+        return _result_from_candidate(
+            chosen, ctx, _candidate_frame(cands, chosen.model), rejected, selection
+        )
+    if not specs and not rejected:
         why = f"only {n} time point(s): no exponential model has fewer parameters than points"
     else:
-        why = "; ".join(f"{c.model}: {', '.join(c.notes)}" for c in cands)
+        why = "; ".join(f"{name}: {', '.join(reasons)}" for name, reasons in rejected.items())
     warnings.warn(
         f"no acceptable exponential fit ({why}); falling back to the trapezoid with "
         f"tail={tail!r}, start={start!r}.",
         ConvergenceWarning,
         stacklevel=3,
     )
-    return _trapezoid_fit(ctx, tail, start, tail_points, candidates=cands)
+    return _trapezoid_fit(
+        ctx,
+        tail,
+        start,
+        tail_points,
+        candidates=cands,
+        selection="fallback: no acceptable exponential model",
+        rejected=rejected,
+        rising=rising,
+    )
 
 
 def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
@@ -783,6 +982,21 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
     if cov is None:
         notes.append("information matrix singular: parameters not identifiable")
 
+    checks = [
+        AcceptanceCheck("converged", converged, True, None, None,
+                        "least squares converged" if converged else best.message),
+        AcceptanceCheck("identifiable", cov is not None, True, None, None,
+                        "information matrix invertible" if cov is not None
+                        else "information matrix singular"),
+        AcceptanceCheck("no-degenerate-parameter", not degenerate, True, None, None,
+                        ", ".join(degenerate) + " at bound" if degenerate else "none at bound"),
+    ]
+    at_phys = lam1_name not in [n for n, f in zip(spec.param_names, free, strict=True) if f]
+    checks.append(AcceptanceCheck(
+        "physical-decay-bound", not at_phys, False, None, None,
+        f"{lam1_name} = λ_phys (no biological clearance; held fixed, SE conditional on it)"
+        if at_phys else f"{lam1_name} > λ_phys",
+    ))
     if cov is not None:
         se = np.sqrt(np.diag(cov))
         theta_free = theta[free]
@@ -794,13 +1008,22 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
         ]
         if bad_cv:
             notes.append(f"CV ≥ {100 * ctx.max_cv:g} %: " + ", ".join(bad_cv))
+        max_cv = float(np.max(cv)) if cv.size else 0.0
+        checks.append(AcceptanceCheck(
+            "parameter-cv", not bad_cv, True, max_cv, ctx.max_cv,
+            ", ".join(bad_cv) if bad_cv else f"largest parameter CV {100 * max_cv:.1f} %",
+        ))
         off = np.abs(corr[~np.eye(corr.shape[0], dtype=bool)])
-        if off.size and np.max(off) >= ctx.max_corr:
-            notes.append(f"|correlation| {np.max(off):.2f} ≥ {ctx.max_corr:g}")
-
-    acceptable = converged and not degenerate and cov is not None and not any(
-        note.startswith(("CV", "|correlation|")) for note in notes
-    )
+        max_corr = float(np.max(off)) if off.size else 0.0
+        enforce = ctx.max_corr is not None
+        corr_ok = not enforce or max_corr < ctx.max_corr
+        if not corr_ok:
+            notes.append(f"|correlation| {max_corr:.2f} ≥ {ctx.max_corr:g}")
+        checks.append(AcceptanceCheck(
+            "correlation", corr_ok, enforce, max_corr, ctx.max_corr,
+            f"largest |correlation| {max_corr:.2f}"
+            + ("" if enforce else " (reported only; inherent to the model on this schedule)"),
+        ))
 
     # AICc.
     if ctx.sd is not None:
@@ -824,8 +1047,16 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
         se_note = "delta method from the parameter covariance" + (
             " (σ known from activity_sd)" if ctx.sd is not None else " (σ estimated, s² = RSS/dof)"
         )
+        tia_cv = tia_se / tia if tia > 0 else math.inf
+        checks.append(AcceptanceCheck(
+            "tia-cv", tia_cv < ctx.max_tia_cv, True, tia_cv, ctx.max_tia_cv,
+            f"TIA CV {100 * tia_cv:.1f} %",
+        ))
+        if not tia_cv < ctx.max_tia_cv:
+            notes.append(f"TIA CV {100 * tia_cv:.0f} % ≥ {100 * ctx.max_tia_cv:g} %")
     else:
         se_note = "parameter covariance singular: TIA standard error not available"
+    acceptable = all(c.passed for c in checks if c.enforced)
     if acceptable:
         notes.insert(0, "acceptable")
     return _Candidate(
@@ -842,6 +1073,8 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
         tia_se=tia_se,
         se_note=se_note,
         dof=dof,
+        checks=checks,
+        at_phys_bound=at_phys,
     )
 
 
@@ -882,9 +1115,28 @@ def _jacobian_theta(t: NDArray, mix: NDArray, amps: NDArray, rates: NDArray) -> 
 
 
 def _result_from_candidate(
-    cand: _Candidate, ctx: _Context, candidates: pd.DataFrame
+    cand: _Candidate,
+    ctx: _Context,
+    candidates: pd.DataFrame,
+    rejected: dict[str, tuple[str, ...]],
+    selection: str,
 ) -> TimeActivityFit:
     spec = cand.spec
+    flags = []
+    if cand.at_phys_bound:
+        flags.append("physical-decay-bound")
+        warnings.warn(
+            f"{cand.model} fit: the slowest clearance {spec.rate_names[0]} sits at the "
+            f"physical-decay bound (T = {ctx.phys:.4g} h): the region is modelled as retaining "
+            "activity with no biological clearance, and the TIA standard error is conditional "
+            "on that rate. Check the schedule covers the clearance, or compare model='trapezoid'"
+            " with tail='fit'.",
+            PhysicalDecayBoundWarning,
+            stacklevel=4,
+        )
+    if any(c.rule == "rising-data" for c in cand.checks):
+        flags.append("rising-data")
+    tia_se_total, components = _total_tia_se(cand.tia, cand.tia_se, ctx)
     amps, rates = cand.theta[: spec.n_amplitudes], cand.theta[spec.n_amplitudes :]
     comps = spec.mix_matrix @ amps
     first_moment = float(np.sum(comps / rates**2))
@@ -899,8 +1151,8 @@ def _result_from_candidate(
         params={name: float(v) for name, v in zip(names, cand.theta, strict=True)},
         covariance=cov,
         time_integrated_activity=cand.tia,
-        time_integrated_activity_se=cand.tia_se,
-        tia_se_note=cand.se_note,
+        time_integrated_activity_se=tia_se_total,
+        tia_se_note=cand.se_note + _systematic_note(ctx),
         effective_half_life=_LN2 * mrt,
         terminal_half_life=_LN2 / float(rates.min()),
         aicc=cand.aicc,
@@ -924,6 +1176,11 @@ def _result_from_candidate(
             "effective_half_life": "ln2 × mean residence time (∫tA/∫A)",
             "terminal_half_life": "ln2 / slowest rate",
         },
+        acceptance=tuple(cand.checks),
+        rejected_models=dict(rejected),
+        selection_rule=selection,
+        flags=tuple(flags),
+        tia_se_components=components,
     )
 
 
@@ -933,6 +1190,9 @@ def _trapezoid_fit(
     start: str,
     tail_points: int | None,
     candidates: list[_Candidate] | None,
+    selection: str,
+    rejected: dict[str, tuple[str, ...]] | None = None,
+    rising: AcceptanceCheck | None = None,
 ) -> TimeActivityFit:
     t, y, sd, lp = ctx.t, ctx.y, ctx.sd, ctx.lam_phys
     n = t.size
@@ -984,6 +1244,26 @@ def _trapezoid_fit(
     first = float(np.sum(_segment_first_moments(knots_t, knots_y)))
     first += y[-1] * (t[-1] / lam + 1.0 / lam**2)
     mrt = first / tia
+    flags = ["fallback"] if selection.startswith("fallback") else []
+    checks = [] if rising is None else [rising]
+    clearing = _observed_clearance(t, y, sd)
+    if math.isclose(lam, lp) and clearing is not None and clearing > CLEARING_FACTOR * lp:
+        tail_share = (y[-1] / lam) / tia
+        inflation = y[-1] / lam - y[-1] / clearing
+        flags.append("physical-tail-on-clearing-data")
+        checks.append(AcceptanceCheck(
+            "physical-decay-bound", False, False, clearing / lp, CLEARING_FACTOR,
+            f"tail at λ_phys although the last samples clear with T ≈ {_LN2 / clearing:.3g} h",
+        ))
+        warnings.warn(
+            f"trapezoid tail at physical decay (T = {ctx.phys:.4g} h) although the last samples "
+            f"clear with T ≈ {_LN2 / clearing:.3g} h: the tail holds {100 * tail_share:.0f} % of "
+            f"the TIA and adds ≈ {inflation:.4g} MBq·h ({100 * inflation / tia:.1f} %) over a "
+            "tail at the observed clearance. Use tail='fit' or an exponential model.",
+            PhysicalDecayBoundWarning,
+            stacklevel=4,
+        )
+    tia_se_total, components = _total_tia_se(tia, tia_se, ctx)
     cand_list = list(candidates or [])
     frame = _candidate_frame(cand_list, "trapezoid", trapezoid_tia=tia)
     return TimeActivityFit(
@@ -991,8 +1271,8 @@ def _trapezoid_fit(
         params={"tail_rate_per_h": lam},
         covariance=None,
         time_integrated_activity=tia,
-        time_integrated_activity_se=tia_se,
-        tia_se_note=se_note,
+        time_integrated_activity_se=tia_se_total,
+        tia_se_note=se_note + _systematic_note(ctx),
         effective_half_life=_LN2 * mrt,
         terminal_half_life=_LN2 / lam,
         aicc=None,
@@ -1017,6 +1297,72 @@ def _trapezoid_fit(
             "effective_half_life": "ln2 × mean residence time (∫tA/∫A)",
             "terminal_half_life": "ln2 / tail rate",
         },
+        acceptance=tuple(checks),
+        rejected_models=dict(rejected or {}),
+        selection_rule=selection,
+        flags=tuple(flags),
+        tia_se_components=components,
+    )
+
+
+def _has_uptake(spec: _ExponentialModel) -> bool:
+    """Whether the model has a negative (uptake) component."""
+    return bool(np.any(spec.mix_matrix < 0))
+
+
+def _rising_data(ctx: _Context) -> AcceptanceCheck | None:
+    """The "rising-data" check if the second sample exceeds the first beyond noise, else None."""
+    t, y, sd = ctx.t, ctx.y, ctx.sd
+    if t.size < 2 or y[1] <= y[0]:
+        return None
+    rise = float(y[1] - y[0])
+    rel = rise / y[0] if y[0] > 0 else math.inf
+    if sd is not None:
+        z = rise / math.hypot(sd[0], sd[1])
+        if z <= RISE_Z:
+            return None
+        detail = (
+            f"activity rises from {y[0]:.4g} MBq at {t[0]:g} h to {y[1]:.4g} MBq at {t[1]:g} h "
+            f"({z:.1f} SD of the difference > {RISE_Z:g})"
+        )
+        return AcceptanceCheck("rising-data", False, False, z, RISE_Z, detail)
+    if rel <= RISE_TOLERANCE:
+        return None
+    detail = (
+        f"activity rises from {y[0]:.4g} MBq at {t[0]:g} h to {y[1]:.4g} MBq at {t[1]:g} h "
+        f"(+{100 * rel:.0f} % > {100 * RISE_TOLERANCE:g} %)"
+    )
+    return AcceptanceCheck("rising-data", False, False, rel, RISE_TOLERANCE, detail)
+
+
+def _observed_clearance(t: NDArray, y: NDArray, sd: NDArray | None) -> float | None:
+    """Log-linear rate (1/h) through the last (up to) 3 positive samples after the maximum."""
+    peak = int(np.argmax(y))
+    tt, yy = t[peak:][-3:], y[peak:][-3:]
+    if tt.size < 2 or np.any(yy <= 0):
+        return None
+    centred = tt - tt.mean()
+    return -float(np.sum(centred * np.log(yy)) / np.sum(centred**2))
+
+
+def _total_tia_se(
+    tia: float, fit_se: float | None, ctx: _Context
+) -> tuple[float | None, dict[str, float | None]]:
+    """Fit SE combined in quadrature with the stated calibration and partial-volume parts."""
+    cal = tia * ctx.calibration_rel_sd
+    pv = tia * ctx.partial_volume_rel_sd
+    components = {"fit": fit_se, "calibration": cal, "partial_volume": pv}
+    if fit_se is None:
+        return None, components
+    return float(math.sqrt(fit_se**2 + cal**2 + pv**2)), components
+
+
+def _systematic_note(ctx: _Context) -> str:
+    if ctx.calibration_rel_sd == 0 and ctx.partial_volume_rel_sd == 0:
+        return ""
+    return (
+        f"; plus calibration ({100 * ctx.calibration_rel_sd:g} %) and partial-volume "
+        f"({100 * ctx.partial_volume_rel_sd:g} %) relative SDs in quadrature"
     )
 
 

@@ -316,13 +316,24 @@ def test_auto_selects_bi_for_clearly_bi_data(seed):
     assert row["delta_aicc"] > 10  # mono is far worse
 
 
-def test_published_correlation_rule_rejects_typical_bi_fit():
+def test_published_correlation_rule_rejects_typical_bi_fit_only_when_asked():
     true = 60 * np.exp(-LN2 / 2 * DENSE_11) + 40 * np.exp(-LN2 / 40 * DENSE_11)
     fit = fit_time_activity(
-        DENSE_11, true, "bi-exponential", nuclide="Lu-177", activity_sd=0.05 * true
+        DENSE_11, true, "bi-exponential", nuclide="Lu-177", activity_sd=0.05 * true,
+        max_abs_correlation=0.8,
     )
     assert not fit.acceptable
     assert any(note.startswith("|correlation|") for note in fit.acceptance_notes)
+    check = fit.acceptance_frame().set_index("rule").loc["correlation"]
+    assert check["enforced"] and not check["passed"] and check["value"] >= 0.8
+    # Default: correlation reported, not enforced; the fit passes on CV and TIA-CV rules.
+    default = fit_time_activity(
+        DENSE_11, true, "bi-exponential", nuclide="Lu-177", activity_sd=0.05 * true
+    )
+    assert default.acceptable
+    rules = default.acceptance_frame().set_index("rule")
+    assert not rules.loc["correlation", "enforced"]
+    assert rules.loc["parameter-cv", "passed"] and rules.loc["tia-cv", "passed"]
 
 
 def test_simpler_model_preferred_within_two_aicc():
@@ -343,7 +354,11 @@ def test_auto_falls_back_to_trapezoid_with_warning():
         fit = fit_time_activity(t, a, nuclide="Lu-177")
     assert fit.model == "trapezoid"
     assert fit.candidates["selected"].sum() == 1
-    assert "mono-exponential" in set(fit.candidates["model"])
+    # 0.5 -> 1.0 MBq is a rise: pure washout models are not fitted, and the record says why.
+    assert "uptake-mono" in set(fit.candidates["model"])
+    assert fit.rejected_models["mono-exponential"][0].startswith("rising-data")
+    assert "fallback" in fit.flags
+    assert fit.selection_rule.startswith("fallback")
 
 
 def test_auto_with_two_points_falls_back_and_says_why():
