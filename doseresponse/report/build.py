@@ -1,0 +1,609 @@
+r"""Build the self-contained HTML report of one or two fits (and optionally a prescription).
+
+:func:`write_report` writes one HTML file that opens from disk with no server and no network:
+the figures are inline PNG images, the style sheet and the lookup script are inline, and the
+lookup computes NTCP/TCP in the page from posterior draws embedded as JSON
+(:mod:`doseresponse.report.lookup`). Sections, in order, have the ids of
+:data:`REPORT_SECTIONS` (``prescription`` only with ``plan=``).
+
+Doses are in the unit of each fit's dose metric (e.g. Gy BED); activities in GBq.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from doseresponse._version import __version__
+from doseresponse.exceptions import DoseResponseError
+from doseresponse.models.result_types import DEFAULT_CI_PROB
+from doseresponse.models.results import FittedModel
+from doseresponse.report.lookup import MAX_EMBEDDED_DRAWS, lookup_payload
+
+__all__ = [
+    "FIGURE_FORMATS", "REPORT_SECTIONS", "TOLERANCE_LEVELS", "tolerance_table", "write_report",
+]
+
+REPORT_SECTIONS = (
+    "question", "data", "curves", "forest", "tolerance", "diagnostics", "model", "lookup",
+    "prescription",
+)
+"""Section ids of the report, in order (``prescription`` appears only with a plan)."""
+
+TOLERANCE_LEVELS = (0.05, 0.10, 0.50)
+"""Response probabilities of the tolerance-dose table (TD5, TD10, TD50; TCD for TCP)."""
+
+FIGURE_FORMATS = ("png", "pdf", "svg")
+"""File formats :func:`write_report` can also export the figures in (``figures=``)."""
+
+_DPI = 110
+_LOOKUP_DEFAULTS = {  # (tissue preset, Gy/GBq placeholder): see radiobiology.tissues
+    "NTCP": "kidney",
+    "TCP": "tumour-net",
+}
+
+
+def write_report(
+    fit: FittedModel,
+    path: str | PathLike[str],
+    *,
+    tcp: FittedModel | None = None,
+    plan: Any = None,
+    overwrite: bool = False,
+    figures: Sequence[str] = (),
+    ci_prob: float = DEFAULT_CI_PROB,
+    max_draws: int = MAX_EMBEDDED_DRAWS,
+    title: str | None = None,
+) -> Path:
+    """Write the physician report of a fit as one self-contained HTML file.
+
+    Parameters
+    ----------
+    fit : FittedModel
+        The main fit (usually NTCP), with ``pooling="partial"`` or ``"complete"``.
+    path : str or path-like
+        The HTML file to write (suffix ``.html`` or ``.htm``; its folder must exist).
+    tcp : FittedModel, optional
+        A second fit (usually tumour TCP) reported beside the first, with its own lookup.
+    plan : doseresponse.prescribe.Plan, optional
+        A prescription: its decision, table and activity curve are added.
+    overwrite : bool
+        Replace ``path`` (and exported figure files) if they exist.
+    figures : sequence of {"png", "pdf", "svg"}
+        Also write every figure in these formats next to the HTML, named
+        ``<stem>_<figure>.<format>`` (e.g. ``report_ntcp_curve.png``).
+    ci_prob : float
+        Probability of the credible bands and intervals of the figures and the table. The
+        in-page lookup uses the package default, 0.95.
+    max_draws : int
+        Largest number of posterior draws embedded per fit for the lookup.
+    title : str, optional
+        Page title; default from the fit (e.g. "NTCP report: renal toxicity").
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file written.
+
+    Raises
+    ------
+    DoseResponseError
+        A fit that is not a FittedModel or was fitted with ``pooling="none"``; a ``path``
+        that exists without ``overwrite=True``, lacks the ``.html`` suffix or whose folder
+        does not exist; an unknown figure format.
+
+    Notes
+    -----
+    The tolerance table reports, per level, per-draw dose quantiles (median and interval) and
+    the *predictive* dose, at which the posterior predictive risk equals the level (the dose
+    a decision should use; :meth:`~doseresponse.models.results.FittedModel.dose_at`). The
+    new-centre rows use the population-averaged view (new-centre effect integrated out per
+    draw); the new-centre band in the curve figure uses the spread view (where a new centre's
+    own curve may lie). Both views have the same mean.
+
+    Examples
+    --------
+    >>> import doseresponse as dr  # doctest: +SKIP
+    >>> fit = dr.NTCPModel(curve="log-logistic").fit(dr.load_dataset("sim_kidney_prrt"))
+    >>> write_report(fit, "kidney_report.html", figures=("png",))  # doctest: +SKIP
+    PosixPath('kidney_report.html')
+    """
+    fits = _check_fits(fit, tcp)
+    from doseresponse._stats import check_ci_prob
+
+    ci_prob = check_ci_prob(ci_prob)
+    out = _check_output(path, overwrite)
+    formats = _check_formats(figures)
+    if plan is not None and not (hasattr(plan, "summary_frame") and hasattr(plan, "plot")):
+        raise DoseResponseError(
+            f"plan must be a doseresponse.prescribe.Plan (from prescribe(...)); got "
+            f"{type(plan).__name__}."
+        )
+    figure_files = {}
+    sections = []
+    payloads = []
+    for key, one in fits.items():
+        figs = {
+            f"{key}_curve": _curve_figure(one, ci_prob),
+            f"{key}_forest": _forest_figure(one, ci_prob),
+        }
+        figure_files.update(figs)
+        payloads.append(lookup_payload(one, key, max_draws))
+        sections.append((key, one, figs))
+    plan_fig = None
+    if plan is not None:
+        plan_fig = _plan_figure(plan)
+        figure_files["plan_activity"] = plan_fig
+    exported = _export_targets(out, figure_files, formats, overwrite)
+
+    body = [
+        _banner(fits),
+        _section_question(fits),
+        _section_data(fits),
+        _section_curves(sections, ci_prob),
+        _section_forest(sections, ci_prob),
+        _section_tolerance(fits, ci_prob),
+        _section_diagnostics(fits),
+        _section_model(fits, ci_prob),
+        _section_lookup(payloads),
+    ]
+    if plan is not None:
+        body.append(_section_plan(plan, plan_fig))
+    main = fits["ntcp"] if "ntcp" in fits else next(iter(fits.values()))
+    page_title = title or f"{main.spec.kind} report: {main.data.outcome_name}"
+    draws_json = json.dumps({"models": payloads}, allow_nan=False).replace("</", "<\\/")
+    page = _template("template.html").substitute(
+        title=_esc(page_title),
+        created=_esc(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        version=_esc(__version__),
+        body="\n".join(b for b in body if b),
+        draws_json=draws_json,
+        script=_template("static/lookup.js").template.replace("</", "<\\/"),
+    )
+    for name, fig in figure_files.items():
+        for fmt, target in exported.get(name, {}).items():
+            fig.savefig(target, format=fmt, dpi=2 * _DPI, bbox_inches="tight",
+                        metadata=_metadata(fmt))
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _check_fits(fit, tcp) -> dict[str, FittedModel]:
+    fits = {}
+    for name, value in (("fit", fit), ("tcp", tcp)):
+        if value is None and name == "tcp":
+            continue
+        if not isinstance(value, FittedModel):
+            raise DoseResponseError(
+                f"{name} must be a FittedModel (from Model.fit or doseresponse.load); got "
+                f"{type(value).__name__}."
+            )
+        if value.spec.pooling == "none":
+            raise DoseResponseError(
+                f"{name} was fitted with pooling='none'; a report needs the typical and new "
+                "centre: refit with pooling='partial'."
+            )
+    key = fit.spec.kind.lower()
+    fits[key] = fit
+    if tcp is not None:
+        other = tcp.spec.kind.lower()
+        fits["tcp" if other == key else other] = tcp
+    return fits
+
+
+def _check_output(path, overwrite: bool) -> Path:
+    if not isinstance(overwrite, bool):
+        raise DoseResponseError(f"overwrite must be True or False; got {overwrite!r}.")
+    try:
+        out = Path(path)
+    except TypeError:
+        raise DoseResponseError(
+            f"path must be a file path such as 'report.html'; got {type(path).__name__}."
+        ) from None
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise DoseResponseError(f"path must end in .html (the report is HTML); got {str(out)!r}.")
+    if not out.parent.is_dir():
+        raise DoseResponseError(
+            f"path: folder {str(out.parent)!r} does not exist; create it first."
+        )
+    if out.exists() and not overwrite:
+        raise DoseResponseError(
+            f"path: {str(out)!r} exists; pass overwrite=True to replace it."
+        )
+    return out
+
+
+def _check_formats(figures) -> tuple[str, ...]:
+    if isinstance(figures, str):
+        figures = (figures,)
+    formats = tuple(str(f).lower().lstrip(".") for f in figures)
+    unknown = [f for f in formats if f not in FIGURE_FORMATS]
+    if unknown:
+        raise DoseResponseError(
+            f"figures: unknown format(s) {unknown}; use any of {', '.join(FIGURE_FORMATS)}."
+        )
+    return formats
+
+
+def _export_targets(out: Path, figs: dict, formats, overwrite: bool) -> dict[str, dict[str, Path]]:
+    targets: dict[str, dict[str, Path]] = {}
+    for name in figs:
+        for fmt in formats:
+            target = out.with_name(f"{out.stem}_{name}.{fmt}")
+            if target.exists() and not overwrite:
+                raise DoseResponseError(
+                    f"figures: {str(target)!r} exists; pass overwrite=True to replace it."
+                )
+            targets.setdefault(name, {})[fmt] = target
+    return targets
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _banner(fits) -> str:
+    failed = []
+    for key, fit in fits.items():
+        diag = fit.diagnostics()
+        for row in diag.loc[~diag["ok"]].itertuples():
+            failed.append(f"{key.upper()}: {_diagnostic_words(row)}")
+    if not failed:
+        return ""
+    items = "".join(f"<li>{_esc(t)}</li>" for t in failed)
+    return (
+        '<div class="banner fail" id="diagnostics-banner" role="alert"><strong>Warning: the '
+        "sampler's convergence checks FAILED.</strong> The numbers below may be wrong; do not use "
+        f"them for decisions until the fit is rerun as advised.<ul>{items}</ul></div>"
+    )
+
+
+def _section_question(fits) -> str:
+    parts = []
+    for fit in fits.values():
+        data, spec = fit.data, fit.spec
+        verb = "complication" if spec.kind == "NTCP" else "tumour control"
+        parts.append(
+            f"<p><b>{_esc(spec.kind)}</b>: how does the probability of "
+            f"<b>{_esc(data.outcome_name)}</b> ({verb}) rise with <b>{_esc(data.dose_label)}</b>"
+            f", at a typical centre of the data and at a new centre (such as yours)?</p>"
+        )
+    return _section("question", "The question", "".join(parts))
+
+
+def _section_data(fits) -> str:
+    parts = []
+    for fit in fits.values():
+        data, spec = fit.data, fit.spec
+        covs = ", ".join(spec.all_covariates) or "none"
+        summary = data.summary().reset_index()
+        keep = [c for c in ("study", "kind", "patients", "events", "rate", "dose_min",
+                            "dose_median", "dose_max") if c in summary.columns]
+        parts.append(
+            f"<h3>{_esc(spec.kind)}</h3><p>{len(data.studies)} studies (centres), "
+            f"{data.n_patients} patients, {data.n_events} events of "
+            f"{_esc(data.outcome_name)}. Dose metric: <b>{_esc(spec.dose_metric)}</b> in "
+            f"<b>{_esc(spec.dose_unit)}</b>. Covariates in the model: {_esc(covs)}.</p>"
+            + _table(summary[keep], float_format="{:.3g}")
+        )
+    return _section("data", "The data", "".join(parts))
+
+
+def _section_curves(sections, ci_prob: float) -> str:
+    parts = []
+    for key, fit, figs in sections:
+        parts.append(
+            f"<figure>{_img(figs[f'{key}_curve'], f'{fit.spec.kind} curves')}<figcaption>"
+            f"{_esc(fit.spec.kind)} against {_esc(fit.data.dose_label)}: typical centre (grey "
+            f"line, per-draw median; grey band {ci_prob:.0%}) and a new centre (blue band "
+            f"{ci_prob:.0%}: where a new centre's own curve may lie; dashed: its predictive "
+            "risk). Dots: observed rates per study in dose bins (bars: dose range of the bin "
+            f"and {ci_prob:.0%} Wilson interval; dot area grows with patients). Covariates at 0."
+            "</figcaption></figure>"
+        )
+    return _section("curves", "Fitted curves", "".join(parts))
+
+
+def _section_forest(sections, ci_prob: float) -> str:
+    parts = []
+    for key, fit, figs in sections:
+        parts.append(
+            f"<figure>{_img(figs[f'{key}_forest'], f'{fit.spec.kind} study forest plot')}"
+            f"<figcaption>D50 (dose of 50 % {_esc(fit.spec.kind)}) per study with "
+            f"{ci_prob:.0%} intervals, of the typical centre and of a new centre."
+            "</figcaption></figure>"
+        )
+    return _section("forest", "Centres compared (forest plot)", "".join(parts))
+
+
+def _section_tolerance(fits, ci_prob: float) -> str:
+    parts = []
+    for fit in fits.values():
+        frame = tolerance_table(fit, ci_prob)
+        parts.append(
+            f"<h3>{_esc(fit.spec.kind)}</h3>" + _table(frame, float_format="{:.1f}")
+        )
+    note = (
+        "<p class=\"note\"><b>Predictive dose</b>: the dose at which the expected risk over the "
+        "posterior (for a new centre, averaged over centres) equals the level; use it for "
+        "decisions. <b>Median and interval</b>: of the per-draw tolerance doses (the uncertainty "
+        f"about the dose; {ci_prob:.0%} interval). Doses in the unit of the dose metric.</p>"
+    )
+    return _section("tolerance", "Tolerance doses", note + "".join(parts))
+
+
+def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.DataFrame:
+    """TD5/TD10/TD50 (TCD for TCP) of the typical and a new centre, without and with covariates.
+
+    Parameters
+    ----------
+    fit : FittedModel
+        A fitted model with population parameters.
+    ci_prob : float
+        Probability of the per-draw interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level × centre × covariate setting (none, then each covariate = 1 alone),
+        columns ``dose``, ``centre``, ``covariates``, ``median``, ``lower``, ``upper``,
+        ``predictive`` (dose unit of the fit).
+    """
+    settings = [("none", {})] + [(f"{c} = 1", {c: 1.0}) for c in fit.spec.all_covariates]
+    rows = []
+    for p in TOLERANCE_LEVELS:
+        for centre, which in (("typical", "population"), ("new (averaged)", "new_study")):
+            for label, cov in settings:
+                res = fit.dose_at(p, which=which, covariates=cov, ci_prob=ci_prob,
+                                  new_study="averaged")
+                rows.append({
+                    "dose": f"{res.label} [{fit.spec.dose_unit} {fit.spec.dose_metric}]",
+                    "centre": centre,
+                    "covariates": label,
+                    "median": res["median"],
+                    "lower": res["lower"],
+                    "upper": res["upper"],
+                    "predictive": res["predictive"],
+                })
+    return pd.DataFrame(rows)
+
+
+def _section_diagnostics(fits) -> str:
+    parts = []
+    for fit in fits.values():
+        diag = fit.diagnostics()
+        ok = bool(diag["ok"].all())
+        post = fit.posterior
+        items = "".join(
+            f'<li class="{"ok" if row.ok else "bad"}">{_esc(_diagnostic_words(row))}</li>'
+            for row in diag.itertuples()
+        )
+        verdict = ("All convergence checks passed." if ok else
+                   "Some convergence checks FAILED (see the warning at the top).")
+        parts.append(
+            f"<h3>{_esc(fit.spec.kind)}</h3><p><b>{verdict}</b> {post.sizes['chain']} chains × "
+            f"{post.sizes['draw']} draws.</p><ul>{items}</ul>"
+        )
+    return _section("diagnostics", "Can the numbers be trusted? (diagnostics)", "".join(parts))
+
+
+def _diagnostic_words(row) -> str:
+    from doseresponse.models.results import ESS_MIN, RHAT_MAX
+
+    status = "passed" if row.ok else "FAILED"
+    where = f" (worst: {row.worst_parameter})" if row.worst_parameter else ""
+    if row.check == "divergences":
+        text = f"Divergent transitions: {int(row.value)} (should be 0): {status}"
+    elif row.check == "r_hat":
+        text = (f"Chains agree (R-hat {row.value:.3f}, should be at most {RHAT_MAX}){where}: "
+                f"{status}")
+    else:
+        which = "bulk" if row.check == "ess_bulk" else "tail"
+        text = (f"Effective number of independent draws ({which} ESS {row.value:.0f}, should be "
+                f"at least {ESS_MIN}){where}: {status}")
+    if not row.ok:
+        text += f". Fix: {row.fix}."
+    return text
+
+
+def _section_model(fits, ci_prob: float) -> str:
+    parts = []
+    for fit in fits.values():
+        spec = fit.spec
+        priors = pd.DataFrame(
+            [{"parameter": name, "prior": _prior_words(value)}
+             for name, value in sorted(spec.priors.items())]
+        )
+        frame = fit.summary_frame(ci_prob)[["median", "lower", "upper", "r_hat", "ess_bulk"]]
+        parts.append(
+            f"<h3>{_esc(spec.kind)}</h3><p>Bayesian hierarchical <b>{_esc(spec.curve)}</b> "
+            f"{_esc(spec.kind)} curve in {_esc(spec.dose_metric)} [{_esc(spec.dose_unit)}], "
+            f"<b>{_esc(spec.pooling)}</b> pooling of D50 across centres"
+            + (" (slope pooled too)" if spec.pool_slope else "")
+            + (f"; covariates multiply D50 by a factor each: {_esc(', '.join(spec.all_covariates))}"
+               if spec.all_covariates else "")
+            + f"; dose measurement error: {_esc(spec.measurement_error)}. Fitted with "
+            f"doseresponse {_esc(spec.package_version)}.</p><h4>Priors</h4>"
+            + _table(priors)
+            + f"<h4>Posterior parameters ({ci_prob:.0%} intervals)</h4>"
+            + _table(frame.reset_index(), float_format="{:.4g}")
+        )
+    return _section("model", "Model and priors", "".join(parts))
+
+
+def _prior_words(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _section_lookup(payloads) -> str:
+    panels = []
+    from doseresponse.radiobiology.tissues import tissue_parameters
+
+    for model in payloads:
+        mid = model["id"]
+        tissue = tissue_parameters(_LOOKUP_DEFAULTS.get(model["kind"], "kidney"))
+        covs = "".join(
+            f'<label><input type="checkbox" data-covariate="{_esc(c)}"> {_esc(c)}</label> '
+            for c in model["covariates"]
+        )
+        radiobiology = ""
+        if model["metric_kind"] != "dose":
+            radiobiology = (
+                f'<label>α/β [Gy] <input class="in-ab" type="number" step="any" min="0" '
+                f'value="{tissue.alpha_beta:g}"></label> '
+                f'<label>repair half-time [h] <input class="in-trep" type="number" step="any" '
+                f'min="0" value="{tissue.repair_half_time:g}"></label> '
+                '<label>effective half-life [h] <input class="in-teff" type="number" step="any" '
+                'min="0" value="50"></label>'
+                f'<span class="note"> (defaults: {_esc(tissue.name)} preset of the package, '
+                "not verified for your patient; BED per cycle by Dale 1985 for mono-exponential "
+                "clearance)</span>"
+            )
+        else:
+            radiobiology = ('<input class="in-ab" type="hidden" value="1">'
+                            '<input class="in-trep" type="hidden" value="1">'
+                            '<input class="in-teff" type="hidden" value="1">')
+        panels.append(
+            f'<div class="lookup" id="lookup-{_esc(mid)}"><h3>{_esc(model["kind"])} '
+            f'({_esc(model["curve"])}, {model["n_draws"]} posterior draws)</h3>'
+            f'<p><label><input type="radio" name="mode-{_esc(mid)}" value="dose" checked> '
+            f'{_esc(model["metric"])} [{_esc(model["unit"])}]</label> '
+            f'<input class="in-dose" type="number" step="any" min="0" value="23"></p>'
+            f'<p><label><input type="radio" name="mode-{_esc(mid)}" value="activity"> from '
+            'activity:</label> <label>activity per cycle [GBq] <input class="in-activity" '
+            'type="number" step="any" min="0" value="7.4"></label> <label>absorbed dose per '
+            'activity [Gy/GBq] <input class="in-gygbq" type="number" step="any" min="0" '
+            'value="0.6"></label> <label>cycles <input class="in-cycles" type="number" step="1" '
+            f'min="1" value="4"></label> {radiobiology}</p>'
+            + (f"<p>Covariates present: {covs}</p>" if covs else "")
+            + '<div class="lookup-result" aria-live="polite"></div></div>'
+        )
+    note = (
+        "<p class=\"note\">Computed in this page from the embedded posterior draws (no "
+        "network). The predictive risk is the mean over draws; the median and 95 % interval "
+        "are over draws. New centre: the centre effect is integrated out per draw "
+        "(population-averaged; 64-node Gauss–Hermite rule).</p>"
+    )
+    return _section("lookup", "Look up a dose", note + "".join(panels)
+                    + '<pre id="selftest" hidden></pre>')
+
+
+def _section_plan(plan, fig) -> str:
+    frame = plan.summary_frame()
+    flags = "".join(f"<li>{_esc(f)}</li>" for f in getattr(plan, "flags", []))
+    body = (
+        f"<p><b>{plan.activity_gbq:.2f} GBq per cycle × {plan.cycles} cycles</b> "
+        f"(total {plan.total_activity_gbq:.1f} GBq). {_esc(plan.reason)}</p>"
+        + (f'<ul class="bad">{flags}</ul>' if flags else "")
+        + _table(frame.reset_index() if frame.index.name else frame, float_format="{:.4g}")
+        + f"<figure>{_img(fig, 'activity curve of the prescription')}<figcaption>Expected "
+        "probabilities against activity per cycle at the plan's number of cycles."
+        "</figcaption></figure>"
+    )
+    return _section("prescription", "Prescription", body)
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def _new_figure(size=(6.4, 4.4)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
+
+
+def _curve_figure(fit: FittedModel, ci_prob: float):
+    from doseresponse.models.plotting import plot_curve
+
+    fig, ax = _new_figure((7.0, 4.6))
+    doses = fit.data.ipd["dose"].to_numpy(dtype=float)
+    doses = np.concatenate([doses, fit.data.aggregate["dose"].to_numpy(dtype=float)])
+    grid = np.linspace(0.0, 1.05 * float(np.nanmax(doses)) if doses.size else 1.0, 160)
+    new = fit.curve(grid, which="new_study", ci_prob=ci_prob)
+    ax.fill_between(new.dose, new.lower, new.upper, color="tab:blue", alpha=0.15, lw=0,
+                    label=f"new centre, {ci_prob:.0%} band (spread)")
+    ax.plot(new.dose, new.mean, color="tab:blue", lw=1.5, ls="--",
+            label="new centre, predictive risk")
+    plot_curve(fit, "population", ci_prob=ci_prob, dose_grid=grid, ax=ax)
+    return fig
+
+
+def _forest_figure(fit: FittedModel, ci_prob: float):
+    fig, ax = _new_figure((6.4, 0.9 + 0.35 * (len(fit.data.studies) + 2)))
+    fit.plot_forest(ci_prob, ax=ax)
+    return fig
+
+
+def _plan_figure(plan):
+    fig, ax = _new_figure()
+    plan.plot(ax=ax)
+    return fig
+
+
+def _img(fig, alt: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata=_metadata("png"))
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _metadata(fmt: str) -> dict:
+    # no software URL or date in the files (reproducible, and no link in the page)
+    if fmt == "png":
+        return {"Software": None}
+    if fmt == "pdf":
+        return {"Creator": None, "Producer": None, "CreationDate": None}
+    return {"Creator": None, "Date": None}
+
+
+# ---------------------------------------------------------------------------- html helpers
+
+
+def _section(sid: str, heading: str, body: str) -> str:
+    return f'<section id="{sid}"><h2>{_esc(heading)}</h2>{body}</section>'
+
+
+def _table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
+    head = "".join(f"<th>{_esc(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = "".join(f"<td>{_esc(_fmt(v, float_format))}</td>" for v in values)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _fmt(value, float_format: str = "{:.4g}") -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return "–" if not math.isfinite(value) else float_format.format(float(value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v, float_format) for v in value)
+    return str(value)
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("doseresponse.report").joinpath(name).read_text("utf-8"))
+
