@@ -36,9 +36,10 @@ OBJECTIVES = ("ntcp-limit", "max-p-plus", "target-tcp")
 """Valid values of ``objective``."""
 
 _WHICH_VIEWS = ("spread", "averaged")
-_SCAN = 257
-_BISECT = 80
-_TABLE = 101
+_SCAN = 65
+_BISECT = 48
+_GOLDEN = 40
+_TABLE = 41
 _TIE = 1e-9
 """Probabilities within this of the limit count as meeting it (root-finding tolerance)."""
 
@@ -801,7 +802,7 @@ def _bisect_increasing(func: Callable[[np.ndarray], np.ndarray], lo: np.ndarray,
     f_hi = func(hi)
     f_lo = func(lo)
     lo, hi = lo.copy(), hi.copy()
-    for _ in range(_BISECT):
+    for _ in range(_BISECT):  # 2^-48 of the interval
         mid = 0.5 * (lo + hi)
         up = func(mid) >= 0.0
         hi = np.where(up, mid, hi)
@@ -818,7 +819,7 @@ def _golden_max(func: Callable[[np.ndarray], np.ndarray], lo: np.ndarray,
     a, b = lo.copy(), hi.copy()
     c, d = b - r * (b - a), a + r * (b - a)
     fc, fd = func(c), func(d)
-    for _ in range(_BISECT):
+    for _ in range(_GOLDEN):  # bracket shrinks by 0.618 per step: 1e-8 of it after 40
         left = fc >= fd  # the maximum lies in [a, d]
         b = np.where(left, d, b)
         a = np.where(left, a, c)
