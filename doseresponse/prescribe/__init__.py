@@ -24,5 +24,23 @@ Theory and sources: ``docs/theory/prescription.md``; a worked example:
 from doseresponse.prescribe.objectives import OBJECTIVES, prescribe
 from doseresponse.prescribe.plan import Plan, load_plan
 from doseresponse.prescribe.regions import Region
+from doseresponse.prescribe.strategies import (
+    Strategy,
+    activity_to_limit,
+    compare_strategies,
+    cycles_to_limit,
+    fixed,
+)
 
-__all__ = ["OBJECTIVES", "Plan", "Region", "load_plan", "prescribe"]
+__all__ = [
+    "OBJECTIVES",
+    "Plan",
+    "Region",
+    "Strategy",
+    "activity_to_limit",
+    "compare_strategies",
+    "cycles_to_limit",
+    "fixed",
+    "load_plan",
+    "prescribe",
+]

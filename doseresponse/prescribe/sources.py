@@ -75,6 +75,9 @@ class AlignedCurve:
         Largest dose the prescription may need (Gy); sets the grid of a fitted-model source.
     random_seed : int
         Passed to ``probability_draws`` (new-centre effects).
+    exact : bool, default True
+        Evaluate a ResponseCurve from its family functions; False: on the grid like any
+        other source (cheaper for many doses per draw).
 
     Attributes
     ----------
@@ -91,9 +94,10 @@ class AlignedCurve:
         covariates: dict[str, float] | None,
         dose_max: float,
         random_seed: int,
+        exact: bool = True,
     ) -> None:
         self.n = 0
-        if isinstance(source, ResponseCurve):
+        if exact and isinstance(source, ResponseCurve):
             # validates which / new_study / covariates with the curve's own messages
             source.probability_draws(np.array([1.0]), which, covariates, new_study=new_study)
             self._exact = True
