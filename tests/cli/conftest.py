@@ -35,6 +35,23 @@ def run(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.
     return completed
 
 
+def in_process(args, capsys) -> tuple[int, str, str]:
+    """``doseresponse.cli.main(args)`` in this process (no start-up cost): status, stdout, stderr.
+
+    The installed entry point is tested by :func:`run`; this runs the same code faster, for the
+    variants of a command.
+    """
+    from doseresponse import cli
+
+    capsys.readouterr()
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as stop:  # argparse's usage errors, --help and --version
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture(scope="module")
 def cohort_csv(tmp_path_factory, three_centre_ipd_frame):
     """The three-centre IPD table of ``tests/conftest.py`` (columns study, bed, tox, htn)."""
@@ -48,7 +65,7 @@ def fitted(cohort_csv):
     """Two fits of the cohort written by ``doseresponse fit``: log-logistic and logistic.
 
     Returns a dict with the paths (``"loglogistic"``, ``"logistic"``) and the completed process of
-    the first fit (``"run"``).
+    the first fit (``"run"``, the installed entry point); the second runs in this process.
     """
     folder = cohort_csv.parent
     common = ("--dose", "bed", "--outcome", "tox", "--study", "study", "--covariate", "htn",
@@ -56,7 +73,10 @@ def fitted(cohort_csv):
     first = run("fit", cohort_csv, *common, "--curve", "log-logistic",
                 "-o", folder / "loglogistic.nc")
     assert first.returncode == 0, first.stderr
-    run("fit", cohort_csv, *common, "--curve", "logistic", "--quiet",
-        "-o", folder / "logistic.nc", check=True)
+    from doseresponse import cli
+
+    args = ["fit", cohort_csv, *common, "--curve", "logistic", "--quiet", "-o",
+            folder / "logistic.nc"]
+    assert cli.main([str(a) for a in args]) == 0
     return {"loglogistic": folder / "loglogistic.nc", "logistic": folder / "logistic.nc",
             "run": first}

@@ -6,14 +6,16 @@ traceback) for a missing or damaged file, ``--debug`` tracebacks, quiet closed p
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from doseresponse import cli
 from doseresponse.cli import build_parser
-from tests.cli.conftest import entry_point, run
+from tests.cli.conftest import entry_point, in_process, run
 
 COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "datasets", "demo", "bed",
             "tissues", "nuclides"]
@@ -28,30 +30,22 @@ def _one_line_error(stderr: str, command: str) -> str:
     return lines[0]
 
 
-def _in_process(args, capsys) -> tuple[int, str, str]:
-    """``cli.main(args)`` in this process (fast): exit status, stdout, stderr."""
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as stop:  # argparse's usage errors, --help and --version
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_every_command_is_tested():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMANDS)
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_help_shows_an_example(command):
-    completed = run(command, "--help")
-    assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.startswith(f"usage: doseresponse {command}")
-    example = completed.stdout.split("example", 1)[1]
-    assert f"doseresponse {command}" in example
-    assert "--json" in completed.stdout
+def test_help_of_every_command_shows_an_example():
+    # the installed command, started for every sub-command at once (start-up dominates)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        helps = dict(zip(COMMANDS, pool.map(lambda c: run(c, "--help"), COMMANDS), strict=True))
+    for command, completed in helps.items():
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.startswith(f"usage: doseresponse {command}")
+        example = completed.stdout.split("\nexample", 1)[1]
+        assert f"doseresponse {command}" in example, command
+        assert "--json" in completed.stdout
 
 
 def test_top_level_help_lists_the_commands():
@@ -93,7 +87,7 @@ USAGE_ERRORS = [
 @pytest.mark.parametrize(("args", "needle"), USAGE_ERRORS)
 def test_usage_errors_exit_2_with_one_line(args, needle, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = _in_process(args, capsys)
+    code, out, err = in_process(args, capsys)
     assert code == 2, err
     assert needle in _one_line_error(err, args[0])
     assert out == ""
@@ -122,7 +116,7 @@ MISSING = [
 @pytest.mark.parametrize("args", MISSING)
 def test_missing_file_exits_1_with_one_line(args, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = _in_process(args, capsys)
+    code, out, err = in_process(args, capsys)
     assert code == 1, err
     line = _one_line_error(err, args[0])
     assert "missing." in line and "no such file" in line
@@ -137,35 +131,49 @@ def test_installed_command_missing_file_exits_1(args, tmp_path):
     assert "no such file" in _one_line_error(completed.stderr, args[0])
 
 
-def test_a_file_that_is_not_a_fit_exits_1(tmp_path):
+def test_a_file_that_is_not_a_fit_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "fake.nc").write_text("not a NetCDF file\n")
-    completed = run("summary", "fake.nc", cwd=tmp_path)
-    assert completed.returncode == 1
-    assert "fake.nc" in _one_line_error(completed.stderr, "summary")
+    code, _, err = in_process(["summary", "fake.nc"], capsys)
+    assert code == 1
+    assert "fake.nc" in _one_line_error(err, "summary")
 
 
-def test_bad_table_exits_1_naming_the_column(tmp_path):
+def test_bad_table_exits_1_naming_the_column(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.csv").write_text("study,bed,tox\nA,10,0\nA,-5,1\nB,30,2\n")
-    completed = run("fit", "bad.csv", "--dose", "bed", "--outcome", "tox", "--study", "study",
-                    "--quiet", "-o", "f.nc", cwd=tmp_path)
-    assert completed.returncode == 1
-    line = _one_line_error(completed.stderr, "fit")
+    code, _, err = in_process(["fit", "bad.csv", "--dose", "bed", "--outcome", "tox", "--study",
+                               "study", "--quiet", "-o", "f.nc"], capsys)
+    assert code == 1
+    line = _one_line_error(err, "fit")
     assert "tox" in line and "bed" in line  # every problem, in one line
     assert not (tmp_path / "f.nc").exists()
 
 
-def test_unwritable_output_folder_exits_1_before_any_work(tmp_path, cohort_csv):
-    completed = run("fit", cohort_csv, "--dose", "bed", "--outcome", "tox", "--study", "study",
-                    "-o", tmp_path / "no" / "such" / "f.nc")
-    assert completed.returncode == 1
-    assert "does not exist" in _one_line_error(completed.stderr, "fit")
+def test_missing_output_folder_exits_1_before_any_work(tmp_path, cohort_csv, capsys):
+    code, _, err = in_process(["fit", cohort_csv, "--dose", "bed", "--outcome", "tox", "--study",
+                               "study", "-o", tmp_path / "no" / "such" / "f.nc"], capsys)
+    assert code == 1
+    assert "does not exist" in _one_line_error(err, "fit")
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    completed = run("summary", "missing.nc", "--debug", cwd=tmp_path)
-    assert completed.returncode == 1
-    assert "Traceback" in completed.stderr
-    assert completed.stderr.splitlines()[-1].startswith("doseresponse summary: error: ")
+def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "_cmd_table", broken)
+    code, _, err = in_process(["tissues"], capsys)
+    assert code == 1
+    line = _one_line_error(err, "tissues")
+    assert "RuntimeError: boom second line" in line and "--debug" in line
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = in_process(["summary", "missing.nc", "--debug"], capsys)
+    assert code == 1
+    assert "Traceback" in err
+    assert err.splitlines()[-1].startswith("doseresponse summary: error: ")
 
 
 @pytest.mark.parametrize("args", [["tissues"], ["datasets", "--json"]])
@@ -189,19 +197,17 @@ def test_pipe_into_head_keeps_the_first_line():
 
 
 @pytest.mark.parametrize("command", ["tissues", "nuclides"])
-def test_tables_print_json_records(command):
-    import json
-
-    completed = run(command, "--json", check=True)
-    records = json.loads(completed.stdout)
+def test_tables_print_json_records(command, capsys):
+    code, out, _ = in_process([command, "--json"], capsys)
+    assert code == 0
+    records = json.loads(out)
     assert isinstance(records, list) and records and "name" in records[0]
 
 
-def test_bed_json_matches_text():
-    import json
-
+def test_bed_json_matches_text(capsys):
     args = ["bed", "--dose", "5", "--effective-half-life", "50", "--tissue", "kidney"]
     record = json.loads(run(*args, "--json", check=True).stdout)
-    text = run(*args, check=True).stdout
+    code, text, _ = in_process(args, capsys)
+    assert code == 0
     assert f"BED  = {record['bed_gy']:.4g} Gy" in text
     assert f"EQD2 = {record['eqd2_gy']:.4g} Gy" in text
