@@ -7,6 +7,7 @@ Modules
 -------
 nuclides   half-lives and mean energies per decay (ICRP 107 based), with sources
 kinetics   time-activity fits (mono/bi/tri-exponential, uptake, trapezoid + tail), AICc selection
+single_time_point  Hänscheid, Madsen and reference-curve TIA from one scan, with uncertainty
 absorbed   MIRD D = Ã·S, local energy deposition, single-time-point TIA
 doserate   dose-rate histories (sum of exponentials; piecewise linear + exponential tail)
 bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopulation), EQDx, inverses
@@ -38,22 +39,38 @@ from doseresponse.radiobiology.bed import (
 from doseresponse.radiobiology.doserate import DoseRate, ExponentialDoseRate, PiecewiseDoseRate
 from doseresponse.radiobiology.eud import DVH, clonogenic_eud, eubed, geud, odonoghue_eud
 from doseresponse.radiobiology.kinetics import (
+    AcceptanceCheck,
+    PhysicalDecayBoundWarning,
     TimeActivityFit,
     exponential_tia,
     fit_time_activity,
     trapezoid_tail_tia,
 )
 from doseresponse.radiobiology.nuclides import Nuclide, get_nuclide, list_nuclides
-from doseresponse.radiobiology.pipeline import MultiCycleDosimetry, multicycle_dosimetry
+from doseresponse.radiobiology.pipeline import (
+    DosimetryWarning,
+    MultiCycleDosimetry,
+    multicycle_dosimetry,
+)
+from doseresponse.radiobiology.single_time_point import (
+    SingleTimePointTIA,
+    hanscheid_tia,
+    madsen_tia,
+    reference_curve_tia,
+)
 from doseresponse.radiobiology.tissues import TissueParameters, list_tissues, tissue_parameters
 
 __all__ = [
     "DVH",
+    "AcceptanceCheck",
     "DoseRate",
+    "DosimetryWarning",
     "ExponentialDoseRate",
     "MultiCycleDosimetry",
     "Nuclide",
+    "PhysicalDecayBoundWarning",
     "PiecewiseDoseRate",
+    "SingleTimePointTIA",
     "TimeActivityFit",
     "TissueParameters",
     "absorbed_dose",
@@ -72,13 +89,16 @@ __all__ = [
     "get_nuclide",
     "geud",
     "hanscheid_factor",
+    "hanscheid_tia",
     "lea_catcheside_integral",
     "list_nuclides",
     "list_tissues",
     "local_deposition_dose",
     "local_deposition_s_value",
+    "madsen_tia",
     "multicycle_dosimetry",
     "odonoghue_eud",
+    "reference_curve_tia",
     "rescale_s_value",
     "scale_for_bed",
     "single_time_point_tia",

@@ -68,6 +68,8 @@ RISE_Z = 2.0
 #: A trapezoid tail at λ_phys is flagged when the last samples clear faster than
 #: CLEARING_FACTOR·λ_phys (a clearance 10 % faster than physical decay).
 CLEARING_FACTOR = 1.1
+#: The slowest fitted rate "sits at" λ_phys when within this relative distance of it (0.1 %).
+AT_BOUND_REL = 1e-3
 #: Models within this AICc of the best are "equivalent"; the simplest is kept (PyTheranostics).
 DELTA_AICC_PREFER_SIMPLER = 2.0
 
@@ -991,11 +993,14 @@ def _fit_exponential(spec: _ExponentialModel, ctx: _Context) -> _Candidate:
         AcceptanceCheck("no-degenerate-parameter", not degenerate, True, None, None,
                         ", ".join(degenerate) + " at bound" if degenerate else "none at bound"),
     ]
-    at_phys = lam1_name not in [n for n, f in zip(spec.param_names, free, strict=True) if f]
+    held = lam1_name not in [n for n, f in zip(spec.param_names, free, strict=True) if f]
+    lam1_ratio = float(unpack(best.x)[1][0]) / lp
+    at_phys = held or lam1_ratio <= 1.0 + AT_BOUND_REL
     checks.append(AcceptanceCheck(
-        "physical-decay-bound", not at_phys, False, None, None,
-        f"{lam1_name} = λ_phys (no biological clearance; held fixed, SE conditional on it)"
-        if at_phys else f"{lam1_name} > λ_phys",
+        "physical-decay-bound", not at_phys, False, lam1_ratio, 1.0 + AT_BOUND_REL,
+        f"{lam1_name} = λ_phys (no biological clearance"
+        + ("; held fixed, SE conditional on it)" if held else ")")
+        if at_phys else f"{lam1_name} = {lam1_ratio:.4g} λ_phys",
     ))
     if cov is not None:
         se = np.sqrt(np.diag(cov))
