@@ -17,6 +17,7 @@ __all__ = [
     "SamplerFallbackWarning",
     "SmallStudyWarning",
     "UnknownNameError",
+    "UnverifiedFitWarning",
 ]
 
 
@@ -68,3 +69,11 @@ class SmallStudyWarning(UserWarning):
 
 class DroppedRowsWarning(UserWarning):
     """Rows were dropped at the user's explicit request (``drop_rows=``); the message lists them."""
+
+
+class UnverifiedFitWarning(UserWarning):
+    """A saved fit loaded without a full check.
+
+    Either an old (format version 1) file whose posterior no digest covers, or a signed file
+    loaded without its key. The message says what was not checked and how to check it.
+    """
