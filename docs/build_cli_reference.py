@@ -35,8 +35,9 @@ Conventions shared by every command:
 - `--help` shows the options and an example.
 - `--json` prints machine-readable JSON instead of text (`NaN` becomes `null`).
 - `--quiet` hides progress and notes; results, warnings and errors are still printed.
-- Exit status: `0` success, `2` usage error (a bad or missing argument), `1` data or runtime
-  error (missing or damaged file, invalid table, refused overwrite, ...).
+- Exit status: `0` success, `2` usage error (a bad or missing argument, including an unknown
+  study label, covariate, curve family or dataset name), `1` data or runtime error (missing or
+  damaged file, invalid table, refused overwrite, failed fit, ...).
 - Every error is one line on standard error saying what went wrong and how to fix it;
   `--debug` adds the Python traceback.
 - An existing output file is never replaced without `--overwrite`.

@@ -17,8 +17,9 @@ Sub-commands::
 Conventions shared by every sub-command: ``--help`` shows an example; ``--json`` prints
 machine-readable output (plain JSON: ``NaN`` becomes ``null``); ``--quiet`` hides progress and
 notes (results, warnings and errors are still printed); ``--debug`` shows the traceback of an
-error. Exit status 0 means success, 2 a usage error (bad or missing arguments), 1 a data or
-runtime error (missing or damaged file, invalid table, refused overwrite...). Every error is
+error. Exit status 0 means success, 2 a usage error (a bad or missing argument, including an
+unknown study label, covariate, curve family or dataset name), 1 a data or runtime error
+(missing or damaged file, invalid table, refused overwrite, failed fit...). Every error is
 one line on standard error saying what went wrong and how to fix it. An existing output file is
 never replaced without ``--overwrite``. A closed output pipe (``doseresponse tissues | head``)
 ends quietly with status 0.
@@ -312,7 +313,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         with _wide_pandas():
             print(table[columns].to_string(index=False))
         return EXIT_OK
-    info = dr.datasets.dataset_info(args.name)
+    with _usage_errors():  # an unknown NAME: the message lists the valid names
+        info = dr.datasets.dataset_info(args.name)
     if args.csv is not None:
         out = _check_output(args.csv, args.overwrite, "--csv")
         dr.load_dataset(info["name"], as_frame=True).to_csv(out, index=False)

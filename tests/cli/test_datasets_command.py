@@ -33,9 +33,9 @@ def test_describe_one_dataset(capsys):
     assert json.loads(out) == info
 
 
-def test_unknown_dataset_exits_1_listing_valid_names(capsys):
+def test_unknown_dataset_is_a_usage_error_listing_valid_names(capsys):
     code, out, err = in_process(["datasets", "no_such_data"], capsys)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and "bliss_beetles" in err
 
 
