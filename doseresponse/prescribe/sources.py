@@ -78,6 +78,8 @@ class AlignedCurve:
     exact : bool, default True
         Evaluate a ResponseCurve from its family functions; False: on the grid like any
         other source (cheaper for many doses per draw).
+    grid_size : int, default GRID_SIZE
+        Doses in the grid.
 
     Attributes
     ----------
@@ -95,6 +97,7 @@ class AlignedCurve:
         dose_max: float,
         random_seed: int,
         exact: bool = True,
+        grid_size: int = GRID_SIZE,
     ) -> None:
         self.n = 0
         if exact and isinstance(source, ResponseCurve):
@@ -107,7 +110,7 @@ class AlignedCurve:
         else:
             self._exact = False
             self._log_grid = np.linspace(
-                np.log(dose_max) - GRID_DECADES * np.log(10.0), np.log(dose_max), GRID_SIZE
+                np.log(dose_max) - GRID_DECADES * np.log(10.0), np.log(dose_max), grid_size
             )
             probs = np.asarray(
                 source.probability_draws(
@@ -116,7 +119,7 @@ class AlignedCurve:
                 ),
                 dtype=np.float64,
             )
-            if probs.ndim != 2 or probs.shape[1] != GRID_SIZE:
+            if probs.ndim != 2 or probs.shape[1] != grid_size:
                 raise DoseResponseError(
                     "probability_draws must return an array of shape (n_draws, n_dose); got "
                     f"{probs.shape}."
@@ -155,8 +158,9 @@ class AlignedCurve:
         step = grid[1] - grid[0]
         with np.errstate(divide="ignore"):
             pos = (np.log(np.maximum(d, 1e-300)) - grid[0]) / step
-        pos = np.clip(pos, 0.0, GRID_SIZE - 1.0)
-        i = np.minimum(pos.astype(np.intp), GRID_SIZE - 2)
+        size = grid.size
+        pos = np.clip(pos, 0.0, size - 1.0)
+        i = np.minimum(pos.astype(np.intp), size - 2)
         w = pos - i
         rows = np.arange(self.n).reshape((self.n,) + (1,) * (d.ndim - 1))
         lo = self._logit[rows, i]
@@ -174,7 +178,8 @@ class AlignedCurve:
             return out
         target = logit(p)
         below = (self._logit < target).sum(axis=1)  # rows are non-decreasing
-        i = np.clip(below - 1, 0, GRID_SIZE - 2)
+        size = self._log_grid.size
+        i = np.clip(below - 1, 0, size - 2)
         lo = self._logit[np.arange(self.n), i]
         hi = self._logit[np.arange(self.n), i + 1]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,7 +187,7 @@ class AlignedCurve:
         log_d = self._log_grid[i] + np.clip(w, 0.0, 1.0) * (self._log_grid[1] - self._log_grid[0])
         dose = np.exp(log_d)
         dose = np.where(below == 0, 0.0, dose)
-        return np.where(below == GRID_SIZE, np.inf, dose)
+        return np.where(below == size, np.inf, dose)
 
 
 def _align(n_source: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
+from scipy.special import expit
 
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.result_types import DEFAULT_CI_PROB
@@ -38,8 +39,9 @@ from doseresponse.prescribe.sources import AlignedCurve, curve_attributes
 
 __all__ = ["Strategy", "activity_to_limit", "compare_strategies", "cycles_to_limit", "fixed"]
 
-_BLOCK = 2000
-
+_GRID = 1024
+"""Doses in each curve's grid (linear interpolation in P between them; rel. error < 2e-3 at
+P ~ 0.005, less at larger P)."""
 
 @dataclass(frozen=True)
 class Strategy:
@@ -170,7 +172,8 @@ def compare_strategies(
             metric_kind(attrs["dose_metric"], where=f"{role.lower()}[{region!r}]")
             top = _max_dose(regions[region], attrs["dose_metric"], true[region], strategies)
             ev = AlignedCurve(source, which=which, new_study=new_study, covariates=None,
-                              dose_max=top, random_seed=random_seed, exact=False)
+                              dose_max=top, random_seed=random_seed, exact=False,
+                              grid_size=_GRID)
             ev.align(min(n_draws, ev.n_source) if ev.n_source > 1 else 1, rng)
             curves.append((role, region, attrs, ev))
     n = max((ev.n for *_, ev in curves), default=1)
@@ -301,12 +304,20 @@ def _decide(strat: Strategy, regions: Mapping[str, Region], measured: dict,
 
 
 def _population_mean(ev: AlignedCurve, dose: np.ndarray) -> np.ndarray:
-    total = np.zeros(ev.n)
-    for start in range(0, dose.size, _BLOCK):
-        block = dose[start:start + _BLOCK]
-        p = ev.probability(np.broadcast_to(block, (ev.n, block.size)))
-        total += p.sum(axis=1)
-    return total / dose.size
+    r"""Per draw, the mean over patients of P at their doses (Gy).
+
+    Linear interpolation in P between the grid doses makes the patient sum a weighted sum of
+    the grid columns, :math:`\sum_i P_s(d_i) = \sum_j c_j P_s(g_j)`, one matrix-vector product.
+    """
+    grid = ev._log_grid
+    size = grid.size
+    with np.errstate(divide="ignore"):
+        pos = (np.log(np.maximum(dose, 1e-300)) - grid[0]) / (grid[1] - grid[0])
+    pos = np.clip(pos, 0.0, size - 1.0)
+    i = np.minimum(pos.astype(np.intp), size - 2)
+    w = pos - i
+    weights = np.bincount(i, 1.0 - w, size) + np.bincount(i + 1, w, size)
+    return expit(ev._logit) @ weights / dose.size
 
 
 def _predictive_dose(ev: AlignedCurve, p: float) -> float:
