@@ -290,8 +290,9 @@ class Plan:
     def __repr__(self) -> str:
         lim = f", limited by {self.limiting}" if self.limiting else ""
         risks = "; ".join(f"{c['kind']} {c['region']} {c['mean']:.3g}" for c in self.curves)
+        risks = f"; expected {risks}" if risks else ""
         return (f"Plan({self.settings['objective']}: {self.activity_gbq:.4g} GBq × "
-                f"{self.cycles} cycles{lim}; expected {risks})")
+                f"{self.cycles} cycles{lim}{risks})")
 
 
 def load_plan(path: str | Path) -> Plan:
