@@ -12,10 +12,11 @@ simulate
     Multi-study cohorts with known truth (:func:`simulate_cohort`).
 models
     Dose-response curve families (TCP/NTCP), maximum-likelihood fits and Bayesian hierarchical
-    models (:class:`NTCPModel`, :class:`TCPModel`).
-results, io, checks, plotting
-    Fitted models (:class:`FittedModel`), :func:`save` / :func:`load`, posterior predictive checks,
-    LOO and :func:`compare`, figures.
+    models (:class:`NTCPModel`, :class:`TCPModel`), with their results
+    (``models.results``: :class:`FittedModel`), checks (``models.checks``: PPC, LOO,
+    :func:`compare`), figures (``models.plotting``) and saved fits (``models.io``:
+    :func:`save` / :func:`load`); the module table in :mod:`doseresponse.models` gives the
+    dependency direction.
 
 The PyMC-based names (``NTCPModel``, ``TCPModel``, ``FittedModel``, ``load``, ``save``,
 ``compare``) are imported on first use, so ``import doseresponse`` stays fast for radiobiology
@@ -40,20 +41,20 @@ from doseresponse.simulate import simulate_cohort
 _LAZY = {
     "NTCPModel": "doseresponse.models.model",
     "TCPModel": "doseresponse.models.model",
-    "FittedModel": "doseresponse.results",
-    "load": "doseresponse.io",
-    "save": "doseresponse.io",
-    "compare": "doseresponse.checks",
-    "ppc_table": "doseresponse.checks",
-    "loo": "doseresponse.checks",
-    "waic": "doseresponse.checks",
-    "plot_curve": "doseresponse.plotting",
-    "plot_study_forest": "doseresponse.plotting",
-    "plot_prior_posterior": "doseresponse.plotting",
-    "plot_prior_predictive": "doseresponse.plotting",
+    "FittedModel": "doseresponse.models.results",
+    "load": "doseresponse.models.io",
+    "save": "doseresponse.models.io",
+    "compare": "doseresponse.models.checks",
+    "ppc_table": "doseresponse.models.checks",
+    "loo": "doseresponse.models.checks",
+    "waic": "doseresponse.models.checks",
+    "plot_curve": "doseresponse.models.plotting",
+    "plot_study_forest": "doseresponse.models.plotting",
+    "plot_prior_posterior": "doseresponse.models.plotting",
+    "plot_prior_predictive": "doseresponse.models.plotting",
     "models": "doseresponse.models",
-    "checks": "doseresponse.checks",
-    "plotting": "doseresponse.plotting",
+    "checks": "doseresponse.models.checks",
+    "plotting": "doseresponse.models.plotting",
 }
 
 

@@ -18,7 +18,7 @@ from doseresponse._arviz_compat import ARVIZ_MAJOR, as_groups, groups_from_array
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.model import NTCPModel
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 
 @pytest.fixture

@@ -16,15 +16,16 @@ import pymc as pm
 import pytest
 from scipy import integrate, stats
 
-from doseresponse import _arviz_compat, checks
+from doseresponse import _arviz_compat
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
-from doseresponse.io import load
+from doseresponse.models import checks
 from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
 from doseresponse.models.design import bin_log_normal
 from doseresponse.models.hierarchical import build_model
+from doseresponse.models.io import load
 from doseresponse.models.model import NTCPModel
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 FAMILIES = sorted(CURVE_FAMILIES)
 

@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-from doseresponse import checks
 from doseresponse.exceptions import ConvergenceWarning
+from doseresponse.models import checks
 from doseresponse.models.model import NTCPModel
 from doseresponse.simulate import simulate_cohort
 

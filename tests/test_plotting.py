@@ -14,9 +14,9 @@ import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from statsmodels.stats.proportion import proportion_confint
 
-from doseresponse import plotting
 from doseresponse._stats import observed_rates, quantile_bins
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
+from doseresponse.models import plotting
 from doseresponse.models.model import NTCPModel
 from doseresponse.models.prior_predictive import prior_predictive_curves
 from tests.test_checks import fake_fit

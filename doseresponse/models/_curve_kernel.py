@@ -13,7 +13,7 @@ It is the **one implementation** of each family on the fast path: the log-densit
 (:mod:`doseresponse.models._row_kernels`, called by nutpie), the curve functions of
 :mod:`doseresponse.models.curves` (and so fitted curves, tolerance doses, plots, prior
 predictive curves and the ML fits), and the pointwise log-likelihood of
-:mod:`doseresponse.checks` all evaluate it, through :func:`log_pair_vector` and
+:mod:`doseresponse.models.checks` all evaluate it, through :func:`log_pair_vector` and
 :func:`log_pair_gradient_vector`. The PyMC graph's PyTensor twins
 (:mod:`doseresponse.models.tensor_curves`) stay as the independent autodiff oracle in tests.
 

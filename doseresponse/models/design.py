@@ -1,8 +1,8 @@
 r"""Numeric design of a hierarchical TCP/NTCP model: arrays from a spec and a cohort (numpy).
 
 Everything the fast path (the log density of :mod:`doseresponse.models.density`), the pointwise
-log-likelihood and posterior predictive checks (:mod:`doseresponse.checks`) and the PyMC oracle
-(:mod:`doseresponse.models.hierarchical`) need from the data is computed here once:
+log-likelihood and posterior predictive checks (:mod:`doseresponse.models.checks`) and the PyMC
+oracle (:mod:`doseresponse.models.hierarchical`) need from the data is computed here once:
 patient doses, study codes, outcomes and covariates; the Gauss–Hermite dose nodes of aggregate
 bins (:func:`bin_log_normal`); the log-scale SD of each measured dose. This module imports
 neither PyMC nor PyTensor, so fitting with the default sampler and checking a loaded fit stay

@@ -1,7 +1,7 @@
 """User-facing model classes: :class:`NTCPModel` and :class:`TCPModel`.
 
 Settings go in ``__init__``; data go in :meth:`DoseResponseModel.fit`, which returns a
-:class:`~doseresponse.results.FittedModel`. :meth:`DoseResponseModel.build` returns the PyMC
+:class:`~doseresponse.models.results.FittedModel`. :meth:`DoseResponseModel.build` returns the PyMC
 model for inspection without sampling.
 
 Examples
@@ -212,14 +212,14 @@ class DoseResponseModel:
             a single divergent transition in 4 of 30 runs, 0.95 in none; about 20 % slower).
             Raise to 0.98–0.99 if divergences are reported.
         check : bool
-            Run :meth:`~doseresponse.results.FittedModel.diagnostics` and warn
+            Run :meth:`~doseresponse.models.results.FittedModel.diagnostics` and warn
             (:class:`~doseresponse.exceptions.ConvergenceWarning`) on any failed check.
 
         Returns
         -------
         FittedModel
         """
-        from doseresponse.results import FittedModel
+        from doseresponse.models.results import FittedModel
 
         spec = self.spec_for(data)
         settings = dict(

@@ -1,7 +1,7 @@
 r"""Per-draw curve parameters for a named prediction, and the curves and doses they imply (numpy).
 
 One place builds the per-draw parameters of every prediction a fitted model makes
-(:class:`~doseresponse.results.FittedModel`), so a curve, a tolerance dose and a prescription
+(:class:`~doseresponse.models.results.FittedModel`), so a curve, a tolerance dose and a prescription
 can never disagree about what "a new centre" means:
 
 ``"population"``
@@ -19,7 +19,7 @@ a study label
 
 Both new-centre views have the same mean over draws — the posterior predictive risk of a patient
 at a new centre, which decisions use (the ``"predictive"`` dose of
-:meth:`~doseresponse.results.FittedModel.dose_at`). Covariates multiply :math:`D_{50}` by
+:meth:`~doseresponse.models.results.FittedModel.dose_at`). Covariates multiply :math:`D_{50}` by
 :math:`\prod_c f_c^{x_c}`.
 
 Notes

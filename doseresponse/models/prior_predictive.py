@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 from doseresponse._validation import as_float_array, check_scalar, known_covariates
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
+from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.models.spec import ModelSpec
 
@@ -192,18 +193,21 @@ def prior_predictive_curves(
     log_slope = rng.normal(
         math.log(priors["slope"]["median"]), priors["slope"]["sigma"], n_draws
     )
+    tau = tau_slope = None
     if which == "new_study":
         tau = np.abs(rng.normal(0.0, priors["tau"]["sigma"], n_draws))
-        log_d50 = log_d50 + tau * rng.standard_normal(n_draws)
         if spec.pool_slope:
             tau_slope = np.abs(rng.normal(0.0, priors["tau_slope"]["sigma"], n_draws))
-            log_slope = log_slope + tau_slope * rng.standard_normal(n_draws)
     values = _covariates(covariates, spec)
+    shift = np.zeros(n_draws)
     for name, x in values.items():
         prior = priors[f"factor:{name}"]
-        log_factor = rng.normal(math.log(prior["median"]), prior["sigma"], n_draws)
-        log_d50 = log_d50 + x * log_factor
-    d50, slope = np.exp(log_d50), np.exp(log_slope)
+        shift = shift + x * rng.normal(math.log(prior["median"]), prior["sigma"], n_draws)
+    params = draw_parameters(
+        spec.family, log_d50=log_d50, log_slope=log_slope, tau=tau, tau_slope=tau_slope,
+        new_study="spread" if which == "new_study" else None, log_shift=shift, rng=rng,
+    )
+    d50, slope = np.exp(params.log_d50[:, 0]), np.exp(params.log_slope[:, 0])
     probability = spec.family.probability(dose[None, :], d50[:, None], slope[:, None])
     return PriorCurves(
         dose=dose,

@@ -1,7 +1,7 @@
 """Result types shared by every fit: a curve with its band, and a tolerance dose with its interval.
 
 Both the maximum-likelihood fits (:mod:`doseresponse.models.ml`) and the Bayesian hierarchical
-fits (:class:`doseresponse.results.FittedModel`) return these, so downstream code (plots, the
+fits (:class:`doseresponse.models.results.FittedModel`) return these, so downstream code (plots, the
 prescription, reports) handles one type. This module is a leaf: it imports nothing else from
 the package but the exception types.
 

@@ -13,7 +13,7 @@ from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, Unkno
 from doseresponse.models.curves import CURVE_FAMILIES, get_curve_family
 from doseresponse.models.design import bin_log_normal
 from doseresponse.models.model import NTCPModel, TCPModel
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 FAMILIES = sorted(CURVE_FAMILIES)
 FAST = "FAST_COMPILE"  # python implementations: no C compilation in the fast suite

@@ -17,7 +17,7 @@ from doseresponse import _arviz_compat
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import UnknownNameError
 from doseresponse.models.model import NTCPModel
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 N_DRAWS = 400
 

@@ -15,13 +15,13 @@ How each file is written:
 
 ``ntcp_pymc5_arviz0.nc`` (Python 3.11, PyMC 5, ArviZ 0.x)
     with ArviZ 0.x's own ``InferenceData.to_netcdf`` and the package's root attributes — byte
-    for byte the layout :func:`doseresponse.io.save` produced before it stopped using ArviZ, so
-    the test also shows that files from earlier versions keep loading.
+    for byte the layout :func:`doseresponse.models.io.save` produced before it stopped using
+    ArviZ, so the test also shows that files from earlier versions keep loading.
 ``ntcp_pymc6_arviz1.nc`` (Python 3.13, PyMC 6, ArviZ 1.x)
-    with :func:`doseresponse.io.save` (xarray + h5netcdf).
+    with :func:`doseresponse.models.io.save` (xarray + h5netcdf).
 
-Only the ``posterior`` and ``sample_stats`` groups are stored, as :func:`doseresponse.io.save`
-does.
+Only the ``posterior`` and ``sample_stats`` groups are stored, as
+:func:`doseresponse.models.io.save` does.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from doseresponse import _arviz_compat, io
+from doseresponse import _arviz_compat
+from doseresponse.models import io
 from doseresponse.models.model import NTCPModel
 from doseresponse.simulate import simulate_cohort
 
