@@ -2,7 +2,7 @@ r"""Posterior predictive checks, pointwise log-likelihood, LOO/WAIC and model co
 
 Everything here is computed with numpy/scipy from the stored posterior, the
 :class:`~doseresponse.models.spec.ModelSpec` and the fitted data, so it works identically on a
-fit that was just sampled and on one read back with :func:`doseresponse.io.load` (nothing is
+fit that was just sampled and on one read back with :func:`doseresponse.models.io.load` (nothing is
 recompiled). Per-row response probabilities follow the model exactly
 (:mod:`doseresponse.models.hierarchical`): a patient row uses its study's D50 times its
 covariate factors; an aggregate row averages the curve over the bin's dose distribution with the
@@ -41,7 +41,7 @@ from doseresponse.exceptions import DoseResponseError, ModelMismatchError, Unkno
 from doseresponse.models.curves import log_pair
 from doseresponse.models.design import model_inputs
 from doseresponse.models.result_types import DEFAULT_CI_PROB
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 __all__ = [
     "PARETO_K_MAX",
@@ -609,7 +609,7 @@ def compare(
 def _check_fit(fit: Any) -> FittedModel:
     if not isinstance(fit, FittedModel):
         raise DoseResponseError(
-            f"fit must be a FittedModel (from NTCPModel(...).fit or doseresponse.io.load); "
+            f"fit must be a FittedModel (from NTCPModel(...).fit or doseresponse.models.io.load); "
             f"got {type(fit).__name__}."
         )
     return fit

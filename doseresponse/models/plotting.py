@@ -34,7 +34,7 @@ from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.prior_predictive import prior_predictive_curves
 from doseresponse.models.result_types import DEFAULT_CI_PROB
-from doseresponse.results import FittedModel
+from doseresponse.models.results import FittedModel
 
 __all__ = [
     "plot_curve",
@@ -68,7 +68,7 @@ def plot_curve(
         A fitted model.
     which : str
         ``"population"``, ``"new_study"`` or a study label (see
-        :meth:`~doseresponse.results.FittedModel.curve`).
+        :meth:`~doseresponse.models.results.FittedModel.curve`).
     covariates : mapping, optional
         Covariate values of the curve (default 0 for each).
     ci_prob : float
@@ -296,7 +296,7 @@ def plot_prior_predictive(
 def _check_fit(fit) -> FittedModel:
     if not isinstance(fit, FittedModel):
         raise DoseResponseError(
-            f"fit must be a FittedModel (from NTCPModel(...).fit or doseresponse.io.load); "
+            f"fit must be a FittedModel (from NTCPModel(...).fit or doseresponse.models.io.load); "
             f"got {type(fit).__name__}."
         )
     return fit

@@ -457,7 +457,8 @@ class FittedModel:
         return dose
 
     # ------------------------------------------------------------------ checks and plots
-    # thin delegates to doseresponse.checks / doseresponse.plotting (imported on use: no cycles)
+    # thin delegates to models.checks / models.plotting / models.io (imported on use: results
+    # stays the leaf they depend on)
 
     def ppc_table(
         self,
@@ -466,21 +467,21 @@ class FittedModel:
         ci_prob: float = DEFAULT_CI_PROB,
         random_seed: int | None = None,
     ) -> pd.DataFrame:
-        """Posterior predictive check table; see :func:`doseresponse.checks.ppc_table`."""
-        from doseresponse import checks
+        """Posterior predictive check table; see :func:`doseresponse.models.checks.ppc_table`."""
+        from doseresponse.models import checks
 
         seed = checks._DEFAULT_SEED if random_seed is None else random_seed
         return checks.ppc_table(self, by=by, n_bins=n_bins, ci_prob=ci_prob, random_seed=seed)
 
     def loo(self, *, pointwise: bool = True):
-        """PSIS-LOO of the fit; see :func:`doseresponse.checks.loo`."""
-        from doseresponse.checks import loo
+        """PSIS-LOO of the fit; see :func:`doseresponse.models.checks.loo`."""
+        from doseresponse.models.checks import loo
 
         return loo(self, pointwise=pointwise)
 
     def waic(self, *, pointwise: bool = True):
-        """WAIC of the fit; see :func:`doseresponse.checks.waic`."""
-        from doseresponse.checks import waic
+        """WAIC of the fit; see :func:`doseresponse.models.checks.waic`."""
+        from doseresponse.models.checks import waic
 
         return waic(self, pointwise=pointwise)
 
@@ -495,29 +496,29 @@ class FittedModel:
         dose_grid: ArrayLike | None = None,
         ax=None,
     ):
-        """Curve with band over the data; see :func:`doseresponse.plotting.plot_curve`."""
-        from doseresponse.plotting import plot_curve
+        """Curve with band over the data; see :func:`doseresponse.models.plotting.plot_curve`."""
+        from doseresponse.models.plotting import plot_curve
 
         return plot_curve(self, which, covariates, ci_prob, show_data, n_bins,
                           dose_grid=dose_grid, ax=ax)
 
     def plot_forest(self, ci_prob: float = DEFAULT_CI_PROB, *, ax=None):
-        """D50 per study; see :func:`doseresponse.plotting.plot_study_forest`."""
-        from doseresponse.plotting import plot_study_forest
+        """D50 per study; see :func:`doseresponse.models.plotting.plot_study_forest`."""
+        from doseresponse.models.plotting import plot_study_forest
 
         return plot_study_forest(self, ci_prob, ax=ax)
 
     def plot_prior_posterior(self, params: str | Sequence[str] | None = None, *, ax=None):
-        """Prior vs posterior densities; see :func:`doseresponse.plotting.plot_prior_posterior`."""
-        from doseresponse.plotting import plot_prior_posterior
+        """Prior vs posterior densities (:func:`~.plotting.plot_prior_posterior`)."""
+        from doseresponse.models.plotting import plot_prior_posterior
 
         return plot_prior_posterior(self, params, ax=ax)
 
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | PathLike[str], *, overwrite: bool = False) -> None:
-        """Write the fit to a self-describing NetCDF file (see :func:`doseresponse.io.save`)."""
-        from doseresponse.io import save
+        """Write the fit to a self-describing NetCDF file (:func:`doseresponse.models.io.save`)."""
+        from doseresponse.models.io import save
 
         save(self, path, overwrite=overwrite)
 
