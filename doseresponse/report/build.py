@@ -336,7 +336,8 @@ def _section_tolerance(fits, ci_prob: float) -> str:
     for fit in fits.values():
         frame = tolerance_table(fit, ci_prob)
         parts.append(
-            f"<h3>{_esc(fit.spec.kind)}</h3>" + _table(frame, float_format="{:.1f}")
+            f"<h3>{_esc(fit.spec.kind)}: doses in {_esc(fit.spec.dose_metric)} "
+            f"[{_esc(fit.spec.dose_unit)}]</h3>" + _table(frame, float_format="{:.1f}")
         )
     note = (
         "<p class=\"note\"><b>Predictive dose</b>: the dose at which the expected risk over the "
@@ -361,8 +362,8 @@ def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.Da
     -------
     pandas.DataFrame
         One row per level × centre × covariate setting (none, then each covariate = 1 alone),
-        columns ``dose``, ``centre``, ``covariates``, ``median``, ``lower``, ``upper``,
-        ``predictive`` (dose unit of the fit).
+        columns ``level`` (e.g. ``"TD5"``), ``centre``, ``covariates``, ``median``, ``lower``,
+        ``upper``, ``predictive`` (doses in the unit of the fit's dose metric).
     """
     settings = [("none", {})] + [(f"{c} = 1", {c: 1.0}) for c in fit.spec.all_covariates]
     rows = []
@@ -372,7 +373,7 @@ def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.Da
                 res = fit.dose_at(p, which=which, covariates=cov, ci_prob=ci_prob,
                                   new_study="averaged")
                 rows.append({
-                    "dose": f"{res.label} [{fit.spec.dose_unit} {fit.spec.dose_metric}]",
+                    "level": res.label,
                     "centre": centre,
                     "covariates": label,
                     "median": res["median"],

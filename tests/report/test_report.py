@@ -116,9 +116,9 @@ def test_bad_arguments_name_the_argument_and_fix(saved_fit, tmp_path, monkeypatc
 def test_tolerance_table_rows_and_numbers(covariate_fit):
     table = tolerance_table(covariate_fit)
     assert len(table) == len(TOLERANCE_LEVELS) * 2 * 3
-    assert list(table.columns) == ["dose", "centre", "covariates", "median", "lower", "upper",
+    assert list(table.columns) == ["level", "centre", "covariates", "median", "lower", "upper",
                                    "predictive"]
-    row = table.loc[(table["dose"].str.startswith("TD10 ")) & (table["centre"] == "typical")
+    row = table.loc[(table["level"] == "TD10") & (table["centre"] == "typical")
                     & (table["covariates"] == "hypertension = 1")].iloc[0]
     res = covariate_fit.dose_at(0.10, covariates={"hypertension": 1.0})
     assert row["median"] == pytest.approx(res["median"], rel=1e-12)
