@@ -12,6 +12,10 @@ The user's frame is never modified.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import datetime as _dt
+import io
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +34,8 @@ __all__ = [
     "MAX_DOSE_REL_SE",
     "RESERVED_COLUMNS",
     "ValidatedTables",
+    "check_csv_frame",
+    "check_csv_text",
     "validate_frame",
 ]
 
@@ -430,9 +436,17 @@ def _numeric(
     problems: _Problems,
     within: np.ndarray | None = None,
     fix: str = "use numbers only",
+    allow_bool: bool = False,
 ) -> np.ndarray:
-    """Coerce a column to float64; report entries that are present but not numeric."""
+    """Coerce a column to float64; report entries that are present but not numeric.
+
+    Columns of dates, time spans, complex numbers, containers or (unless ``allow_bool``)
+    True/False flags are reported whole and come back as NaN: numpy and pandas would coerce
+    them to numbers silently.
+    """
     raw = work[column]
+    if _wrong_type(raw, role, column, rows, problems, allow_bool, fix):
+        return np.full(len(raw), np.nan)
     numeric = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy()
     present = raw.notna().to_numpy()
     bad = present & np.isnan(numeric)
@@ -455,6 +469,76 @@ def _report(problems: _Problems, role: str, column: Hashable, rows: np.ndarray,
     shown = None if values is None else _python_values(pd.Series(np.asarray(values)[mask]))
     where = _format_rows(rows[mask], shown)
     problems.add(f"{_column_ref(role, column)}: {what} at {where}; {fix}.")
+
+
+_BAD_SCALARS = (
+    (bool | np.bool_, "True/False flags"),
+    (complex | np.complexfloating, "complex numbers"),
+    (_dt.date | _dt.time | np.datetime64 | pd.Period, "dates/times"),
+    (_dt.timedelta | np.timedelta64, "time spans"),
+    (list | tuple | dict | set | frozenset | np.ndarray, "containers (lists, arrays, ...)"),
+    (pd.Interval, "intervals"),
+)
+
+
+def _wrong_type(raw: pd.Series, role: str, column: Hashable, rows: np.ndarray,
+                problems: _Problems, allow_bool: bool, fix: str) -> bool:
+    """Report a column whose type numpy/pandas would coerce to numbers without meaning it."""
+    dtype = raw.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        raw = pd.Series(np.asarray(raw, dtype=object), index=raw.index)
+        dtype = raw.dtype
+    present = raw.notna().to_numpy()
+    what = None
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        what = f"dates/times (dtype {dtype})"
+    elif pd.api.types.is_timedelta64_dtype(dtype):
+        what = f"time spans (dtype {dtype})"
+    elif pd.api.types.is_complex_dtype(dtype):
+        what = f"complex numbers (dtype {dtype})"
+    elif isinstance(dtype, pd.IntervalDtype):
+        what = f"intervals (dtype {dtype})"
+    elif pd.api.types.is_bool_dtype(dtype) and not allow_bool:
+        what = f"True/False flags (dtype {dtype})"
+    elif pd.api.types.is_object_dtype(dtype):
+        kinds = np.full(len(raw), "", dtype=object)
+        for i, value in enumerate(raw.tolist()):
+            for types, label in _BAD_SCALARS:
+                if isinstance(value, types) and not (allow_bool and label.startswith("True")):
+                    kinds[i] = label
+                    break
+        bad = kinds != ""
+        if bad.any():
+            found = sorted(set(kinds[bad]))
+            present = bad
+            what = f"{' and '.join(found)} (Python objects)"
+    if what is None:
+        return False
+    expected = "0/1 (or True/False)" if role == "outcome" else (
+        "numbers (int or float" + (", or True/False" if allow_bool else "") + ")")
+    shown = _python_values(raw[present])[:MAX_ROWS_SHOWN]
+    problems.add(
+        f"{_column_ref(role, column)}: holds {what} where {expected} are expected, at "
+        f"{_format_rows(rows[present], shown)}; {fix} — check that the right column is mapped, "
+        "or convert it explicitly."
+    )
+    return True
+
+
+def _check_float_ids(raw: pd.Series, role: str, column: Hashable, rows: np.ndarray,
+                     problems: _Problems) -> None:
+    """Floating-point identifiers at or above 2**53 may already have merged: refuse them."""
+    if not pd.api.types.is_float_dtype(raw.dtype):
+        return
+    numbers = raw.astype("float64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(numbers) & (np.abs(numbers) >= 2.0**53)
+    _report(problems, role, column, rows, big, numbers,
+            "identifiers stored as floating-point numbers at or above 2**53 (where distinct "
+            "integers round to the same float, so ids can merge)",
+            f"keep ids as text or exact integers: pandas.read_csv(..., dtype={{{column!r}: str}})"
+            " (DoseResponseData.from_csv does this), or df[col].astype('Int64') before a missing"
+            " value turns the column into floats")
 
 
 def _classify_rows(
@@ -520,9 +604,12 @@ def _labels(values: pd.Series) -> np.ndarray:
         out = values.to_numpy(dtype=object, na_value="")
     elif pd.api.types.is_bool_dtype(values.dtype):
         out = values.astype(object).map(str).to_numpy(dtype=object)
-    elif pd.api.types.is_integer_dtype(values.dtype):
-        out = values.astype("float64").to_numpy()
-        out = np.where(missing, 0, out).astype(np.int64).astype(str).astype(object)
+    elif pd.api.types.is_integer_dtype(values.dtype):  # exact: never through float64
+        out = np.array(
+            ["" if gone else str(int(v)) for v, gone in zip(
+                values.astype(object).tolist(), missing, strict=True)],
+            dtype=object,
+        )
     elif pd.api.types.is_float_dtype(values.dtype):
         numbers = values.astype("float64").to_numpy()
         whole = ~missing & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
@@ -553,6 +640,7 @@ def _study_labels(
     missing = raw.isna().to_numpy()
     _report(problems, "study", study, rows, missing, None, "missing study label",
             "every row needs the study/centre it comes from")
+    _check_float_ids(raw, "study", study, rows, problems)
     labels = _labels(raw)
     empty = ~missing & (np.char.str_len(labels.astype(str)) == 0)
     _report(problems, "study", study, rows, empty, None, "empty study label",
@@ -583,6 +671,9 @@ def _checked_outcome(
     if outcome is None:
         return np.full(size, np.nan)
     raw = work[outcome]
+    if _wrong_type(raw, "outcome", outcome, rows, problems, True,
+                   "encode the event as 1 and no event as 0"):
+        return np.full(size, np.nan)
     numeric = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy()
     present = raw.notna().to_numpy() & is_ipd
     bad = present & ~np.isin(numeric, (0.0, 1.0))
@@ -708,6 +799,7 @@ def _checked_patients(
     _report(problems, "patient", patient, rows, is_agg & present, _python_values(raw),
             "patient id on an aggregate row", "aggregate rows describe dose bins, not patients; "
             "clear the id")
+    _check_float_ids(raw, "patient", patient, rows, problems)
     ids = _labels(raw)
     keyed = pd.DataFrame({"study": studies, "patient": ids})[is_ipd & present]
     dup = keyed.duplicated(keep=False).to_numpy()
@@ -759,7 +851,7 @@ def _checked_covariate(
         f"encode covariates as numbers: 0/1 for a binary factor (e.g. "
         f"df[{name!r}].eq('yes').astype(int)) or a numeric value"
     )
-    values = _numeric(work, name, kind, rows, problems, fix=fix)
+    values = _numeric(work, name, kind, rows, problems, fix=fix, allow_bool=True)
     _report(problems, kind, name, rows, np.isinf(values), values, "infinite covariate value",
             "use finite values")
     missing = is_ipd & work[name].isna().to_numpy()
@@ -882,3 +974,166 @@ def _warn_small_studies(
             SmallStudyWarning,
             stacklevel=4,
         )
+
+
+# --------------------------------------------------------------------------- CSV files
+
+_CSV_FIX = (
+    "pass the file's conventions through read_csv_kwargs= (e.g. read_csv_kwargs={'sep': ';'})"
+)
+_DECIMAL_FIX = "read_csv_kwargs={'sep': ';', 'decimal': ','}"
+#: read_csv options that change which lines are rows: the field-count check is skipped with them
+_LINE_OPTIONS = (
+    "skiprows", "skipfooter", "comment", "header", "names", "nrows", "lineterminator",
+    "quoting", "escapechar", "dialect", "doublequote", "skipinitialspace", "compression",
+    "engine", "delim_whitespace", "chunksize", "iterator", "usecols",
+)
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
+_DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"
+
+
+def check_csv_text(raw: bytes, name: str, kwargs: dict[str, Any], user: dict[str, Any]) -> None:
+    """Refuse a CSV file's bytes that pandas would misread or fail on with a raw error.
+
+    Checks emptiness, encoding, NUL bytes (binary content) and, when the options allow a
+    faithful re-reading with :mod:`csv`, that every line has as many fields as the header.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the file, the line where one is at fault, and the ``read_csv_kwargs=`` fix.
+    """
+    if name.lower().endswith(_COMPRESSED) or kwargs.get("compression") not in (None, "infer"):
+        return  # compressed: pandas decompresses; its errors are converted by the caller
+    encoding = kwargs.get("encoding") or "utf-8"
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise DataValidationError(
+            f"{name}: unknown encoding {encoding!r} in read_csv_kwargs=; use a Python codec name "
+            "such as 'utf-8', 'latin-1' or 'cp1252'."
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig" if codec == "utf-8" else encoding,
+                          errors=kwargs.get("encoding_errors", "strict"))
+    except UnicodeDecodeError as exc:
+        if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            fix = "read_csv_kwargs={'encoding': 'utf-16'}"
+            cause = "is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+        elif b"\x00" in raw:
+            raise DataValidationError(_binary_message(name, raw.index(b"\x00"))) from None
+        else:
+            line = raw[: exc.start].count(b"\n") + 1
+            fix = ("read_csv_kwargs={'encoding': 'cp1252'} (Excel on Windows) or "
+                   "{'encoding': 'latin-1'}, or save the file as UTF-8")
+            cause = (f"is not valid {encoding} text (byte 0x{raw[exc.start]:02x} at offset "
+                     f"{exc.start}, line {line})")
+        raise DataValidationError(f"{name} {cause}; pass its encoding: {fix}.") from None
+    if "\x00" in text:
+        raise DataValidationError(_binary_message(name, text.index("\x00")))
+    if not text.strip():
+        raise DataValidationError(
+            f"{name} is empty (no header line, no rows); export the table again with a header "
+            "line naming the columns and one row per patient or dose bin."
+        )
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    if any(key in user for key in _LINE_OPTIONS) or not isinstance(sep, str) or len(sep) != 1:
+        return
+    _check_field_counts(text, name, sep, kwargs.get("quotechar", '"'))
+
+
+def check_csv_frame(df: pd.DataFrame, name: str, mapping: dict[str, Any],
+                    kwargs: dict[str, Any]) -> None:
+    """Refuse a parsed CSV table with decimal-comma numbers or split at the wrong separator."""
+    columns = list(df.columns)
+    if len(columns) == 1 and isinstance(columns[0], str):
+        for sep in (";", "\t", ",", "|"):
+            if sep in columns[0] and sep != kwargs.get("sep", ","):
+                shown = {"\t": "\\t"}.get(sep, sep)
+                fix = (_DECIMAL_FIX if sep == ";" else f"read_csv_kwargs={{'sep': '{shown}'}}")
+                raise DataValidationError(
+                    f"{name}: only one column was found ({columns[0]!r}); the file seems to be "
+                    f"separated by {shown!r}, not {kwargs.get('sep', ',')!r}: pass {fix}."
+                )
+    numeric_roles = ("dose", "dose_se", "dose_rel_se", "dose_low", "dose_high", "dose_sd",
+                     "events", "n", "follow_up", "event_time", "outcome")
+    numeric = [(role, mapping.get(role)) for role in numeric_roles]
+    for kind in ("covariates", "study_covariates"):
+        numeric += [(kind, c) for c in _as_name_tuple(mapping.get(kind))]
+    for role, column in numeric:
+        if column is None or column not in df.columns:
+            continue
+        values = df[column]
+        if not (pd.api.types.is_object_dtype(values.dtype)
+                or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        text = values.dropna().astype(str)
+        comma = text.str.match(_DECIMAL_COMMA)
+        if comma.any():
+            first = comma.to_numpy().nonzero()[0][0]
+            label = text.index[first]
+            line = label + 2 if isinstance(label, int | np.integer) else None
+            raise DataValidationError(
+                f"{name}: column {column!r} ({role}=) holds numbers with a decimal comma "
+                f"({text.iloc[first]!r}"
+                + (f" on line {line}" if line is not None and kwargs.get("header", 0) == 0
+                   and "skiprows" not in kwargs else "")
+                + f", {int(comma.sum())} value(s)); pass {_DECIMAL_FIX} (or the file's "
+                "separator with 'decimal': ',')."
+            )
+
+
+def _check_field_counts(text: str, name: str, sep: str, quotechar: Any) -> None:
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep,
+                            quotechar=quotechar if isinstance(quotechar, str) else '"')
+        header, bad = None, []
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank lines are skipped by pandas too
+            if header is None:
+                header = fields
+                continue
+            if len(fields) != len(header):
+                bad.append((reader.line_num, len(fields), fields))
+    except csv.Error as exc:
+        raise DataValidationError(
+            f"{name}: malformed CSV ({exc}); check the quoting (an unclosed {quotechar!r}) or "
+            f"{_CSV_FIX}."
+        ) from None
+    if header is None or not bad:
+        return
+    line, count, fields = bad[0]
+    if len(header) == 1:
+        for other in (";", "\t", "|", ","):
+            if other != sep and other in header[0]:
+                shown = {"\t": "\\t"}.get(other, other)
+                fix = _DECIMAL_FIX if other == ";" else f"read_csv_kwargs={{'sep': '{shown}'}}"
+                raise DataValidationError(
+                    f"{name}: the header line {header[0]!r} is one field when split at {sep!r}, "
+                    f"but line {line} has {count}; the file seems to be separated by "
+                    f"{shown!r}: pass {fix}."
+                )
+    where = f"line {line} has {count} field{'s' if count != 1 else ''}"
+    also = f" ({len(bad) - 1} more such line(s))" if len(bad) > 1 else ""
+    k = len(header)
+    if count > k and sep == "," and any(f.strip().isdigit() for f in fields[1:]):
+        raise DataValidationError(
+            f"{name}: {where} but the header has {k} ({', '.join(header)}){also}; a decimal "
+            f"comma (e.g. '20,5' for 20.5) in a comma-separated file shifts every column. If the "
+            f"file uses decimal commas, it is usually semicolon-separated: pass {_DECIMAL_FIX}; "
+            "otherwise quote the fields that contain a comma."
+        )
+    raise DataValidationError(
+        f"{name}: {where} but the header has {k} ({', '.join(header)}){also}; every row needs "
+        f"one value per column (empty values as {sep}{sep}). Fix the file, or {_CSV_FIX}."
+    )
+
+
+def _binary_message(name: str, offset: int) -> str:
+    return (
+        f"{name} holds binary content (a NUL byte at offset {offset}), not CSV text; a "
+        "spreadsheet (.xlsx) needs pandas.read_excel and DoseResponseData.from_frame, a "
+        "compressed file read_csv_kwargs={'compression': 'gzip'} (or its format), a UTF-16 "
+        "file read_csv_kwargs={'encoding': 'utf-16'}."
+    )

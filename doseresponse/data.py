@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from os import PathLike
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -213,14 +215,16 @@ class DoseResponseData:
         """Read a tidy CSV file and build validated data (same mapping as :meth:`from_frame`).
 
         Study and patient columns are read as text, so ids such as ``"007"`` keep their
-        leading zeros.
+        leading zeros and integer ids of any size stay distinct (never through float64).
 
         Parameters
         ----------
         path : str or path-like
-            CSV file, one row per patient or dose bin.
+            CSV file, one row per patient or dose bin (UTF-8 unless
+            ``read_csv_kwargs={"encoding": ...}`` says otherwise).
         read_csv_kwargs : dict, optional
-            Extra arguments for :func:`pandas.read_csv` (e.g. ``{"sep": ";"}``).
+            Extra arguments for :func:`pandas.read_csv` (e.g. ``{"sep": ";"}``, or
+            ``{"sep": ";", "decimal": ","}`` for a file written with decimal commas).
         **mapping
             Column mapping and metadata, exactly as for :meth:`from_frame`
             (aggregate rows via ``events=`` and ``n=``).
@@ -228,19 +232,70 @@ class DoseResponseData:
         Returns
         -------
         DoseResponseData
+
+        Raises
+        ------
+        DataValidationError
+            The file is missing, unreadable, empty, binary, not in the expected encoding, has
+            rows with a different number of fields than its header (ragged rows, or decimal
+            commas in a comma-separated file), numbers written with decimal commas, or invalid
+            rows. Every message names the file (and the line, where one is at fault) and the
+            fix, usually a ``read_csv_kwargs=`` setting.
+
+        Notes
+        -----
+        Before pandas parses a local file, its bytes are checked (empty, NUL bytes, encoding)
+        and, for single-character separators without options that change the line structure
+        (``skiprows``, ``comment``, ``header``, ``names``, ...), every line's field count is
+        compared with the header's: pandas would otherwise take the first column as the index
+        when each row has one field more than the header, silently shifting every column.
         """
+        from doseresponse._data_validation import check_csv_frame, check_csv_text
+
+        name = str(path)
         kwargs: dict[str, Any] = {}
         text_columns = [mapping[k] for k in ("study", "patient") if mapping.get(k) is not None]
         if text_columns:
             kwargs["dtype"] = dict.fromkeys(text_columns, str)
-        kwargs.update(read_csv_kwargs or {})
-        try:
-            df = pd.read_csv(path, **kwargs)
-        except FileNotFoundError:
+        if read_csv_kwargs is not None and not isinstance(read_csv_kwargs, dict):
             raise DataValidationError(
-                f"path={str(path)!r}: no such file; check the path to the CSV table."
+                f"read_csv_kwargs must be a dict of pandas.read_csv arguments (e.g. "
+                f"{{'sep': ';'}}); got {type(read_csv_kwargs).__name__}."
+            )
+        user = dict(read_csv_kwargs or {})
+        kwargs.update(user)
+        kwargs.setdefault("index_col", False)  # never take a column as the index silently
+        if isinstance(path, str | PathLike):
+            try:
+                raw = Path(path).read_bytes()
+            except FileNotFoundError:
+                raise DataValidationError(
+                    f"path={name!r}: no such file; check the path to the CSV table."
+                ) from None
+            except OSError as exc:
+                raise DataValidationError(
+                    f"{name}: cannot be read ({type(exc).__name__}: {exc}); check the path and "
+                    "its permissions."
+                ) from None
+            check_csv_text(raw, name, kwargs, user)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                df = pd.read_csv(path, **kwargs)
+        except DataValidationError:
+            raise
+        except Exception as exc:  # pandas, codec and OS errors: name the file and the fix
+            raise DataValidationError(
+                f"{name}: pandas.read_csv failed ({type(exc).__name__}: {exc}); check that the "
+                "file is a CSV table with a header line, or pass the separator, decimal mark or "
+                "encoding it uses through read_csv_kwargs= (e.g. read_csv_kwargs={'sep': ';', "
+                "'decimal': ','} or {'encoding': 'latin-1'})."
             ) from None
-        return cls.from_frame(df, **mapping)
+        check_csv_frame(df, name, mapping, kwargs)
+        try:
+            return cls.from_frame(df, **mapping)
+        except DataValidationError as exc:
+            raise DataValidationError(f"{name}: {exc}") from None
 
     @classmethod
     def concat(
@@ -656,12 +711,32 @@ class DoseResponseData:
         ]
         return frame[[c for c in order if c in frame.columns]]
 
-    def to_csv(self, path: str | PathLike[str]) -> None:
+    def to_csv(self, path: str | PathLike[str], *, overwrite: bool = False) -> None:
         """Write :meth:`to_frame` to a CSV file.
 
         Read it back with ``DoseResponseData.from_csv(path, **data.canonical_mapping())``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        overwrite : bool
+            Replace an existing file. Default False: an existing file is never overwritten (the
+            file is created exclusively, so one appearing meanwhile is not overwritten either).
+
+        Raises
+        ------
+        FileExistsError
+            ``path`` exists and ``overwrite`` is False.
         """
-        self.to_frame().to_csv(path, index=False)
+        try:
+            with open(path, "w" if overwrite else "x", newline="", encoding="utf-8") as handle:
+                self.to_frame().to_csv(handle, index=False)
+        except FileExistsError:
+            raise FileExistsError(
+                f"{path} already exists; pass overwrite=True to replace it, or choose another "
+                "path."
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description (rows + mapping + metadata) for saved fits.
