@@ -148,10 +148,9 @@ def prescribe(
     Examples
     --------
     >>> import doseresponse as dr
-    >>> from doseresponse.models.response_curve import ResponseCurve
     >>> from doseresponse import prescribe as rx
-    >>> kidney = ResponseCurve("lkb", d50=28.0, slope=0.10, dose_metric="absorbed dose",
-    ...                        dose_unit="Gy")
+    >>> kidney = dr.ResponseCurve("lkb", d50=28.0, slope=0.10, dose_metric="absorbed dose",
+    ...                           dose_unit="Gy")
     >>> plan = rx.prescribe({"kidney": rx.Region(0.5, effective_half_life=50.0)}, cycles=4,
     ...                     ntcp={"kidney": kidney})
     >>> round(plan.activity_gbq, 3)   # TD5 23.393 Gy / (4 × 0.5 Gy/GBq)
