@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ class Strategy:
     cycles: int | None = None
     max_cycles: int | None = None
     max_activity_gbq: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    limits: dict[str, tuple[float, str]] | None = None
 
 
 def fixed(activity_gbq: float, cycles: int) -> Strategy:
@@ -64,25 +64,59 @@ def fixed(activity_gbq: float, cycles: int) -> Strategy:
                     cycles=_count(cycles, "cycles"))
 
 
-def activity_to_limit(cycles: int, *, max_activity_gbq: float = 30.0) -> Strategy:
+def activity_to_limit(
+    cycles: int,
+    *,
+    max_activity_gbq: float = 30.0,
+    limits: Mapping[str, tuple[float, str]] | None = None,
+) -> Strategy:
     """Guided by activity: the activity per cycle that reaches the tightest tolerance.
 
     Per patient, the activity per cycle (GBq, <= ``max_activity_gbq``) whose measured course
-    dose reaches the tightest organ tolerance in ``cycles`` cycles.
+    dose reaches the tightest organ tolerance in ``cycles`` cycles. ``limits`` (e.g.
+    ``{"kidney": (23.0, "BED")}``, Gy) replaces the common tolerances for this rule's decision
+    only; outcomes are still judged against the common ones.
     """
     return Strategy("activity-to-limit", cycles=_count(cycles, "cycles"),
-                    max_activity_gbq=_pos(max_activity_gbq, "max_activity_gbq"))
+                    max_activity_gbq=_pos(max_activity_gbq, "max_activity_gbq"),
+                    limits=_check_limits(limits))
 
 
-def cycles_to_limit(activity_per_cycle: float, max_cycles: int) -> Strategy:
+def cycles_to_limit(
+    activity_per_cycle: float,
+    max_cycles: int,
+    *,
+    limits: Mapping[str, tuple[float, str]] | None = None,
+) -> Strategy:
     """Guided by cycles: cycles of a fixed activity until the tolerance would be passed.
 
     ``activity_per_cycle`` (GBq) cycles while the measured course dose stays within every
-    organ tolerance, at least 1 and at most ``max_cycles``.
+    organ tolerance, at least 1 and at most ``max_cycles``. ``limits`` (e.g. ILUMINET's
+    ``{"kidney": (23.0, "BED")}``, Gy) replaces the common tolerances for this rule's decision
+    only; outcomes are still judged against the common ones.
     """
     return Strategy("cycles-to-limit",
                     activity_gbq=_pos(activity_per_cycle, "activity_per_cycle"),
-                    max_cycles=_count(max_cycles, "max_cycles"))
+                    max_cycles=_count(max_cycles, "max_cycles"), limits=_check_limits(limits))
+
+
+def _check_limits(limits: Any) -> dict[str, tuple[float, str]] | None:
+    if limits is None:
+        return None
+    if not isinstance(limits, Mapping) or not limits:
+        raise DoseResponseError(
+            f"limits must be a mapping region -> (dose Gy, metric); got {limits!r}."
+        )
+    out = {}
+    for region, spec in limits.items():
+        if not (isinstance(spec, (tuple, list)) and len(spec) == 2):
+            raise DoseResponseError(
+                f"limits[{region!r}] must be (dose in Gy, metric), e.g. (23.0, 'BED'); got "
+                f"{spec!r}."
+            )
+        metric_kind(spec[1], where=f"limits[{region!r}]")
+        out[str(region)] = (_pos(spec[0], f"limits[{region!r}]"), str(spec[1]))
+    return out
 
 
 def compare_strategies(
@@ -200,7 +234,17 @@ def compare_strategies(
                 f"strategies[{label!r}] must be rx.fixed(...), rx.activity_to_limit(...) or "
                 f"rx.cycles_to_limit(...); got {type(strat).__name__}."
             )
-        activity, cycles = _decide(strat, regions, measured, tolerances, n_pat)
+        if strat.limits is not None:
+            for region in strat.limits:
+                if region not in names:
+                    raise UnknownNameError(
+                        f"unknown region {region!r} in the limits of strategies[{label!r}]; "
+                        f"the regions are: {', '.join(names)}."
+                    )
+            rule_tol = [(r, v, m, "strategy limit") for r, (v, m) in strat.limits.items()]
+        else:
+            rule_tol = tolerances
+        activity, cycles = _decide(strat, regions, measured, rule_tol, n_pat)
         row: dict[str, Any] = {
             "strategy": label, "rule": strat.rule,
             "activity_per_cycle_mean": float(activity.mean()),

@@ -69,7 +69,7 @@ def test_fixed_and_guided_against_direct_sums(setup):
 
 
 def test_bed_limit_cycles_iluminet(setup):
-    population, regions, _, _ = setup
+    population, regions, ntcp, _ = setup
     out = rx.compare_strategies(population, {"iluminet": rx.cycles_to_limit(7.4, 9)},
                                 regions=regions, limits={"kidney": (23.0, "BED")},
                                 ntcp_limit=None)
@@ -79,6 +79,12 @@ def test_bed_limit_cycles_iluminet(setup):
                                    repair_half_time=kid.repair_half_time)
     n = np.clip(np.floor(23.0 / per_cycle + 1e-12), 1, 9)
     assert out.loc[0, "cycles_mean"] == pytest.approx(n.mean(), rel=1e-12)
+    # the same rule with its own limit, judged against the NTCP-based tolerance
+    own = rx.compare_strategies(
+        population, {"iluminet": rx.cycles_to_limit(7.4, 9, limits={"kidney": (23.0, "BED")})},
+        regions=regions, ntcp=ntcp)
+    assert own.loc[0, "cycles_mean"] == pytest.approx(n.mean(), rel=1e-12)
+    assert own.attrs["tolerances"][0]["source"].startswith("predictive NTCP")
 
 
 def test_bad_input(setup):
