@@ -221,7 +221,7 @@ def test_bed_se_slope_is_the_bed_derivative():
 
 def test_cycle_without_se_is_excluded_with_a_warning_not_nan():
     samples = _samples()
-    with pytest.warns(DosimetryWarning, match="cycle 2"):
+    with pytest.warns(DosimetryWarning, match="cycle 2"), pytest.warns(PhysicalDecayBoundWarning):
         result = multicycle_dosimetry(
             samples, masses_kg={"kidneys": 0.3}, tissues={"kidneys": "kidney"},
             model={"kidneys": {2: "trapezoid"}},

@@ -24,6 +24,7 @@ from doseresponse.radiobiology.absorbed import local_deposition_s_value
 from doseresponse.radiobiology.doserate import ExponentialDoseRate, PiecewiseDoseRate
 from doseresponse.radiobiology.kinetics import (
     EXPONENTIAL_MODELS,
+    PhysicalDecayBoundWarning,
     TimeActivityFit,
     exponential_tia,
     fit_time_activity,
@@ -251,7 +252,9 @@ def test_rates_bounded_below_by_physical_decay():
     # Data "clearing" slower than physical decay (T 300 h > Lu-177's 159.5 h) cannot be fitted
     # below λ_phys: the rate sits on the bound and is held fixed.
     y = _mono(SCHEDULE_6, t_eff=300.0)
-    fit = fit_time_activity(SCHEDULE_6, y, "mono-exponential", nuclide="Lu-177")
+    with pytest.warns(PhysicalDecayBoundWarning, match="physical-decay bound"):
+        fit = fit_time_activity(SCHEDULE_6, y, "mono-exponential", nuclide="Lu-177")
+    assert "physical-decay-bound" in fit.flags
     assert fit.params["lambda1_per_h"] == pytest.approx(LAM_PHYS, rel=1e-9)
     assert fit.params["lambda1_per_h"] >= LAM_PHYS
     assert any("physical-decay bound" in note for note in fit.acceptance_notes)
@@ -266,6 +269,7 @@ def test_every_model_respects_bounds_on_noisy_data(model):
     true = 60 * np.exp(-LN2 / 3 * DENSE_11) + 40 * np.exp(-LN2 / 80 * DENSE_11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", PhysicalDecayBoundWarning)
         fit = fit_time_activity(DENSE_11, _noisy(true, 11, 0.05), model, nuclide="Lu-177")
     assert np.all(fit.rates_per_h >= LAM_PHYS * (1 - 1e-12))
     assert np.all(np.diff(fit.rates_per_h) >= 0)  # ordered: λ1 slowest
@@ -347,10 +351,13 @@ def test_simpler_model_preferred_within_two_aicc():
 
 def test_auto_falls_back_to_trapezoid_with_warning():
     t = np.array([4.0, 24.0, 48.0, 96.0, 168.0])
-    # An isolated spike at 48 h: the mono fit (pinned at λ_phys) has CV ≥ 50 %, the richer
-    # models are not identifiable, so no candidate is acceptable.
+    # An isolated spike at 48 h after a rise 0.5 -> 1.0 MBq: washout models are not fitted
+    # (rising data) and the uptake models are not acceptable, so the trapezoid is used; its
+    # physical tail on clearing data warns too.
     a = np.array([0.5, 1.0, 10.0, 1.0, 0.5])
-    with pytest.warns(ConvergenceWarning, match="falling back to the trapezoid"):
+    with pytest.warns(ConvergenceWarning, match="falling back to the trapezoid"), pytest.warns(
+        PhysicalDecayBoundWarning, match=r"T ≈ 29.2 h"
+    ):
         fit = fit_time_activity(t, a, nuclide="Lu-177")
     assert fit.model == "trapezoid"
     assert fit.candidates["selected"].sum() == 1
@@ -362,8 +369,11 @@ def test_auto_falls_back_to_trapezoid_with_warning():
 
 
 def test_auto_with_two_points_falls_back_and_says_why():
-    with pytest.warns(ConvergenceWarning, match="only 2 time point"):
+    with pytest.warns(ConvergenceWarning, match="only 2 time point"), pytest.warns(
+        PhysicalDecayBoundWarning, match="tail at physical decay"
+    ):
         fit = fit_time_activity([24.0, 96.0], [10.0, 5.0], nuclide="Lu-177")
+    assert {"fallback", "physical-tail-on-clearing-data"} <= set(fit.flags)
     assert fit.model == "trapezoid"
     assert fit.time_integrated_activity == pytest.approx(
         trapezoid_tail_tia([24.0, 96.0], [10.0, 5.0], LAM_PHYS)
@@ -375,7 +385,9 @@ def test_auto_with_two_points_falls_back_and_says_why():
 
 def test_trapezoid_conventions_stored_and_se_none_without_sd():
     t, a = [4.0, 24.0, 96.0, 168.0], [8.0, 10.0, 6.0, 3.5]
-    fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177", start="constant")
+    with pytest.warns(PhysicalDecayBoundWarning, match="tail at physical decay"):
+        fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177", start="constant")
+    assert fit.flags == ("physical-tail-on-clearing-data",)
     assert fit.conventions["start"] == "constant"
     assert fit.conventions["tail"] == "physical"
     assert fit.time_integrated_activity == pytest.approx(
@@ -395,7 +407,8 @@ def test_trapezoid_se_physical_tail_matches_monte_carlo():
     t = np.array([4.0, 24.0, 96.0, 168.0])
     a = np.array([8.0, 10.0, 6.0, 3.5])
     sd = 0.1 * a
-    fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177", activity_sd=sd)
+    with pytest.warns(PhysicalDecayBoundWarning):
+        fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177", activity_sd=sd)
     rng = np.random.default_rng(99)
     draws = a + sd * rng.standard_normal((20000, 4))
     mc_sd = np.std(trapezoid_tail_tia(t, draws, LAM_PHYS), ddof=1)
@@ -424,7 +437,8 @@ def test_trapezoid_se_fitted_tail_matches_numerical_gradient():
 def test_trapezoid_effective_half_life_against_quadrature():
     t = np.array([4.0, 24.0, 96.0, 168.0])
     a = np.array([8.0, 10.0, 6.0, 3.5])
-    fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177")
+    with pytest.warns(PhysicalDecayBoundWarning):
+        fit = fit_time_activity(t, a, "trapezoid", nuclide="Lu-177")
     knots_t, knots_a = np.concatenate(([0.0], t)), np.concatenate(([0.0], a))
     m1_inside, _ = integrate.quad(lambda x: x * np.interp(x, knots_t, knots_a), 0, 168,
                                   points=list(t))
