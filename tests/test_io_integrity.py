@@ -509,3 +509,25 @@ def test_two_processes_saving_to_one_new_path_never_lose_a_fit(tmp_path):
     assert "overwrite=True" in refused[0]
     _same_fit(make_fit(seed=saved_by[0]), load(path))
     assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]
+
+
+@pytest.mark.parametrize("curve", ["logistic", "probit"])  # slopes gamma50 and m
+@pytest.mark.parametrize("pooling, pool_slope", [("partial", False), ("partial", True),
+                                                 ("complete", False), ("none", False)])
+@pytest.mark.parametrize("covariates", [(), ("htn",)])
+def test_the_cross_check_accepts_every_model_the_sampler_produces(fit, curve, pooling,
+                                                                  pool_slope, covariates):
+    """The posterior layout the density names (what the samplers write) passes the cross-check,
+    so only edited files are refused."""
+    from doseresponse.models.density import LogDensity
+
+    base = fit.data
+    mapping = {**base.canonical_mapping(), "covariates": covariates}
+    data = DoseResponseData.from_frame(base.to_frame(), **mapping)
+    spec = NTCPModel(curve=curve, pooling=pooling, pool_slope=pool_slope).spec_for(data)
+    density = LogDensity(spec, data)
+    arrays = {name: np.ones((1, 4, *shape)) for name, shape in zip(
+        density.names, density.shapes, strict=True)}
+    groups = _arviz_compat.groups_from_arrays(arrays, coords=density.coords,
+                                              dims=density.dims)
+    assert io._cross_check(spec, data, groups["posterior"]) == []
