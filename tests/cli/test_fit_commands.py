@@ -182,3 +182,19 @@ def test_plot_format_follows_the_extension(fitted, tmp_path, suffix, magic, caps
                               capsys)
     assert code == 0, err
     assert out.read_bytes().startswith(magic)
+
+
+def test_fit_of_aggregate_rows_from_a_shipped_dataset(tmp_path, capsys):
+    # events/n per dose bin: the Bliss beetles, one study, written by the datasets command
+    table, out = tmp_path / "beetles.csv", tmp_path / "beetles.nc"
+    assert in_process(["datasets", "bliss_beetles", "--csv", table, "--quiet"], capsys)[0] == 0
+    code, stdout, err = in_process(
+        ["fit", table, "--dose", "dose", "--events", "events", "--n", "n", "--study", "study",
+         "--pooling", "complete", "--dose-unit", "mg/L", "--seed", "3", *TINY, "-o", out],
+        capsys)
+    assert code == 0, err
+    assert "1 studies" in stdout or "1 study" in stdout
+    fit = dr.load(out)
+    assert fit.data.n_aggregate_rows == len(pd.read_csv(table))
+    code, stdout, _ = in_process(["dose-at", out, "0.5", "--json"], capsys)
+    assert json.loads(stdout)["unit"] == "mg/L"
