@@ -109,10 +109,11 @@ def write_report(
     -----
     The tolerance table reports, per level, per-draw dose quantiles (median and interval) and
     the *predictive* dose, at which the posterior predictive risk equals the level (the dose
-    a decision should use; :meth:`~doseresponse.models.results.FittedModel.dose_at`). The
-    new-centre rows use the population-averaged view (new-centre effect integrated out per
-    draw); the new-centre band in the curve figure uses the spread view (where a new centre's
-    own curve may lie). Both views have the same mean.
+    a decision should use; :meth:`~doseresponse.models.results.FittedModel.dose_at`). For a
+    new centre, the per-draw doses and the figure's band use the spread view (where a new
+    centre's own curve may lie), the predictive dose and the in-page lookup the
+    population-averaged view (the new-centre effect integrated out per draw); both views have
+    the same mean.
 
     Examples
     --------
@@ -343,7 +344,8 @@ def _section_tolerance(fits, ci_prob: float) -> str:
         "<p class=\"note\"><b>Predictive dose</b>: the dose at which the expected risk over the "
         "posterior (for a new centre, averaged over centres) equals the level; use it for "
         "decisions. <b>Median and interval</b>: of the per-draw tolerance doses (the uncertainty "
-        f"about the dose; {ci_prob:.0%} interval). Doses in the unit of the dose metric.</p>"
+        f"about the dose; {ci_prob:.0%} interval); for a new centre, of its own tolerance dose "
+        "(one new-centre effect per draw). Covariates: none (all 0), or one covariate present.</p>"
     )
     return _section("tolerance", "Tolerance doses", note + "".join(parts))
 
@@ -361,17 +363,18 @@ def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.Da
     Returns
     -------
     pandas.DataFrame
-        One row per level × centre × covariate setting (none, then each covariate = 1 alone),
-        columns ``level`` (e.g. ``"TD5"``), ``centre``, ``covariates``, ``median``, ``lower``,
-        ``upper``, ``predictive`` (doses in the unit of the fit's dose metric).
+        One row per level × centre (``"typical"``: the population; ``"new"``: a new centre,
+        per-draw doses of its own curve, ``new_study="spread"``) × covariate setting (none,
+        then each covariate = 1 alone), columns ``level`` (e.g. ``"TD5"``), ``centre``,
+        ``covariates``, ``median``, ``lower``, ``upper``, ``predictive`` (doses in the unit of
+        the fit's dose metric).
     """
     settings = [("none", {})] + [(f"{c} = 1", {c: 1.0}) for c in fit.spec.all_covariates]
     rows = []
     for p in TOLERANCE_LEVELS:
-        for centre, which in (("typical", "population"), ("new (averaged)", "new_study")):
+        for centre, which in (("typical", "population"), ("new", "new_study")):
             for label, cov in settings:
-                res = fit.dose_at(p, which=which, covariates=cov, ci_prob=ci_prob,
-                                  new_study="averaged")
+                res = fit.dose_at(p, which=which, covariates=cov, ci_prob=ci_prob)
                 rows.append({
                     "level": res.label,
                     "centre": centre,

@@ -50,7 +50,7 @@ def test_report_has_every_section(report_html, covariate_fit):
     assert f"{len(data.studies)} studies (centres), {data.n_patients} patients, " \
            f"{data.n_events} events" in text
     assert f"Dose metric: {data.dose_metric} in {data.dose_unit}" in text
-    for word in ("TD5", "TD10", "TD50", "predictive", "new (averaged)", "hypertension = 1",
+    for word in ("TD5", "TD10", "TD50", "predictive", "new", "hypertension = 1",
                  "diabetes = 1", "Priors", "halfnormal", "log-logistic"):
         assert word in text, word
     assert report_html.count("data:image/png;base64,") == 2
@@ -123,6 +123,13 @@ def test_tolerance_table_rows_and_numbers(covariate_fit):
     res = covariate_fit.dose_at(0.10, covariates={"hypertension": 1.0})
     assert row["median"] == pytest.approx(res["median"], rel=1e-12)
     assert row["predictive"] == pytest.approx(res["predictive"], rel=1e-12)
+    new = table.loc[(table["level"] == "TD5") & (table["centre"] == "new")
+                    & (table["covariates"] == "none")].iloc[0]
+    res = covariate_fit.dose_at(0.05, which="new_study")
+    assert new["median"] == pytest.approx(res["median"], rel=1e-12)
+    assert new["predictive"] == pytest.approx(
+        covariate_fit.dose_at(0.05, which="new_study", new_study="averaged")["predictive"],
+        rel=1e-9)
     assert (table["lower"] <= table["median"]).all() and (table["median"] <= table["upper"]).all()
 
 
