@@ -105,7 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments (and ``--help``/``--version``) raise :class:`SystemExit` as argparse does.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help, --version or a usage error: argparse has printed it
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        raise
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     debug = bool(getattr(args, "debug", False))
     prog = f"{PROG} {args.command}"
     try:
@@ -121,9 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         code, message = _describe_error(exc)
-        hint = "" if debug or not code == EXIT_FAILURE or _is_expected(exc) else (
-            " (rerun with --debug for the traceback and report it as a bug)"
-        )
+        hint = ""
+        if not (debug or _is_expected(exc)):
+            hint = " (rerun with --debug for the traceback and report it as a bug)"
         with contextlib.suppress(BrokenPipeError):
             sys.stdout.flush()
         print(f"{prog}: error: {message}{hint}", file=sys.stderr)
@@ -895,8 +904,6 @@ def _describe_error(exc: BaseException) -> tuple[int, str]:
     """Exit status and one-line message of an error."""
     if isinstance(exc, UsageError):
         return EXIT_USAGE, _one_line(exc)
-    if isinstance(exc, FileExistsError) and exc.filename is None:
-        return EXIT_FAILURE, _one_line(exc)
     if isinstance(exc, OSError):
         return EXIT_FAILURE, _os_error_text(exc)
     if isinstance(exc, DoseResponseError):

@@ -176,7 +176,7 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
     assert err.splitlines()[-1].startswith("doseresponse summary: error: ")
 
 
-@pytest.mark.parametrize("args", [["tissues"], ["datasets", "--json"]])
+@pytest.mark.parametrize("args", [["tissues"], ["datasets", "--json"], ["fit", "--help"]])
 def test_closed_pipe_ends_quietly(args):
     # The reader closes the pipe before the command writes: the write fails with EPIPE.
     proc = subprocess.Popen([*entry_point(), *args], stdout=subprocess.PIPE,
