@@ -117,8 +117,9 @@ def write_report(
 
     Examples
     --------
-    >>> import doseresponse as dr  # doctest: +SKIP
-    >>> fit = dr.NTCPModel(curve="log-logistic").fit(dr.load_dataset("sim_kidney_prrt"))
+    >>> import doseresponse as dr
+    >>> data = dr.load_dataset("sim_kidney_prrt")
+    >>> fit = dr.NTCPModel(curve="log-logistic").fit(data)  # doctest: +SKIP
     >>> write_report(fit, "kidney_report.html", figures=("png",))  # doctest: +SKIP
     PosixPath('kidney_report.html')
     """

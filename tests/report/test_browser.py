@@ -69,13 +69,18 @@ def console_messages(stderr: str) -> list[str]:
 
 
 def selftest(chromium: str, page: Path, doses=DOSES, activity=ACTIVITY) -> tuple[dict, str]:
-    """The page's lookup results at ``doses`` (its selftest JSON) and chromium's stderr."""
+    """The page's lookup results at ``doses`` (its selftest JSON) and chromium's stderr.
+
+    The dumped DOM (after the scripts ran) is also returned inside the dict as ``"_dom"``.
+    """
     url = page.resolve().as_uri() + "#selftest=" + ",".join(f"{d:g}" for d in doses)
     url += "&activity=" + ",".join(f"{a:g}" for a in activity)
     proc = run_chromium(chromium, url, "--dump-dom")
     match = re.search(r'<pre id="selftest">(.*?)</pre>', proc.stdout, re.S)
     assert match, "the page did not run its selftest (JavaScript failed?)\n" + proc.stderr[-2000:]
-    return json.loads(html.unescape(match.group(1))), proc.stderr
+    result = json.loads(html.unescape(match.group(1)))
+    result["_dom"] = proc.stdout
+    return result, proc.stderr
 
 
 def python_lookup(fit, view: str, covariates: dict) -> list[dict]:
@@ -122,6 +127,17 @@ def test_page_loads_without_console_errors_and_screenshot(chromium, covariate_fi
     assert console_messages(stderr) == []
     assert numbers["doses"] == list(DOSES)
     assert_same_numbers(numbers["models"]["ntcp"], covariate_fit)
+
+    # what a reader sees: the lookup panel filled at its default dose (23 Gy) on load
+    panel = re.search(r'<div class="lookup-result"[^>]*>(.*?)</div>', numbers["_dom"], re.S)
+    cells = re.findall(r"<tr><td>([^<]+)</td><td><b>([0-9.]+) %</b>", panel.group(1))
+    sub = embedded_fit(covariate_fit)
+    want = {
+        "typical centre": sub.curve([23.0], "population").mean[0],
+        "new centre (population-averaged)":
+            sub.curve([23.0], "new_study", new_study="averaged").mean[0],
+    }
+    assert dict(cells) == {k: f"{100 * v:.1f}" for k, v in want.items()}
 
 
 @pytest.mark.parametrize(

@@ -178,3 +178,10 @@ def test_tcp_fit_and_plan_sections(saved_fit, tmp_path):
     assert "TCD50" in html
     assert (tmp_path / "r_plan_activity.png").exists()
     assert isinstance(tolerance_table(tcp), pd.DataFrame)
+
+
+def test_fitted_model_report_delegates(saved_fit, tmp_path):
+    if not hasattr(saved_fit, "report"):
+        pytest.skip("FittedModel.report is not added yet (a delegate to write_report)")
+    path = saved_fit.report(tmp_path / "r.html", figures=("png",))
+    assert path == tmp_path / "r.html" and (tmp_path / "r_ntcp_curve.png").exists()
