@@ -534,7 +534,9 @@ class TimeActivityFit:
         return (
             f"TimeActivityFit(model={self.model!r}, TIA={self.time_integrated_activity:.5g}"
             f"{se_text} MBq·h, T_eff={self.effective_half_life:.4g} h, "
-            f"acceptable={self.acceptable}, n={self.times_h.size})"
+            f"acceptable={self.acceptable}, n={self.times_h.size}"
+            + (f", flags={self.flags}" if self.flags else "")
+            + ")"
         )
 
     def _unit_dose_rate(self) -> ExponentialDoseRate | PiecewiseDoseRate:

@@ -113,7 +113,9 @@ def multicycle_dosimetry(
     model : str or mapping, default "auto"
         Time-activity model passed to :func:`~.kinetics.fit_time_activity` for cycles with >= 2
         samples: one name for every region, a mapping region → model name, or region →
-        {cycle: model name} (per-cycle choice). Anything not given uses ``"auto"``.
+        {cycle: model name} (per-cycle choice). Anything not given uses ``"auto"``. For a cycle
+        with one sample, a per-cycle value in ``SINGLE_TIME_POINT_METHODS`` overrides
+        ``single_time_point``.
     single_time_point : {"reference", "madsen", "hanscheid"} or mapping, default "reference"
         Method for cycles with one sample (per region if a mapping): ``"reference"`` rescales the
         region's first cycle with an acceptable exponential fit through the point (hybrid
@@ -209,9 +211,11 @@ def multicycle_dosimetry(
                 else None
             )
             where = f"region {region!r}, cycle {int(cycle)}"
+            requested = _cycle_model(model, region, int(cycle))
             if times.size == 1:
                 fit = _single_point(
-                    stp_method, acts[0], times[0], reference, population, rel_sd,
+                    requested if requested in SINGLE_TIME_POINT_METHODS else stp_method,
+                    acts[0], times[0], reference, population, rel_sd,
                     None if sd is None else sd[0] / acts[0] if acts[0] > 0 else 0.0,
                     u_cal, u_pv, where,
                 )
@@ -225,7 +229,7 @@ def multicycle_dosimetry(
                 fit = fit_time_activity(
                     times,
                     acts,
-                    model=_cycle_model(model, region, int(cycle)),
+                    model=requested,
                     nuclide=nuclide,
                     activity_sd=sd,
                     calibration_rel_sd=u_cal,

@@ -247,3 +247,16 @@ def test_single_point_without_reference_falls_back_to_madsen():
     assert row["model"] == "stp-madsen"
     assert row["tia_mbq_h"] == pytest.approx(10.0 * math.exp(lam * 96.0) / lam, rel=1e-12)
     assert np.isfinite(result.per_region.iloc[0]["bed_se_gy"])
+
+
+def test_per_cycle_single_time_point_method():
+    # cycle 3 (one scan) by Hänscheid via the per-cycle model mapping; spread -> finite SE
+    result = multicycle_dosimetry(
+        _samples(), masses_kg={"kidneys": 0.3}, tissues={"kidneys": "kidney"},
+        model={"kidneys": {3: "hanscheid"}}, population_half_life_h={"kidneys": (45.0, 9.0)},
+    )
+    row = result.per_cycle.set_index("cycle").loc[3]
+    a = 58.0 * math.exp(-LN2 / 45.0 * 96.0)
+    assert row["model"] == "stp-hanscheid"
+    assert row["tia_mbq_h"] == pytest.approx(2 * a * 96.0 / LN2, rel=1e-12)
+    assert np.isfinite(row["dose_se_gy"])
