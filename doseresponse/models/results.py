@@ -522,6 +522,26 @@ class FittedModel:
 
         save(self, path, overwrite=overwrite)
 
+    def report(self, path: str | PathLike[str], **kwargs):
+        """Write the physician report: one self-contained HTML file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination ``.html`` file.
+        **kwargs
+            ``tcp=``, ``plan=``, ``overwrite=``, ``figures=``, ``ci_prob=``, ... as in
+            :func:`doseresponse.report.write_report`.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from doseresponse.report import write_report
+
+        return write_report(self, path, **kwargs)
+
     # ------------------------------------------------------------------ internals
 
     def _flat(self, name: str) -> np.ndarray:
