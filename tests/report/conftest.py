@@ -5,7 +5,8 @@ hypertension and diabetes, 2 chains × 200 draws after 200 tuning steps, seed 1:
 ``family_fit(curve)`` reuses its posterior under another curve family (probit gets
 m = 1/(γ50 √(2π)), the LKB slope with the same steepness at D50) so every family's in-page
 kernel is checked without more sampling; ``"log-logistic+pool_slope"`` adds a between-study SD
-of the log slope to check the two-dimensional Gauss–Hermite rule.
+of the log slope to check the two-dimensional Gauss–Hermite rule, and ``"cloglog+complete"``
+drops the between-study SD (complete pooling).
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ def saved_fit():
         return dr.load(FITS / name)
 
 
-def derived_fit(fit: FittedModel, curve: str, *, pool_slope: bool = False) -> FittedModel:
-    """``fit``'s posterior under another curve family (and optionally a pooled slope)."""
+def derived_fit(fit: FittedModel, curve: str, *, pool_slope: bool = False,
+                pooling: str = "partial") -> FittedModel:
+    """``fit``'s posterior under another curve family (optionally a pooled slope, or complete
+    pooling: no between-study SD, so a new centre is the typical centre)."""
     post = fit.posterior.copy()
-    spec = dataclasses.replace(fit.spec, curve=curve, pool_slope=pool_slope)
+    spec = dataclasses.replace(fit.spec, curve=curve, pool_slope=pool_slope, pooling=pooling)
+    if pooling == "complete":
+        post = post.drop_vars([n for n in ("tau", "z_d50", "d50_study") if n in post])
     if spec.slope_name != "gamma50":
         post = post.rename({"gamma50": spec.slope_name})
         post[spec.slope_name] = 1.0 / (post[spec.slope_name] * math.sqrt(2.0 * math.pi))
@@ -65,4 +70,5 @@ def family_fits(covariate_fit):
             for name in ("logistic", "probit", "cloglog", "poisson")}
     fits["log-logistic"] = covariate_fit
     fits["log-logistic+pool_slope"] = derived_fit(covariate_fit, "log-logistic", pool_slope=True)
+    fits["cloglog+complete"] = derived_fit(covariate_fit, "cloglog", pooling="complete")
     return fits

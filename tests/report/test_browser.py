@@ -142,7 +142,8 @@ def test_page_loads_without_console_errors_and_screenshot(chromium, covariate_fi
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("logistic", "probit"), ("cloglog", "poisson"), ("log-logistic", "log-logistic+pool_slope")],
+    [("logistic", "probit"), ("cloglog", "poisson"), ("log-logistic", "log-logistic+pool_slope"),
+     ("cloglog+complete", "probit")],
 )
 def test_lookup_equals_python_for_every_family(chromium, family_fits, tmp_path, first, second):
     page = write_report(family_fits[first], tmp_path / "r.html", tcp=family_fits[second])
