@@ -31,6 +31,8 @@ GRID_SIZE = 256
 GRID_DECADES = 3.0
 """The grid spans ``[d_max·10^-GRID_DECADES, d_max]``."""
 _EPS = 1e-15
+_DOSE_CHUNK = 16
+"""Doses per probability_draws call (bounds the memory of quadrature-based views)."""
 
 
 def curve_attributes(source: Any, where: str) -> dict[str, str]:
@@ -112,14 +114,26 @@ class AlignedCurve:
             self._log_grid = np.linspace(
                 np.log(dose_max) - GRID_DECADES * np.log(10.0), np.log(dose_max), grid_size
             )
-            probs = np.asarray(
-                source.probability_draws(
-                    np.exp(self._log_grid), which, covariates,
-                    new_study=new_study, random_seed=random_seed,
-                ),
-                dtype=np.float64,
-            )
-            if probs.ndim != 2 or probs.shape[1] != grid_size:
+            doses = np.exp(self._log_grid)
+            # doses in chunks: a new-centre "averaged" view integrates per draw and dose over
+            # quadrature nodes, so one call on every dose can need gigabytes
+            chunks = [
+                np.asarray(
+                    source.probability_draws(
+                        doses[i:i + _DOSE_CHUNK], which, covariates,
+                        new_study=new_study, random_seed=random_seed,
+                    ),
+                    dtype=np.float64,
+                )
+                for i in range(0, grid_size, _DOSE_CHUNK)
+            ]
+            if any(c.ndim != 2 for c in chunks):
+                raise DoseResponseError(
+                    "probability_draws must return an array of shape (n_draws, n_dose); got "
+                    f"{chunks[0].shape}."
+                )
+            probs = np.concatenate(chunks, axis=1)
+            if probs.shape[1] != grid_size:
                 raise DoseResponseError(
                     "probability_draws must return an array of shape (n_draws, n_dose); got "
                     f"{probs.shape}."
