@@ -352,3 +352,20 @@ def test_bad_input_errors_name_the_argument():
     with pytest.raises(DoseResponseError, match="one cycle"):
         rx.prescribe(regions, activity_per_cycle=30.0, max_cycles=4,
                      limits={"kidney": (5.0, "BED")})
+
+
+def test_limit_metric_from_curve_and_which_per_region():
+    fake = _FakeFit(np.array([40.0]), np.array([0.1]))
+    region = {"kidney": rx.Region(0.5, effective_half_life=50.0, tissue="kidney")}
+    plan = rx.prescribe(region, cycles=4, ntcp={"kidney": fake}, limits={"kidney": 20.0},
+                        which={"kidney": "population"})
+    # the limit takes the curve's metric (BED) and binds before the NTCP constraint
+    assert plan.limiting == "kidney (dose limit)"
+    assert float(region["kidney"].course_dose(plan.activity_gbq, 4, "BED")) == pytest.approx(
+        20.0, rel=1e-12)
+    assert fake.calls[-1][0] == "population"
+    assert plan.curves[0]["view"] == "typical centre (population)"
+    with pytest.raises(UnknownNameError, match="in which="):
+        rx.prescribe(region, cycles=4, ntcp={"kidney": fake}, which={"liver": "population"})
+    with pytest.raises(DoseResponseError, match="no metric"):
+        rx.prescribe(region, cycles=4, limits={"kidney": 20.0})
