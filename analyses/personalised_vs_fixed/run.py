@@ -63,6 +63,11 @@ POPULATION = {
     "tumour": {"mean": 3.41, "sd": 0.68},
     "red marrow": {"median": 0.04, "cv": 0.40},
 }
+SHORT = {
+    "fixed 4 x 7.4 GBq": "fixed\n4 x 7.4 GBq",
+    "NTCP-limited activity, 4 cycles": "NTCP-limited\nactivity",
+    "7.4 GBq cycles to kidney BED 23 Gy (max 9)": "7.4 GBq cycles\nto 23 Gy BED",
+}
 DOSIMETRY_REL_SE = 0.13
 NTCP_LIMIT = 0.05
 
@@ -172,7 +177,7 @@ def _figure(table: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-    labels = [s.replace(" (", "\n(").replace(", ", ",\n") for s in table["strategy"]]
+    labels = [SHORT.get(s, s) for s in table["strategy"]]
     x = np.arange(len(table))
     for ax, col, title in zip(axes, ("TCP tumour", "NTCP kidney", "NTCP red marrow"),
                               ("tumour control", "kidney toxicity", "marrow toxicity"),
