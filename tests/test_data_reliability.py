@@ -138,20 +138,44 @@ def test_pandas_errors_with_options_are_converted(tmp_path):
              read_csv_kwargs={"compression": "gzip"})
 
 
-_CSV_ALPHABET = st.sampled_from([*"AB01.5,;\"\n\t -e", "20,5", "\u00e9", "\x00", "nan"])
+_FIELD = {  # valid values are drawn more often, so that some files are valid
+    "study": st.sampled_from(["A", "B", "A", "B", '"A"', "", "C,D", '"C,D"']),
+    "dose": st.sampled_from(["20", "20.5", "35", "20", "20.5", "35", "20,5", '"20,5"', "-1",
+                             "nan", "", "1e3", "x"]),
+    "outcome": st.sampled_from(["0", "1", "0", "1", "0", "1", "2", "", "True"]),
+}
+_NOISE = st.sampled_from([*",;\"\n\t -e.0", "\u00e9", "\x00", "20,5"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.lists(_CSV_ALPHABET, max_size=60).map("".join),
-       header=st.sampled_from(["study,dose,outcome\n", "study;dose;outcome\n", "",
-                               "study,dose,outcome,htn\n"]),
-       encoding=st.sampled_from(["utf-8", "latin-1", "utf-16"]),
-       sep=st.sampled_from([None, ";", "\t"]))
-def test_any_csv_text_parses_or_raises_data_validation_error(tmp_path_factory, body, header,
-                                                             encoding, sep):
+@st.composite
+def _csv_texts(draw):
+    """A header and rows built field by field (so some files are valid), then optionally a
+    piece of noise inserted anywhere."""
+    sep = draw(st.sampled_from([",", ";", "\t"]))
+    columns = ["study", "dose", "outcome"]
+    lines = [sep.join(columns)]
+    for _ in range(draw(st.integers(0, 6))):
+        fields = [draw(_FIELD[c]) for c in columns]
+        if draw(st.integers(0, 9)) == 0:
+            fields.append(draw(st.sampled_from(["0", "5"])))
+        lines.append(sep.join(fields))
+    text = "\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))
+    noisy = draw(st.integers(0, 2)) == 0
+    if noisy:
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(_NOISE) + text[at:]
+    return sep, text, noisy
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_csv_texts(), encoding=st.sampled_from(["utf-8", "latin-1", "utf-16"]),
+       pass_sep=st.booleans())
+def test_any_csv_text_parses_or_raises_data_validation_error(tmp_path_factory, case, encoding,
+                                                             pass_sep):
+    sep, text, noisy = case
     path = tmp_path_factory.mktemp("csv") / "random.csv"
-    path.write_bytes((header + body).encode(encoding, errors="replace"))
-    kwargs = {} if sep is None else {"read_csv_kwargs": {"sep": sep}}
+    path.write_bytes(text.encode(encoding, errors="replace"))
+    kwargs = {"read_csv_kwargs": {"sep": sep}} if pass_sep else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -161,6 +185,9 @@ def test_any_csv_text_parses_or_raises_data_validation_error(tmp_path_factory, b
         return
     assert np.isfinite(data.ipd["dose"]).all() and (data.ipd["dose"] >= 0).all()
     assert set(data.ipd["outcome"]) <= {0, 1}
+    if not noisy:  # built field by field: each value parsed is one written in its own column
+        assert set(data.studies) <= {"A", "B", "C,D"}
+        assert set(data.ipd["dose"]) <= {20.0, 20.5, 35.0, 1000.0}
 
 
 # --------------------------------------------------------------------------- identifiers
