@@ -490,10 +490,13 @@ def _save_in_process(path: str, seed: int, barrier, results) -> None:
 
 
 def test_two_processes_saving_to_one_new_path_never_lose_a_fit(tmp_path):
-    """Two real processes released together by a barrier (fork where available: spawn would
-    spend ~10 s importing the package twice; the race is in the file system either way)."""
+    """Two real processes released together by a barrier. Forkserver (one import of the package,
+    preloaded, then a fork per worker) where available, spawn otherwise; never plain fork from
+    this multi-threaded test process."""
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload([__name__])
     barrier, results = context.Barrier(2), context.Queue()
     path = tmp_path / "fit.nc"
     workers = [context.Process(target=_save_in_process, args=(str(path), seed, barrier, results))
