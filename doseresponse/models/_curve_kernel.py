@@ -62,7 +62,14 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["FAMILY_CODES", "log_pair_gradient_vector", "log_pair_vector", "pair"]
+__all__ = [
+    "FAMILY_CODES",
+    "log_pair_gradient_vector",
+    "log_pair_vector",
+    "mixture_probability",
+    "mixture_probability_rows",
+    "pair",
+]
 
 FAMILY_CODES = {"logistic": 0, "log-logistic": 1, "probit": 2, "cloglog": 3, "poisson": 4}
 """Integer code of each curve family inside the compiled code."""
@@ -179,4 +186,43 @@ def log_pair_vector(family, dose, eta, lam):
         values = pair(family, dose[i], log_dose, eta[i], math.exp(-eta[i]), math.exp(lam[i]))
         out[0, i] = values[0]
         out[1, i] = values[1]
+    return out
+
+
+@_jit
+def mixture_probability(family, dose, log_d50, log_slope, weights):
+    """Σ_k w_k P(dose; e^{η_ik}, e^{λ_ik}) for every draw i and dose; shape ``(n_draws, n_dose)``.
+
+    ``log_d50`` and ``log_slope`` have shape ``(n_draws, K)`` (K quadrature nodes of a random
+    effect, or K = 1), ``weights`` shape ``(K,)``; no ``(n_draws, K, n_dose)`` temporary.
+    """
+    n, k = log_d50.shape
+    out = np.zeros((n, dose.size))
+    log_dose = np.empty(dose.size)
+    for d in range(dose.size):
+        log_dose[d] = math.log(max(dose[d], _TINY_DOSE))
+    for i in range(n):
+        for j in range(k):
+            eta = log_d50[i, j]
+            inv_d50 = math.exp(-eta)
+            slope = math.exp(log_slope[i, j])
+            w = weights[j]
+            for d in range(dose.size):
+                values = pair(family, dose[d], log_dose[d], eta, inv_d50, slope)
+                out[i, d] += w * math.exp(values[0])
+    return out
+
+
+@_jit
+def mixture_probability_rows(family, dose, log_d50, log_slope, weights):
+    """As :func:`mixture_probability` with one dose per draw (``dose`` shape ``(n_draws,)``)."""
+    n, k = log_d50.shape
+    out = np.zeros(n)
+    for i in range(n):
+        log_dose = math.log(max(dose[i], _TINY_DOSE))
+        for j in range(k):
+            eta = log_d50[i, j]
+            values = pair(family, dose[i], log_dose, eta, math.exp(-eta),
+                          math.exp(log_slope[i, j]))
+            out[i] += weights[j] * math.exp(values[0])
     return out

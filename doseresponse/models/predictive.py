@@ -89,11 +89,17 @@ class DrawParameters:
         -------
         numpy.ndarray
         """
-        dose = np.asarray(dose, dtype=np.float64)
-        d50 = np.exp(self.log_d50)[:, :, None]
-        slope = np.exp(self.log_slope)[:, :, None]
-        p = self.family.probability(dose[None, None, :], d50, slope)
-        return np.einsum("k,nkd->nd", self.weights, p)
+        from doseresponse.models._curve_kernel import FAMILY_CODES, mixture_probability
+
+        dose = np.ascontiguousarray(dose, dtype=np.float64).ravel()
+        return mixture_probability(
+            FAMILY_CODES[self.family.name], dose, self._c(self.log_d50), self._c(self.log_slope),
+            self._c(self.weights),
+        )
+
+    @staticmethod
+    def _c(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype=np.float64)
 
     def dose_at_draws(self, p: float) -> tuple[np.ndarray, np.ndarray]:
         """Dose at which each draw's curve reaches ``p``; 0 where it exceeds ``p`` at zero dose.
@@ -148,9 +154,12 @@ class DrawParameters:
         return np.exp(0.5 * (low + high))
 
     def _row_probability(self, dose_per_row: np.ndarray) -> np.ndarray:
-        d50, slope = np.exp(self.log_d50), np.exp(self.log_slope)
-        p = self.family.probability(dose_per_row[:, None], d50, slope)
-        return p @ self.weights
+        from doseresponse.models._curve_kernel import FAMILY_CODES, mixture_probability_rows
+
+        return mixture_probability_rows(
+            FAMILY_CODES[self.family.name], self._c(dose_per_row), self._c(self.log_d50),
+            self._c(self.log_slope), self._c(self.weights),
+        )
 
     def predictive_dose(self, p: float) -> float:
         """Dose at which the mean over draws of the probability equals ``p`` (0 if already).
