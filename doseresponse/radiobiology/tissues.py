@@ -203,6 +203,8 @@ _ALIASES = {
     "tumour": "tumour-net",
     "tumor": "tumour-net",
     "tumor-net": "tumour-net",
+    "net-tumour": "tumour-net",
+    "net-tumor": "tumour-net",
     "net": "tumour-net",
     "prostate": "prostate-cancer",
     "psma": "prostate-cancer",
