@@ -189,7 +189,7 @@ def log_pair_vector(family, dose, eta, lam):
     return out
 
 
-@_jit
+@numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def mixture_probability(family, dose, log_d50, log_slope, weights):
     """Σ_k w_k P(dose; e^{η_ik}, e^{λ_ik}) for every draw i and dose; shape ``(n_draws, n_dose)``.
 
@@ -201,7 +201,7 @@ def mixture_probability(family, dose, log_d50, log_slope, weights):
     log_dose = np.empty(dose.size)
     for d in range(dose.size):
         log_dose[d] = math.log(max(dose[d], _TINY_DOSE))
-    for i in range(n):
+    for i in numba.prange(n):  # draws are independent: rows in parallel threads
         for j in range(k):
             eta = log_d50[i, j]
             inv_d50 = math.exp(-eta)
