@@ -986,7 +986,7 @@ _DECIMAL_FIX = "read_csv_kwargs={'sep': ';', 'decimal': ','}"
 _LINE_OPTIONS = (
     "skiprows", "skipfooter", "comment", "header", "names", "nrows", "lineterminator",
     "quoting", "escapechar", "dialect", "doublequote", "skipinitialspace", "compression",
-    "engine", "delim_whitespace", "chunksize", "iterator", "usecols",
+    "engine", "delim_whitespace", "chunksize", "iterator", "usecols", "index_col",
 )
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 _DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"

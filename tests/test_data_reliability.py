@@ -279,3 +279,11 @@ def test_numeric_object_columns_and_numeric_strings_still_work():
                           "htn": pd.Series(["1", "0"], dtype=object)})
     data = DoseResponseData.from_frame(frame, dose="dose", outcome="outcome", covariates="htn")
     assert data.ipd["dose"].tolist() == [20.0, 30.5] and data.ipd["htn"].tolist() == [1.0, 0.0]
+
+
+def test_an_explicit_index_column_is_the_users_choice(tmp_path):
+    """A header one field short is pandas' index convention; with index_col= it is intended."""
+    path = _write(tmp_path, "study,dose,outcome\n0,A,20,0\n1,A,30,1\n")
+    _refused(path, "line 2 has 4 fields")
+    data = DoseResponseData.from_csv(path, read_csv_kwargs={"index_col": 0}, **IPD)
+    assert data.ipd["dose"].tolist() == [20.0, 30.0]
