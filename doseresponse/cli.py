@@ -8,6 +8,8 @@ Sub-commands::
     doseresponse summary FIT.nc                      model, data, parameters and diagnostics
     doseresponse compare A.nc B.nc                   rank fits of the same data by PSIS-LOO
     doseresponse plot FIT.nc -o curve.png            curve figure (png, pdf or svg)
+    doseresponse prescribe PLAN.json [-o OUT.json]   activity per cycle for a patient
+    doseresponse report FIT.nc -o report.html        self-contained physician report
     doseresponse datasets [NAME] [--csv OUT]         shipped datasets
     doseresponse demo [--out DIR] [--overwrite]      radiobiology pipeline on the example patient
     doseresponse bed --dose GY --effective-half-life H --tissue NAME [...]
@@ -163,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_options()
     for add in (_add_fit, _add_curve, _add_dose_at, _add_summary, _add_compare, _add_plot,
-                _add_datasets, _add_demo, _add_bed, _add_tables):
+                _add_prescribe, _add_report, _add_datasets, _add_demo, _add_bed, _add_tables):
         add(sub, common)
     return parser
 
@@ -871,6 +873,306 @@ def _note(args: argparse.Namespace, text: str) -> None:
 
 def _warn(text: str) -> None:
     print(f"{PROG}: warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- plans
+
+# PLAN.json keys (docs/plan_schema.md): top level, per region, per literature curve
+_PLAN_KEYS = ("description", "regions", "curves", "objective", "cycles", "activity_per_cycle",
+              "max_cycles", "ntcp_limit", "risk", "target_tcp", "limits", "which",
+              "new_study", "covariates", "ci_prob", "max_activity_gbq", "random_seed")
+_REGION_KEYS = ("gy_per_gbq", "effective_half_life", "tissue", "alpha_beta",
+                "repair_half_time", "uptake_half_life", "rel_se")
+_CURVE_KEYS = ("curve", "d50", "slope", "dose_metric", "dose_unit", "kind", "label")
+_CURVE_REQUIRED = ("curve", "d50", "slope", "dose_metric", "dose_unit")
+
+
+class PlanInputError(DoseResponseError):
+    """A PLAN.json input is invalid; the message names the key and the fix (exit status 1)."""
+
+
+def _read_json(path: str, what: str) -> Any:
+    text = Path(_existing_file(path, what)).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise PlanInputError(f"{path} is not valid JSON ({exc}); fix the syntax (see "
+                             "docs/plan_schema.md for an example).") from None
+
+
+def _plan_error(path: str, key: str, text: str) -> PlanInputError:
+    return PlanInputError(f"{path}: {key}: {text} (see docs/plan_schema.md)")
+
+
+def _check_keys(path: str, where: str, value: Any, allowed: Sequence[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _plan_error(path, where or "top level",
+                          f"expected a JSON object {{...}}, got {type(value).__name__}")
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise _plan_error(path, f"{where + '.' if where else ''}{unknown[0]}",
+                          f"unknown key; use one of {', '.join(allowed)}")
+    return value
+
+
+def _plan_number(path: str, key: str, value: Any, *, integer: bool = False) -> Any:
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
+        kind = "a whole number" if integer else "a number"
+        raise _plan_error(path, key, f"expected {kind}, got {json.dumps(value)}")
+    return value
+
+
+def _plan_inputs(path: str) -> dict[str, Any]:
+    """Validate PLAN.json and return the keyword arguments of ``rx.prescribe``."""
+    import doseresponse as dr
+    from doseresponse import prescribe as rx
+
+    data = _check_keys(path, "", _read_json(path, "PLAN.json"), _PLAN_KEYS)
+    for key in ("regions", "curves"):
+        if key not in data:
+            raise _plan_error(path, key, "missing; every plan needs 'regions' and 'curves'")
+    regions: dict[str, Any] = {}
+    for name, spec in _check_keys(path, "regions", data["regions"], list(data["regions"])
+                                  if isinstance(data["regions"], dict) else ()).items():
+        where = f"regions.{name}"
+        spec = _check_keys(path, where, spec, _REGION_KEYS)
+        for key in ("gy_per_gbq", "effective_half_life"):
+            if key not in spec:
+                raise _plan_error(path, f"{where}.{key}", "missing; give it (Gy/GBq, h)")
+        for key, value in spec.items():
+            if key == "tissue":
+                if not isinstance(value, str):
+                    raise _plan_error(path, f"{where}.tissue", "expected a tissue name such as "
+                                      "\"kidney\" ('doseresponse tissues' lists them)")
+            elif key == "gy_per_gbq" and isinstance(value, list):
+                for i, v in enumerate(value):
+                    _plan_number(path, f"{where}.gy_per_gbq[{i}]", v)
+            elif value is not None:
+                _plan_number(path, f"{where}.{key}", value)
+        try:
+            regions[name] = rx.Region(spec["gy_per_gbq"], **{k: v for k, v in spec.items()
+                                                              if k != "gy_per_gbq"})
+        except DoseResponseError as exc:
+            raise _plan_error(path, where, _one_line(exc)) from None
+    if not regions:
+        raise _plan_error(path, "regions", "empty; give at least one region")
+    folder = Path(path).resolve().parent
+    tcp: dict[str, Any] = {}
+    ntcp: dict[str, Any] = {}
+    curves = data["curves"]
+    if not isinstance(curves, dict) or not curves:
+        raise _plan_error(path, "curves", "expected an object of region name to fit file or "
+                          "curve parameters, e.g. {\"kidney\": \"kidney_fit.nc\"}")
+    for name, source in curves.items():
+        where = f"curves.{name}"
+        if name not in regions:
+            raise _plan_error(path, where, f"no region {name!r}; add it to 'regions' or use one "
+                              f"of {', '.join(regions)}")
+        if isinstance(source, str):
+            fit_path = folder / source
+            if not fit_path.is_file():
+                raise _plan_error(path, where, f"fit file {fit_path} not found; the path is "
+                                  "relative to the folder of the plan file")
+            curve = dr.load(fit_path)
+            kind = curve.spec.kind
+        else:
+            spec = _check_keys(path, where, source, _CURVE_KEYS)
+            missing = [k for k in _CURVE_REQUIRED if k not in spec]
+            if missing:
+                raise _plan_error(path, f"{where}.{missing[0]}",
+                                  "missing; a literature curve needs " + ", ".join(_CURVE_REQUIRED))
+            for key in ("d50", "slope"):
+                values = spec[key] if isinstance(spec[key], list) else [spec[key]]
+                for v in values:
+                    _plan_number(path, f"{where}.{key}", v)
+            try:
+                curve = dr.ResponseCurve(spec["curve"], **{k: v for k, v in spec.items()
+                                                           if k != "curve"})
+            except DoseResponseError as exc:
+                raise _plan_error(path, where, _one_line(exc)) from None
+            kind = curve.kind
+        (tcp if kind == "TCP" else ntcp)[name] = curve
+    kwargs: dict[str, Any] = {"tcp": tcp or None, "ntcp": ntcp or None}
+    for key in ("cycles", "max_cycles", "random_seed"):
+        if data.get(key) is not None:
+            kwargs[key] = _plan_number(path, key, data[key], integer=True)
+    for key in ("activity_per_cycle", "risk", "target_tcp", "ci_prob", "max_activity_gbq"):
+        if data.get(key) is not None:
+            kwargs[key] = _plan_number(path, key, data[key])
+    if "ntcp_limit" in data:  # null: no NTCP constraint
+        if data["ntcp_limit"] is not None:
+            _plan_number(path, "ntcp_limit", data["ntcp_limit"])
+        kwargs["ntcp_limit"] = data["ntcp_limit"]
+    for key in ("objective", "new_study"):
+        if key in data:
+            if not isinstance(data[key], str):
+                raise _plan_error(path, key, f"expected a string, got {json.dumps(data[key])}")
+            kwargs[key] = data[key]
+    if "which" in data:
+        which = data["which"]
+        if not (isinstance(which, str) or (isinstance(which, dict) and all(
+                isinstance(v, str) for v in which.values()))):
+            raise _plan_error(path, "which", "expected \"new_study\", \"population\", a study "
+                              "label, or an object of region name to one of these")
+        kwargs["which"] = which
+    if "limits" in data:
+        limits = _check_keys(path, "limits", data["limits"], list(regions))
+        checked = {}
+        for name, value in limits.items():
+            if isinstance(value, list) and len(value) == 2 and isinstance(value[1], str):
+                checked[name] = (_plan_number(path, f"limits.{name}[0]", value[0]), value[1])
+            else:
+                checked[name] = _plan_number(path, f"limits.{name}", value)
+        kwargs["limits"] = checked
+    if "covariates" in data:
+        cov = _check_keys(path, "covariates", data["covariates"], list(curves))
+        kwargs["covariates"] = {
+            name: {k: _plan_number(path, f"covariates.{name}.{k}", v)
+                   for k, v in _check_keys(path, f"covariates.{name}", values,
+                                           list(values) if isinstance(values, dict) else ()
+                                           ).items()}
+            for name, values in cov.items()
+        }
+    if "cycles" in kwargs and "activity_per_cycle" in kwargs:
+        raise _plan_error(path, "cycles", "give either 'cycles' (the activity is decided) or "
+                          "'activity_per_cycle' with 'max_cycles' (the cycles are decided), "
+                          "not both")
+    return {"regions": regions, **kwargs}
+
+
+def _run_plan(path: str):
+    from doseresponse import prescribe as rx
+
+    inputs = _plan_inputs(path)
+    regions = inputs.pop("regions")
+    try:
+        return rx.prescribe(regions, **inputs)
+    except PlanInputError:
+        raise
+    except DoseResponseError as exc:
+        raise PlanInputError(f"{path}: {_one_line(exc)} (see docs/plan_schema.md)") from None
+
+
+def _plan_record(plan) -> dict[str, Any]:
+    record = {k: v for k, v in plan.to_dict().items() if k not in ("activity_table",)}
+    record["optimum"] = {k: v for k, v in plan.optimum.items() if k != "draws"}
+    return _jsonable(record)
+
+
+def _print_plan(plan) -> None:
+    print(f"prescription ({plan.settings['objective']}): {plan.activity_gbq:.4g} GBq per "
+          f"cycle x {plan.cycles} cycles = {plan.total_activity_gbq:.4g} GBq")
+    print(f"limiting: {plan.limiting}; {plan.reason}")
+    views = sorted({c["view"] for c in plan.curves})
+    if views:
+        print("prediction: " + "; ".join(views))
+    frame = plan.summary_frame()
+    columns = ["quantity", "region", "detail", "measured", "mean", "median", "lower", "upper",
+               "unit"]
+    print(f"mean = expected (predictive) value; lower/upper = "
+          f"{100 * plan.settings['ci_prob']:g} % interval over draws")
+    with _wide_pandas():
+        print(frame[columns].to_string(index=False, float_format=_FLOAT.format, na_rep=""))
+    for flag in plan.flags:
+        _warn(flag)
+
+
+def _cmd_prescribe(args: argparse.Namespace) -> int:
+    out = None if args.output is None else _check_output(args.output, args.overwrite, "-o")
+    plan = _run_plan(args.plan)
+    if out is not None:
+        plan.save(out, overwrite=args.overwrite)
+    if args.json:
+        _print_json({**_plan_record(plan), "output": None if out is None else str(out)})
+        return EXIT_OK
+    _print_plan(plan)
+    if out is not None:
+        print(f"\nplan saved to {out}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from doseresponse.report import write_report
+
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".html", ".htm"):
+        raise UsageError(f"-o {args.output}: the report is HTML; end the name in .html.")
+    out = _check_output(args.output, args.overwrite, "-o")
+    fit = _load_fit(args.fit)
+    tcp = None if args.tcp is None else _load_fit(args.tcp)
+    plan = None
+    if args.plan is not None:
+        from doseresponse import prescribe as rx
+        from doseresponse.prescribe.plan import PLAN_FORMAT
+
+        data = _read_json(args.plan, "--plan")
+        if isinstance(data, dict) and data.get("format") == PLAN_FORMAT:
+            plan = rx.load_plan(args.plan)
+        else:
+            _note(args, f"prescribing from {args.plan}")
+            plan = _run_plan(args.plan)
+    _note(args, "writing the report")
+    path = write_report(fit, out, tcp=tcp, plan=plan, overwrite=args.overwrite,
+                        figures=tuple(args.figures), **_ci(args))
+    figures = sorted(str(p) for p in path.parent.glob(f"{path.stem}_*")
+                     if p.suffix.lstrip(".") in args.figures)
+    if args.json:
+        _print_json({"output": str(path), "figures": figures})
+    else:
+        print(f"report written to {path}")
+        for figure in figures:
+            print(f"figure written to {figure}")
+    return EXIT_OK
+
+
+def _add_prescribe(sub, common) -> None:
+    p = _command(
+        sub, common, "prescribe", "prescribe the activity (or cycles) for a patient from a "
+        "PLAN.json file",
+        ["doseresponse prescribe plan.json",
+         "doseresponse prescribe plan.json --json -o plan_result.json"],
+        _cmd_prescribe,
+        description="Read PLAN.json (the patient's regions with Gy/GBq per cycle and kinetics, "
+        "one TCP/NTCP curve per region as a saved fit file or literature parameters, and the "
+        "objective; schema and example: docs/plan_schema.md and "
+        "doseresponse/examples/plan_example.json), prescribe, and print the decision: activity "
+        "per cycle, cycles, what limits it, each region's course dose and each curve's "
+        "expected probability with its interval and which prediction it is. -o saves the plan "
+        "(JSON, readable by 'doseresponse report --plan' and rx.load_plan).",
+    )
+    p.add_argument("plan", metavar="PLAN.json", help="prescription input (docs/plan_schema.md)")
+    p.add_argument("-o", "--output", metavar="PLAN_RESULT.json", default=None,
+                   help="save the plan as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def _add_report(sub, common) -> None:
+    p = _command(
+        sub, common, "report", "write the physician report of a fit as one self-contained "
+        "HTML file",
+        ["doseresponse report kidney.nc -o report.html",
+         "doseresponse report kidney.nc --tcp tumour.nc --plan plan.json -o report.html "
+         "--figures png pdf"],
+        _cmd_report,
+        description="Write one HTML file that opens from disk without a network: the data in "
+        "words, the fitted curves with bands for a typical and a new centre, the study forest "
+        "plot, the tolerance-dose table, the diagnostics, the model and priors, and an "
+        "interactive dose lookup computed from embedded posterior draws. --tcp adds a tumour "
+        "fit, --plan a prescription (a plan saved by 'doseresponse prescribe -o', or a "
+        "PLAN.json input, prescribed first).",
+    )
+    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
+    p.add_argument("--tcp", metavar="TCP.nc", default=None, help="tumour-control fit file")
+    p.add_argument("--plan", metavar="PLAN.json", default=None,
+                   help="saved plan or PLAN.json input")
+    p.add_argument("-o", "--output", required=True, metavar="report.html",
+                   help="HTML file to write")
+    p.add_argument("--figures", nargs="+", choices=_PLOT_FORMATS, default=[], metavar="FORMAT",
+                   help="also write each figure as png, pdf and/or svg next to the HTML")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing report (and figure files)")
+    _ci_option(p)
 
 
 # ---------------------------------------------------------------------------------- errors

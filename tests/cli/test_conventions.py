@@ -17,8 +17,8 @@ from doseresponse import cli
 from doseresponse.cli import build_parser
 from tests.cli.conftest import entry_point, in_process, run
 
-COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "datasets", "demo", "bed",
-            "tissues", "nuclides"]
+COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "prescribe", "report",
+            "datasets", "demo", "bed", "tissues", "nuclides"]
 
 
 def _one_line_error(stderr: str, command: str) -> str:
@@ -81,6 +81,10 @@ USAGE_ERRORS = [
     (["compare", "a.nc"], "two"),
     (["datasets", "--csv", "out.csv"], "NAME"),
     (["bed", "--dose", "5", "--effective-half-life", "50"], "--tissue"),
+    (["prescribe"], "PLAN.json"),
+    (["report", "f.nc"], "-o"),
+    (["report", "f.nc", "-o", "report.txt"], ".html"),
+    (["report", "f.nc", "-o", "r.html", "--figures", "gif"], "--figures"),
 ]
 
 
@@ -110,6 +114,8 @@ MISSING = [
     ["summary", "missing.nc"],
     ["compare", "missing.nc", "other.nc"],
     ["plot", "missing.nc", "-o", "curve.png"],
+    ["prescribe", "missing.json"],
+    ["report", "missing.nc", "-o", "report.html"],
 ]
 
 
