@@ -516,11 +516,23 @@ class FittedModel:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | PathLike[str], *, overwrite: bool = False) -> None:
-        """Write the fit to a self-describing NetCDF file (:func:`doseresponse.models.io.save`)."""
+    def save(
+        self, path: str | PathLike[str], *, overwrite: bool = False, key: bytes | None = None
+    ) -> None:
+        """Write the fit to a self-describing NetCDF file (:func:`doseresponse.models.io.save`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination (conventionally ``.nc``); never overwritten unless ``overwrite``.
+        overwrite : bool
+            Replace an existing file.
+        key : bytes, optional
+            Sign the file (HMAC-SHA256) for exchange between centres; load it with the same key.
+        """
         from doseresponse.models.io import save
 
-        save(self, path, overwrite=overwrite)
+        save(self, path, overwrite=overwrite, key=key)
 
     def report(self, path: str | PathLike[str], **kwargs):
         """Write the physician report: one self-contained HTML file.
