@@ -23,6 +23,7 @@ used for all cycles). Theory: ``docs/theory/prescription.md``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,16 +68,33 @@ def metric_kind(dose_metric: str, *, where: str = "the curve") -> str:
     Raises
     ------
     DoseResponseError
-        For a metric none of these (e.g. ``"EUBED"``, ``"EQD0.5"``), naming ``where``.
+        For a metric none of these (e.g. ``"EUBED"``, ``"EQD0.5"``, ``"cycle-1 lesion absorbed
+        dose"``, ``"kidney BED or kidney absorbed dose"``), naming ``where``.
     """
-    key = " ".join(str(dose_metric).strip().lower().replace("_", " ").split())
+    text = re.sub(r"\([^)]*\)", " ", str(dose_metric))  # "(SPECT-based)" qualifies, not names
+    tokens = text.strip().lower().replace("_", " ").split()
+    key = " ".join(tokens)
+    if key not in METRICS and not _AMBIGUOUS.search(key):
+        # an organ or method qualifier before the metric: "kidney BED", "cumulative kidney
+        # absorbed dose", "red-marrow absorbed dose"
+        for start in range(1, len(tokens)):
+            suffix = " ".join(tokens[start:])
+            if suffix in METRICS:
+                key = suffix
+                break
     if key not in METRICS:
         raise DoseResponseError(
             f"{where} has dose metric {dose_metric!r}, which a prescription cannot compute from "
             "activity; supported metrics are absorbed dose ('absorbed dose', 'dose', 'mean "
-            "dose', 'gEUD'), 'BED' and 'EQD2'. Refit the curve on one of these metrics."
+            "dose', 'gEUD'), 'BED' and 'EQD2', optionally after an organ or method qualifier "
+            "(e.g. 'kidney BED'); a per-cycle or mixed metric ('cycle-1 ...', '... or ...') "
+            "describes another quantity. Refit the curve on one of these metrics."
         )
     return METRICS[key]
+
+
+_AMBIGUOUS = re.compile(r"\b(or|per|cycle|cycle-\d+|activity|concentration)\b")
+"""Words that make a qualified metric a different quantity (mixed, per-cycle, not a dose)."""
 
 
 class Region:

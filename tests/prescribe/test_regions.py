@@ -99,3 +99,36 @@ def test_bed_needs_radiobiology_and_metric_must_be_known():
         r.course_dose(7.4, 4, "EUBED")
     with pytest.raises(DoseResponseError, match="cycles"):
         Region([0.4, 0.4], effective_half_life=50.0).course_dose(7.4, 3, "dose")
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind"),
+    [
+        ("kidney BED", "BED"),  # the shipped kidney datasets' metric
+        ("cumulative kidney absorbed dose (SPECT-based)", "absorbed"),
+        ("red-marrow absorbed dose", "absorbed"),
+        ("kidney EQD2", "EQD2"),
+        ("Absorbed_Dose", "absorbed"),
+    ],
+)
+def test_organ_qualified_metrics_are_recognised(metric, kind):
+    from doseresponse.prescribe.regions import metric_kind
+
+    assert metric_kind(metric) == kind
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "cycle-1 lesion absorbed dose",  # one cycle's dose, not the course's
+        "kidney BED or kidney absorbed dose (per row)",  # mixed metrics
+        "administered activity per body surface area",
+        "EUBED",
+    ],
+)
+def test_other_quantities_are_refused_with_the_fix(metric):
+    from doseresponse.exceptions import DoseResponseError
+    from doseresponse.prescribe.regions import metric_kind
+
+    with pytest.raises(DoseResponseError, match="Refit the curve"):
+        metric_kind(metric, where="ntcp['kidney']")
