@@ -8,6 +8,7 @@ Sub-commands::
     doseresponse summary FIT.nc                      model, data, parameters and diagnostics
     doseresponse compare A.nc B.nc                   rank fits of the same data by PSIS-LOO
     doseresponse plot FIT.nc -o curve.png            curve figure (png, pdf or svg)
+    doseresponse dosimetry SAMPLES.csv --mass R=KG   per-cycle TIA, dose, BED, EQD2, totals
     doseresponse prescribe PLAN.json [-o OUT.json]   activity per cycle for a patient
     doseresponse report FIT.nc -o report.html        self-contained physician report
     doseresponse datasets [NAME] [--csv OUT]         shipped datasets
@@ -165,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_options()
     for add in (_add_fit, _add_curve, _add_dose_at, _add_summary, _add_compare, _add_plot,
-                _add_prescribe, _add_report, _add_datasets, _add_demo, _add_bed, _add_tables):
+                _add_dosimetry, _add_prescribe, _add_report, _add_datasets, _add_demo,
+                _add_bed, _add_tables):
         add(sub, common)
     return parser
 
@@ -1173,6 +1175,196 @@ def _add_report(sub, common) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing report (and figure files)")
     _ci_option(p)
+
+
+_TIME_FACTOR_H = {"h": 1.0, "d": 24.0}
+_ACTIVITY_FACTOR_MBQ = {"MBq": 1.0, "kBq": 1e-3, "GBq": 1e3}
+_DOSIMETRY_COLUMNS = ["region", "cycle", "n_points", "model", "tia_mbq_h", "tia_se_mbq_h",
+                      "effective_half_life_h", "dose_gy", "dose_se_gy", "bed_gy", "bed_se_gy",
+                      "eqd2_gy", "alpha_beta_gy", "flags"]
+
+
+def _cmd_dosimetry(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from doseresponse.radiobiology import (
+        eqd,
+        get_nuclide,
+        multicycle_dosimetry,
+        tissue_parameters,
+    )
+
+    out = None if args.output is None else _check_output(args.output, args.overwrite, "-o")
+    with _usage_errors():
+        nuclide = get_nuclide(args.nuclide).name
+    masses = _unique_pairs(args.mass, "--mass")
+    tissue_names = _unique_pairs(args.tissue, "--tissue")
+    table = pd.read_csv(_existing_file(args.samples, "SAMPLES.csv"))
+    options = {"cycle": args.cycle_col, "region": args.region_col, "time": args.time_col,
+               "activity": args.activity_col}
+    if args.activity_sd_col is not None:
+        options["activity-sd"] = args.activity_sd_col
+    missing = [(what, col) for what, col in options.items() if col not in table.columns]
+    if missing:
+        what, col = missing[0]
+        raise DoseResponseError(
+            f"{args.samples} has no column {col!r} (it has {', '.join(map(str, table.columns))});"
+            f" name the {what} column with --{what}-col COL."
+        )
+    samples = pd.DataFrame({
+        "cycle": table[args.cycle_col], "region": table[args.region_col].astype(str),
+        "time_h": pd.to_numeric(table[args.time_col], errors="coerce")
+        * _TIME_FACTOR_H[args.time_unit],
+        "activity_mbq": pd.to_numeric(table[args.activity_col], errors="coerce")
+        * _ACTIVITY_FACTOR_MBQ[args.activity_unit],
+    })
+    if args.activity_sd_col is not None:
+        samples["activity_sd_mbq"] = (pd.to_numeric(table[args.activity_sd_col], errors="coerce")
+                                      * _ACTIVITY_FACTOR_MBQ[args.activity_unit])
+    for column, source in (("time_h", args.time_col), ("activity_mbq", args.activity_col)):
+        bad = samples.index[~(samples[column].notna() & (samples[column] >= 0))]
+        if len(bad):
+            raise DoseResponseError(
+                f"{args.samples}: column {source!r} needs numbers >= 0; row {int(bad[0]) + 2} "
+                f"has {table.loc[bad[0], source]!r} ({len(bad)} bad row(s)); fix the table."
+            )
+    cycles = pd.to_numeric(samples["cycle"], errors="coerce")
+    if not (cycles.notna() & (cycles == cycles.round()) & (cycles >= 1)).all():
+        raise DoseResponseError(f"{args.samples}: column {args.cycle_col!r} needs whole cycle "
+                                "numbers 1, 2, ...; fix the table.")
+    samples["cycle"] = cycles.astype(int)
+    regions = list(dict.fromkeys(samples["region"]))
+    unknown = [r for r in {**masses, **tissue_names} if r not in regions]
+    if unknown:
+        raise UsageError(f"region {unknown[0]!r} is not in {args.samples} (regions: "
+                         f"{', '.join(regions)}).")
+    no_mass = [r for r in regions if r not in masses]
+    if no_mass:
+        raise UsageError(f"--mass: no mass for region {no_mass[0]!r}; add --mass "
+                         f"{no_mass[0]}=KG (regions: {', '.join(regions)}).")
+    tissues = {}
+    for region in regions:
+        name = tissue_names.get(region, region)
+        try:
+            tissues[region] = tissue_parameters(name)
+        except DoseResponseError:
+            raise UsageError(
+                f"--tissue: no tissue preset {name!r} for region {region!r}; add --tissue "
+                f"{region}=PRESET ('doseresponse tissues' lists them)."
+            ) from None
+    _note(args, f"fitting {len(samples)} samples: {len(regions)} regions, "
+                f"{samples['cycle'].nunique()} cycles, {nuclide}")
+    result = multicycle_dosimetry(samples, masses_kg=masses, tissues=tissues, nuclide=nuclide,
+                                  model=args.model)
+    per_cycle = result.per_cycle.copy()
+    alpha_beta = {r: tissues[r].alpha_beta for r in regions}
+    per_cycle["alpha_beta_gy"] = per_cycle["region"].map(alpha_beta)
+    per_cycle["eqd2_gy"] = [float(eqd(b, alpha_beta=ab)) for b, ab
+                            in zip(per_cycle["bed_gy"], per_cycle["alpha_beta_gy"], strict=True)]
+    per_cycle["cycle"] = per_cycle["cycle"].astype(str)
+    course = result.per_region.copy()
+    sums = result.per_cycle.groupby("region", sort=False)
+    course["cycle"] = "course"
+    course["model"] = ""
+    course["n_points"] = course["region"].map(sums["n_points"].sum())
+    course["tia_mbq_h"] = course["region"].map(sums["tia_mbq_h"].sum())
+    course["tia_se_mbq_h"] = math.nan  # per-cycle TIA errors are partly correlated: not summed
+    course["effective_half_life_h"] = math.nan
+    course["flags"] = course["se_excluded_cycles"].map(
+        lambda c: f"cycles {c} left out of the course SE" if c else "")
+    frame = pd.concat([per_cycle[_DOSIMETRY_COLUMNS], course[_DOSIMETRY_COLUMNS]],
+                      ignore_index=True)
+    order = {r: i for i, r in enumerate(regions)}
+    frame = frame.sort_values("region", key=lambda s: s.map(order), kind="stable")
+    if out is not None:
+        frame.to_csv(out, index=False)
+    if args.json:
+        _print_json({"rows": _records(frame), "output": None if out is None else str(out)})
+        return EXIT_OK
+    print(f"{nuclide} dosimetry of {args.samples}: per cycle and course totals (TIA MBq·h, "
+          "doses Gy; SE = standard error; course BED sums the cycles)")
+    columns = ["region", "cycle", "model", "tia_mbq_h", "tia_se_mbq_h", "dose_gy",
+               "dose_se_gy", "bed_gy", "bed_se_gy", "eqd2_gy"]
+    with _wide_pandas():
+        print(frame[columns].to_string(index=False, float_format="{:.4g}".format, na_rep=""))
+    if out is not None:
+        print(f"\ndoses saved to {out}")
+    return EXIT_OK
+
+
+def _unique_pairs(pairs: Sequence[tuple[str, Any]], option: str) -> dict[str, Any]:
+    values = dict(pairs)
+    if len(values) != len(pairs):
+        raise UsageError(f"{option}: each region may be given once.")
+    return values
+
+
+def _key_text(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected REGION=NAME such as kidney=kidney, "
+                                         f"got {text!r}")
+    return name, value
+
+
+def _key_mass(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not name or not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected REGION=KG with a mass > 0 such as "
+                                         f"kidneys=0.3, got {text!r}")
+    return name, number
+
+
+def _add_dosimetry(sub, common) -> None:
+    p = _command(
+        sub, common, "dosimetry", "per-cycle and course TIA, absorbed dose, BED and EQD2 of "
+        "scan samples",
+        ["doseresponse dosimetry samples.csv --nuclide Lu-177 --mass kidneys=0.3 "
+         "tumour=0.02 -o doses.csv",
+         "doseresponse dosimetry scans.csv --time-col days --time-unit d --activity-col kbq "
+         "\\\n    --activity-unit kBq --mass left_kidney=0.15 --tissue left_kidney=kidney"],
+        _cmd_dosimetry,
+        description="Read a tidy CSV table of time-activity samples (one row per region, cycle "
+        "and scan time), fit each region's time-activity curve per cycle (model chosen by "
+        "AICc; one scan per cycle uses the region's first fitted cycle), and print per cycle "
+        "the time-integrated activity (TIA) and its standard error, the absorbed dose "
+        "(local-deposition S value of the region mass), BED and EQD2 with the region's tissue "
+        "radiobiology, and the course totals. -o writes the same table as CSV (cycle "
+        "'course' for the totals; the course TIA SE is left empty because the per-cycle "
+        "errors are partly correlated).",
+    )
+    p.add_argument("samples", metavar="SAMPLES.csv", help="tidy time-activity table")
+    p.add_argument("--nuclide", default="Lu-177", help="radionuclide (default: Lu-177; "
+                   "'doseresponse nuclides' lists them)")
+    p.add_argument("--mass", action="extend", nargs="+", type=_key_mass, required=True,
+                   metavar="REGION=KG", help="mass of every region (kg)")
+    p.add_argument("--tissue", action="extend", nargs="+", type=_key_text, default=[],
+                   metavar="REGION=PRESET", help="tissue preset of a region for α/β and the "
+                   "repair half-time (default: the region's name, e.g. kidneys)")
+    p.add_argument("--model", default="auto", help="time-activity model for every region "
+                   "(default: auto, by AICc)")
+    p.add_argument("-o", "--output", default=None, metavar="doses.csv",
+                   help="write the table as CSV")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    cols = p.add_argument_group("columns of SAMPLES.csv")
+    cols.add_argument("--cycle-col", default="cycle", metavar="COL",
+                      help="cycle number column (default: cycle)")
+    cols.add_argument("--region-col", default="region", metavar="COL",
+                      help="region column (default: region)")
+    cols.add_argument("--time-col", default="time_h", metavar="COL",
+                      help="time after administration column (default: time_h)")
+    cols.add_argument("--activity-col", default="activity_mbq", metavar="COL",
+                      help="activity in the region column (default: activity_mbq)")
+    cols.add_argument("--activity-sd-col", default=None, metavar="COL",
+                      help="optional activity standard-deviation column (weights the fits)")
+    cols.add_argument("--time-unit", choices=tuple(_TIME_FACTOR_H), default="h",
+                      help="unit of the time column (default: h)")
+    cols.add_argument("--activity-unit", choices=tuple(_ACTIVITY_FACTOR_MBQ), default="MBq",
+                      help="unit of the activity columns (default: MBq)")
 
 
 # ---------------------------------------------------------------------------------- errors

@@ -17,8 +17,8 @@ from doseresponse import cli
 from doseresponse.cli import build_parser
 from tests.cli.conftest import entry_point, in_process, run
 
-COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "prescribe", "report",
-            "datasets", "demo", "bed", "tissues", "nuclides"]
+COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "dosimetry", "prescribe",
+            "report", "datasets", "demo", "bed", "tissues", "nuclides"]
 
 
 def _one_line_error(stderr: str, command: str) -> str:
@@ -81,6 +81,9 @@ USAGE_ERRORS = [
     (["compare", "a.nc"], "two"),
     (["datasets", "--csv", "out.csv"], "NAME"),
     (["bed", "--dose", "5", "--effective-half-life", "50"], "--tissue"),
+    (["dosimetry", "s.csv"], "--mass"),
+    (["dosimetry", "s.csv", "--mass", "kidneys=-1"], "REGION=KG"),
+    (["dosimetry", "s.csv", "--mass", "kidneys=0.3", "--time-unit", "min"], "--time-unit"),
     (["prescribe"], "PLAN.json"),
     (["report", "f.nc"], "-o"),
     (["report", "f.nc", "-o", "report.txt"], ".html"),
@@ -114,6 +117,7 @@ MISSING = [
     ["summary", "missing.nc"],
     ["compare", "missing.nc", "other.nc"],
     ["plot", "missing.nc", "-o", "curve.png"],
+    ["dosimetry", "missing.csv", "--mass", "kidneys=0.3"],
     ["prescribe", "missing.json"],
     ["report", "missing.nc", "-o", "report.html"],
 ]
