@@ -31,8 +31,9 @@ GRID_SIZE = 256
 GRID_DECADES = 3.0
 """The grid spans ``[d_max·10^-GRID_DECADES, d_max]``."""
 _EPS = 1e-15
-_DOSE_CHUNK = 16
-"""Doses per probability_draws call (bounds the memory of quadrature-based views)."""
+_DOSE_CHUNK = 256
+"""Doses per probability_draws call (the averaged view sums its quadrature nodes in the compiled
+kernel, so a call needs only the (draws, doses) result in memory)."""
 
 
 def curve_attributes(source: Any, where: str) -> dict[str, str]:
@@ -115,8 +116,7 @@ class AlignedCurve:
                 np.log(dose_max) - GRID_DECADES * np.log(10.0), np.log(dose_max), grid_size
             )
             doses = np.exp(self._log_grid)
-            # doses in chunks: a new-centre "averaged" view integrates per draw and dose over
-            # quadrature nodes, so one call on every dose can need gigabytes
+            # doses in chunks of _DOSE_CHUNK (one call for the default grid)
             chunks = [
                 np.asarray(
                     source.probability_draws(
