@@ -1043,11 +1043,13 @@ def _plan_inputs(path: str) -> dict[str, Any]:
     return {"regions": regions, **kwargs}
 
 
-def _run_plan(path: str):
+def _run_plan(path: str, seed: int | None = None):
     from doseresponse import prescribe as rx
 
     inputs = _plan_inputs(path)
     regions = inputs.pop("regions")
+    if seed is not None:  # --seed overrides the file's random_seed
+        inputs["random_seed"] = seed
     try:
         return rx.prescribe(regions, **inputs)
     except PlanInputError:
@@ -1082,7 +1084,7 @@ def _print_plan(plan) -> None:
 
 def _cmd_prescribe(args: argparse.Namespace) -> int:
     out = None if args.output is None else _check_output(args.output, args.overwrite, "-o")
-    plan = _run_plan(args.plan)
+    plan = _run_plan(args.plan, args.seed)
     if out is not None:
         plan.save(out, overwrite=args.overwrite)
     if args.json:
@@ -1147,6 +1149,9 @@ def _add_prescribe(sub, common) -> None:
     p.add_argument("-o", "--output", metavar="PLAN_RESULT.json", default=None,
                    help="save the plan as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the dosimetry and new-centre draws (default: the file's "
+                   "random_seed, else the package's fixed seed)")
 
 
 def _add_report(sub, common) -> None:

@@ -90,6 +90,11 @@ def test_prescribe_with_a_fit_file_relative_to_the_plan(folder, tmp_path, monkey
     assert curve["kind"] == "NTCP" and curve["which"] == "new_study"
     assert curve["mean"] == pytest.approx(0.05, abs=1e-6)  # ntcp-limit default 0.05
     assert {r["dose_metric"] for r in record["regions"]} >= {"BED"}
+    assert record["settings"]["random_seed"] == 3
+    code, out, err = in_process(["prescribe", folder / "fitted.json", "--json", "-q",
+                                 "--seed", "4"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["settings"]["random_seed"] == 4
 
 
 BAD_PLANS = [
