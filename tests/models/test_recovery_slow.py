@@ -1,6 +1,6 @@
 """Slow: parameter recovery by MCMC on simulated cohorts, and agreement with the ML fit.
 
-Each family is fitted (4 chains × 1000 + 1000) to a cohort simulated from known parameters:
+Each family is fitted (4 chains × 1000 tune + 2000 draws) to a cohort simulated from known truth:
 8 studies (6 patient-level with 60 patients, 2 aggregate-only, stratified by the covariate),
 τ = 0.3 on log D50 and a binary covariate with a dose-modifying factor 0.7. The truth must lie
 inside the 94 % credible interval of D50, the slope, τ and the factor; the fit must have no
@@ -43,7 +43,10 @@ def _cohort(curve: str, seed: int, n_aggregate: int = 2):
 def test_partial_pooling_recovers_the_truth(curve):
     sim = _cohort(curve, seed=200 + sorted(CURVE_FAMILIES).index(curve))
     truth = sim.truth
-    fit = NTCPModel(curve=curve, pooling="partial").fit(sim.data, random_seed=7, check=False)
+    # 4 x 2000 draws: at 4 x 1000 R-hat's own sampling spread (~0.003) decided this test on
+    # nutpie 0.16.11 (poisson: 1.012); the recovery question is the intervals, not the chain length
+    fit = NTCPModel(curve=curve, pooling="partial").fit(sim.data, random_seed=7, check=False,
+                                                        draws=2000)
     summary = fit.summary_frame(ci_prob=0.94)
     expected = {
         "d50": truth.d50,
