@@ -691,22 +691,9 @@ class MLFit:
                 f"({float(self.probability(0.0, covariates)):.4g}); no dose reaches it. Ask "
                 "for a larger p or use benchmark_dose() for risk over background."
             )
-        estimate, lower, upper = self._interval(lambda s: p, ci_prob, method, covariates)
-        return DoseAt(
-            p=p,
-            which=ML_POOLED,
-            metric=self.dose_metric,
-            unit=self.dose_unit,
-            ci_prob=ci_prob,
-            label=f"D(P={p:g})",
-            mean=math.nan,
-            median=estimate,
-            lower=lower,
-            upper=upper,
-            draws=np.empty(0),
-            covariates=covariate_values,
-            interval="confidence",
-            method=_DOSE_METHOD[method],
+        interval = self._interval(lambda s: p, ci_prob, method, covariates)
+        return self._dose_result(
+            DoseAt, p, f"D(P={p:g})", interval, ci_prob, method, covariate_values
         )
 
     def benchmark_dose(
@@ -774,28 +761,13 @@ class MLFit:
                 f"added risk bmr = {bmr:g} is not reachable: the fitted background is "
                 f"{background:.4g}. Use a smaller bmr or risk='extra'."
             )
-        estimate, lower, upper = self._interval(target, ci_prob, method, covariates)
+        interval = self._interval(target, ci_prob, method, covariates)
         p_at_bmd = (
             background + bmr * (1.0 - background) if risk == "extra" else background + bmr
         )
-        return BenchmarkDose(
-            p=p_at_bmd,
-            which=ML_POOLED,
-            metric=self.dose_metric,
-            unit=self.dose_unit,
-            ci_prob=ci_prob,
-            label=f"BMD{100 * bmr:g}",
-            mean=math.nan,
-            median=estimate,
-            lower=lower,
-            upper=upper,
-            draws=np.empty(0),
-            covariates=covariate_values,
-            interval="confidence",
-            method=_DOSE_METHOD[method],
-            bmr=bmr,
-            risk=risk,
-            background=background,
+        return self._dose_result(
+            BenchmarkDose, p_at_bmd, f"BMD{100 * bmr:g}", interval, ci_prob, method,
+            covariate_values, bmr=bmr, risk=risk, background=background,
         )
 
     def _covariate_values(self, covariates: Mapping[str, float] | None) -> dict[str, float]:
@@ -811,6 +783,27 @@ class MLFit:
             name: check_scalar(given.get(name, 0.0), f"covariates[{name!r}]")
             for name in self.covariate_names
         }
+
+    def _dose_result(self, cls, p, label, interval, ci_prob, method, covariates, **extra):
+        """A confidence :class:`DoseAt` (or subclass) from ``(estimate, lower, upper)``."""
+        estimate, lower, upper = interval
+        return cls(
+            p=p,
+            which=ML_POOLED,
+            metric=self.dose_metric,
+            unit=self.dose_unit,
+            ci_prob=ci_prob,
+            label=label,
+            mean=math.nan,
+            median=estimate,
+            lower=lower,
+            upper=upper,
+            draws=np.empty(0),
+            covariates=covariates,
+            interval="confidence",
+            method=_DOSE_METHOD[method],
+            **extra,
+        )
 
     def _interval(self, target, ci_prob, method, covariates) -> tuple[float, float, float]:
         """MLE and ``ci_prob`` limits of the dose where the curve reaches ``target(slope)``."""
