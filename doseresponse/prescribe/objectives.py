@@ -26,6 +26,7 @@ from scipy.optimize import brentq, minimize_scalar
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.response_curve import ResponseCurve
 from doseresponse.models.result_types import DEFAULT_CI_PROB
+from doseresponse.prescribe._checks import count, positive_number
 from doseresponse.prescribe.plan import Plan, describe_view
 from doseresponse.prescribe.regions import Region, dosimetry_factors, metric_kind
 from doseresponse.prescribe.sources import AlignedCurve, curve_attributes
@@ -207,7 +208,7 @@ class _Problem:
         self.risk = _optional_probability(kw["risk"], "risk")
         self.target_tcp = _optional_probability(kw["target_tcp"], "target_tcp")
         self.ci_prob = _optional_probability(kw["ci_prob"], "ci_prob")
-        self.a_max = _positive(kw["max_activity_gbq"], "max_activity_gbq", "GBq")
+        self.a_max = positive_number(kw["max_activity_gbq"], "max_activity_gbq", "GBq")
         self.seed = kw["random_seed"]
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
             raise DoseResponseError(f"random_seed must be an integer; got {self.seed!r}.")
@@ -309,7 +310,7 @@ class _Problem:
             )
         if activity is None:
             self.decision = "activity"
-            self.cycles = 4 if cycles is None else _count(cycles, "cycles")
+            self.cycles = 4 if cycles is None else count(cycles, "cycles")
             if max_cycles is not None:
                 raise DoseResponseError("max_cycles= goes with activity_per_cycle=, not cycles=.")
             for name, r in self.regions.items():
@@ -320,13 +321,13 @@ class _Problem:
                     )
         else:
             self.decision = "cycles"
-            self.activity = _positive(activity, "activity_per_cycle", "GBq")
+            self.activity = positive_number(activity, "activity_per_cycle", "GBq")
             if max_cycles is None:
                 raise DoseResponseError(
                     "with activity_per_cycle= give max_cycles=, the largest number of cycles "
                     "(e.g. 9 as in ILUMINET)."
                 )
-            self.max_cycles = _count(max_cycles, "max_cycles")
+            self.max_cycles = count(max_cycles, "max_cycles")
             for name, r in self.regions.items():
                 if r.gy_per_gbq.size not in (1,) and r.gy_per_gbq.size < self.max_cycles:
                     raise DoseResponseError(
@@ -347,7 +348,7 @@ class _Problem:
                         f"curve to take it from; write limits={{{region!r}: ({value!r}, 'BED')}}."
                     )
                 metric = curve_attributes(ntcp[region], f"ntcp[{region!r}]")["dose_metric"]
-            value = _positive(value, f"limits[{region!r}]", "Gy")
+            value = positive_number(value, f"limits[{region!r}]", "Gy")
             metric_kind(metric, where=f"limits[{region!r}]")
             out.append(_Limit(region, value, str(metric)))
         return out
@@ -870,16 +871,4 @@ def _optional_probability(value: Any, name: str) -> float | None:
     return float(value)
 
 
-def _positive(value: Any, name: str, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DoseResponseError(f"{name} must be a number ({unit}, > 0); got {value!r}.")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise DoseResponseError(f"{name} must be finite and > 0 ({unit}); got {value!r}.")
-    return v
 
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DoseResponseError(f"{name} must be an integer >= 1; got {value!r}.")
-    return int(value)

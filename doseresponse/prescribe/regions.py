@@ -33,6 +33,7 @@ from scipy.special import ndtri
 
 from doseresponse import radiobiology as rb
 from doseresponse.exceptions import DoseResponseError
+from doseresponse.prescribe._checks import positive_number
 
 __all__ = ["METRICS", "Region", "dosimetry_factors", "metric_kind"]
 
@@ -148,10 +149,10 @@ class Region:
         rel_se: float = 0.0,
     ) -> None:
         g = _positive_array(gy_per_gbq, "gy_per_gbq", "Gy/GBq")
-        t_eff = _positive_scalar(effective_half_life, "effective_half_life", "h")
+        t_eff = positive_number(effective_half_life, "effective_half_life", "h")
         t_up = None
         if uptake_half_life is not None:
-            t_up = _positive_scalar(uptake_half_life, "uptake_half_life", "h")
+            t_up = positive_number(uptake_half_life, "uptake_half_life", "h")
             if t_up >= t_eff:
                 raise DoseResponseError(
                     "uptake_half_life must be shorter than effective_half_life (uptake faster "
@@ -163,9 +164,9 @@ class Region:
         if trep is None and preset is not None:
             trep = preset.repair_half_time
         if ab is not None:
-            ab = _positive_scalar(ab, "alpha_beta", "Gy")
+            ab = positive_number(ab, "alpha_beta", "Gy")
         if trep is not None:
-            trep = _positive_scalar(trep, "repair_half_time", "h")
+            trep = positive_number(trep, "repair_half_time", "h")
         if not (isinstance(rel_se, (int, float, np.floating)) and math.isfinite(rel_se)
                 and rel_se >= 0.0):
             raise DoseResponseError(
@@ -359,13 +360,6 @@ def dosimetry_factors(rel_se: float, n: int, rng: np.random.Generator) -> np.nda
     return np.exp(sigma * ndtri(u))
 
 
-def _positive_scalar(value: Any, name: str, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DoseResponseError(f"{name} must be a number ({unit}, > 0); got {value!r}.")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise DoseResponseError(f"{name} must be finite and > 0 ({unit}); got {value!r}.")
-    return v
 
 
 def _positive_array(value: Any, name: str, unit: str) -> np.ndarray:

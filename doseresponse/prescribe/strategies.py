@@ -21,7 +21,6 @@ dosimetry uncertainty use :func:`doseresponse.prescribe.prescribe`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from scipy.special import expit
 
 from doseresponse.exceptions import DoseResponseError, UnknownNameError
 from doseresponse.models.result_types import DEFAULT_CI_PROB
+from doseresponse.prescribe._checks import count, positive_number
 from doseresponse.prescribe.plan import describe_view
 from doseresponse.prescribe.regions import Region, metric_kind
 from doseresponse.prescribe.sources import AlignedCurve, curve_attributes
@@ -60,8 +60,8 @@ class Strategy:
 
 def fixed(activity_gbq: float, cycles: int) -> Strategy:
     """Fixed regimen: ``cycles`` × ``activity_gbq`` (GBq) for every patient."""
-    return Strategy("fixed", activity_gbq=_pos(activity_gbq, "activity_gbq"),
-                    cycles=_count(cycles, "cycles"))
+    return Strategy("fixed", activity_gbq=positive_number(activity_gbq, "activity_gbq"),
+                    cycles=count(cycles, "cycles"))
 
 
 def activity_to_limit(
@@ -77,8 +77,8 @@ def activity_to_limit(
     ``{"kidney": (23.0, "BED")}``, Gy) replaces the common tolerances for this rule's decision
     only; outcomes are still judged against the common ones.
     """
-    return Strategy("activity-to-limit", cycles=_count(cycles, "cycles"),
-                    max_activity_gbq=_pos(max_activity_gbq, "max_activity_gbq"),
+    return Strategy("activity-to-limit", cycles=count(cycles, "cycles"),
+                    max_activity_gbq=positive_number(max_activity_gbq, "max_activity_gbq"),
                     limits=_check_limits(limits))
 
 
@@ -96,8 +96,8 @@ def cycles_to_limit(
     only; outcomes are still judged against the common ones.
     """
     return Strategy("cycles-to-limit",
-                    activity_gbq=_pos(activity_per_cycle, "activity_per_cycle"),
-                    max_cycles=_count(max_cycles, "max_cycles"), limits=_check_limits(limits))
+                    activity_gbq=positive_number(activity_per_cycle, "activity_per_cycle"),
+                    max_cycles=count(max_cycles, "max_cycles"), limits=_check_limits(limits))
 
 
 def _check_limits(limits: Any) -> dict[str, tuple[float, str]] | None:
@@ -115,7 +115,7 @@ def _check_limits(limits: Any) -> dict[str, tuple[float, str]] | None:
                 f"{spec!r}."
             )
         metric_kind(spec[1], where=f"limits[{region!r}]")
-        out[str(region)] = (_pos(spec[0], f"limits[{region!r}]"), str(spec[1]))
+        out[str(region)] = (positive_number(spec[0], f"limits[{region!r}]"), str(spec[1]))
     return out
 
 
@@ -220,7 +220,8 @@ def compare_strategies(
                                    attrs["dose_metric"], f"predictive NTCP = {ntcp_limit:g}"))
     for region, (value, metric) in dict(limits or {}).items():
         metric_kind(metric, where=f"limits[{region!r}]")
-        tolerances.append((region, _pos(value, f"limits[{region!r}]"), metric, "dose limit"))
+        limit = positive_number(value, f"limits[{region!r}]")
+        tolerances.append((region, limit, metric, "dose limit"))
     if not tolerances:
         raise DoseResponseError(
             "no organ tolerance: give ntcp= curves with ntcp_limit, or limits=."
@@ -392,16 +393,4 @@ def _max_dose(region: Region, metric: str, g: np.ndarray, strategies: Mapping) -
     return float(unit.course_dose(a_top, n_top, metric, float(np.max(g)) * 1.5))
 
 
-def _pos(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise DoseResponseError(f"{name} must be a number > 0; got {value!r}.")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise DoseResponseError(f"{name} must be finite and > 0; got {value!r}.")
-    return v
 
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DoseResponseError(f"{name} must be an integer >= 1; got {value!r}.")
-    return int(value)
