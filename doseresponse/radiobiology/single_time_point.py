@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from doseresponse._validation import as_float_array, check_scalar
 from doseresponse.exceptions import DoseResponseError
+from doseresponse.radiobiology.absorbed import single_time_point_tia
 from doseresponse.radiobiology.doserate import ExponentialDoseRate
 from doseresponse.radiobiology.kinetics import _EXPONENTIAL, TimeActivityFit
 
@@ -157,7 +158,7 @@ def hanscheid_tia(
     """
     a = check_scalar(activity_mbq, "activity_mbq", nonnegative=True, unit="MBq")
     t = check_scalar(time_h, "time_h", positive=True, unit="h")
-    estimate = 2.0 * a * t / _LN2
+    estimate = single_time_point_tia(a, t)
     spread = _spread(effective_half_life_h, effective_half_life_sd_h, required=False)
     notes = ["Hänscheid et al. 2018: Ã ≈ 2·A(t)·t/ln2 (implied curve: T_eff = t)"]
     components: dict[str, float] = {}
@@ -374,8 +375,8 @@ def reference_curve_tia(
 
 
 def _mono_tia(a: float, t: float, half_lives: NDArray) -> NDArray:
-    lam = _LN2 / half_lives
-    return a * np.exp(lam * t) / lam
+    """Madsen TIA (MBq·h) of one point for each half-life (:func:`single_time_point_tia`)."""
+    return np.atleast_1d(single_time_point_tia(a, t, effective_half_life_h=half_lives))
 
 
 def _ratio(comps: NDArray, rates: NDArray, t: float) -> float:
