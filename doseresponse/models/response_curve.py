@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curves import get_curve_family
+from doseresponse.models.predictive import DrawParameters, draw_parameters
 from doseresponse.models.result_types import CREDIBLE_METHOD, DEFAULT_CI_PROB, CurveBand, DoseAt
 
 __all__ = ["ResponseCurve"]
@@ -153,9 +154,13 @@ class ResponseCurve:
             Shape ``(n_draws, n_dose)``.
         """
         self._check_contract(which, covariates, new_study)
-        d = _dose_array(dose, "dose")
-        p = self._family.probability(d[None, :], self.d50[:, None], self.slope[:, None])
-        return np.asarray(p, dtype=np.float64).reshape(self.n_draws, d.size)
+        return self._parameters().probability(_dose_array(dose, "dose"))
+
+    def _parameters(self) -> DrawParameters:
+        """The draws as :class:`~doseresponse.models.predictive.DrawParameters` (no effects)."""
+        return draw_parameters(
+            self._family, log_d50=np.log(self.d50), log_slope=np.log(self.slope)
+        )
 
     def curve(
         self,
@@ -226,14 +231,16 @@ class ResponseCurve:
         Returns
         -------
         DoseAt
-            Mean, median and interval of the per-draw doses (``dose_unit``), and the draws.
+            Mean, median and interval of the per-draw doses (``dose_unit``), the draws, and
+            the ``"predictive"`` dose where the mean curve over the draws equals ``p``. Draws
+            already above ``p`` at zero dose count as 0 (``n_at_zero``).
         """
         self._check_contract(which, covariates, new_study)
         _check_ci_prob(ci_prob)
         if not (isinstance(p, (int, float, np.floating)) and 0.0 < float(p) < 1.0):
             raise DoseResponseError(f"p must be a probability in (0, 1), e.g. 0.05; got {p!r}.")
-        draws = np.asarray(self._family.dose_at(float(p), self.d50, self.slope), dtype=float)
-        draws = np.atleast_1d(draws)
+        params = self._parameters()
+        draws, at_zero = params.dose_at_draws(float(p))
         lo, hi = (1.0 - ci_prob) / 2.0, (1.0 + ci_prob) / 2.0
         prefix = "TD" if self.kind == "NTCP" else "TCD"
         return DoseAt(
@@ -249,9 +256,10 @@ class ResponseCurve:
             upper=float(np.quantile(draws, hi)),
             draws=draws,
             covariates={},
-            n_at_zero=int(np.count_nonzero(draws == 0.0)),
+            n_at_zero=int(at_zero.sum()),
             interval="credible",
             method=self._method(),
+            predictive=params.predictive_dose(float(p)),
         )
 
     def to_dict(self) -> dict[str, Any]:
