@@ -33,7 +33,6 @@ __all__ = ["FAMILY_CODES", "KERNEL_ARRAYS", "LAYOUT_FIELDS", "binomial_rows", "l
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALF_NORMAL = 0.5 * math.log(2.0 / math.pi)
 
-_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 # helpers only called from compiled code need no Python entry point (saves compile time)
 _helper = numba.njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True)
 

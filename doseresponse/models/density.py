@@ -52,8 +52,6 @@ from doseresponse.models.spec import ModelSpec
 __all__ = ["LogDensity"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_HALF_NORMAL = 0.5 * math.log(2.0 / math.pi)
-_EMPTY = np.zeros(0)
 _TINY_DOSE = 1e-300
 
 

@@ -122,7 +122,7 @@ def test_every_sampler_option_fits(sampler, cohort):
     # smoke test: each sampler= option runs end to end and returns a named posterior
     fit = NTCPModel().fit(cohort, sampler=sampler, random_seed=2, check=False,
                           draws=60, tune=60, chains=2, progressbar=False)
-    post = fit.posterior if hasattr(fit, "posterior") else fit.idata.posterior
+    post = fit.posterior
     assert post.attrs["sampler"] == resolve_sampler(sampler)
     assert {"d50", "gamma50", "tau", "d50_study", "factor"} <= set(post.data_vars)
     assert np.isfinite(np.asarray(post["d50"])).all()
@@ -141,7 +141,7 @@ def test_pymc_sampler_does_not_leak_one_cohort_into_the_next():
                     chains=2, progressbar=False)
     model.fit(first, **settings)
     fit = model.fit(second, **settings)
-    post = fit.posterior if hasattr(fit, "posterior") else fit.idata.posterior
+    post = fit.posterior
     assert list(np.asarray(post["d50_study"].coords["study"])) == list(second.studies)
 
 
