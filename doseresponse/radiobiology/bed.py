@@ -18,8 +18,9 @@ with :math:`\mu = \ln 2 / T_{rep}` (Lea & Catcheside 1942; Dale 1985). This modu
 On top of that: one or two repair components, multi-cycle therapy (sum of per-cycle BEDs),
 repopulation (Dale 1996), the fractionated-EBRT formula, EQDx, and inverses (the dose, or the
 common activity scaling of all cycles, that reaches a target BED). :func:`bed_exponential` is the
-voxel-map workhorse: the mono-exponential / uptake-washout closed form, evaluated in cache-sized
-chunks so that a 256³ map costs about as much as copying it.
+voxel-map workhorse: the mono-exponential / uptake-washout closed form, evaluated by compiled
+one-pass loops (:mod:`._bed_kernel`, numba, compiled on first use) so that a 256³ map costs about
+as much as copying it.
 
 Units: dose Gy, dose rate Gy/h, time and half-lives h, rate constants 1/h, α/β Gy, α 1/Gy,
 Lea–Catcheside integral Gy². The theory page ``docs/theory/bed.md`` derives every formula.
@@ -428,12 +429,13 @@ def bed_exponential(
     An infinite ``effective_half_life`` without uptake is accepted as its limit G = 0
     (BED = D); with an uptake phase infinite half-lives are rejected.
 
-    Arrays are processed in chunks of 32768 elements with in-place ufuncs writing into one
-    preallocated output, so the extra memory is the output plus a few chunk buffers (1.0× the
-    dose map), and the input checks are reductions over each cache-resident chunk. Measured on
-    a shared 2-core machine, one thread, 256³ maps: about 1.8–2.1× the time of ``arr.copy()``
-    with a scalar half-life and 2.5–3× with a half-life map (the naive numpy expression: 4–5×,
-    2× memory); see ``tests/benchmarks/bench_voxel_maps.py``.
+    Arrays are evaluated by compiled numba loops (:mod:`doseresponse.radiobiology._bed_kernel`,
+    compiled on the first array call and cached on disk; nothing is compiled at import) that read
+    each input and write the output once, with the input checks folded into the same pass. The
+    extra memory is the output (1.0× the dose map). Scalar inputs are evaluated in Python floats
+    (same formula; equal to the compiled loop to 1e-12, tested). Measured on a shared 2-core
+    machine, one thread: see ``tests/benchmarks/bench_voxel_bed.py``, which prints the time
+    against ``arr.copy()`` (target: within 1.5× with a half-life map).
 
     Examples
     --------
@@ -459,8 +461,7 @@ def bed_exponential(
             + "."
         ) from None
     out = np.empty(shape)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow/NaN is caught per chunk
-        _evaluate_in_chunks(_BedChunkKernel(ab, trep, operands), operands, out)
+    _evaluate_bed_map(operands, out, ab, trep)
     return out
 
 
@@ -847,7 +848,7 @@ def _bed_polynomial(
 
 
 # --------------------------------------------------------------------------------------------
-# private: chunked evaluation of the exponential closed form
+# private: evaluation of the exponential closed form on voxel maps
 # --------------------------------------------------------------------------------------------
 
 
@@ -885,122 +886,68 @@ def _bed_exponential_scalar(
     return np.float64(value)
 
 
-def _evaluate_in_chunks(
-    kernel: _BedChunkKernel, operands: list[NDArray[np.float64]], out: NDArray[np.float64]
+def _evaluate_bed_map(
+    operands: list[NDArray[np.float64]], out: NDArray[np.float64], ab: float, trep: float
 ) -> None:
-    """Feed the kernel cache-sized chunks of the operands and the matching output chunks."""
+    """Fill ``out`` with the BED of the operands (dose, T_eff[, T_u]) by the compiled loops.
+
+    Full-shape C-contiguous operands are passed whole as flat views (one pass over memory);
+    size-1 operands become a scalar coefficient (mono-exponential) or a stride-0 view; other
+    layouts (genuine broadcasting, non-contiguous input) are fed in chunks by ``numpy.nditer``.
+    """
+    from doseresponse.radiobiology import _bed_kernel  # numba: imported on first BED map
+
     shape = out.shape
+    if out.size == 0:
+        return
+    uptake = len(operands) == 3
+    if not uptake and operands[1].size == 1:  # one coefficient for every voxel
+        t_eff = float(operands[1].reshape(-1)[0])
+        if not 0.0 < t_eff < math.inf:
+            _fail_bed_map(operands)
+        k = float(_g_halflives(t_eff, None, trep)) / ab
+        kernel = _bed_kernel.bed_constant_k
+        operands, extra = operands[:1], (k,)
+    elif uptake:
+        kernel, extra = _bed_kernel.bed_uptake, (trep, ab)
+    else:
+        kernel, extra = _bed_kernel.bed_mono, (trep, ab)
     flat = [_flat_operand(op, shape) for op in operands]
     if all(f is not None for f in flat):
-        out_flat = out.reshape(-1)
-        for start in range(0, out_flat.size, _CHUNK):
-            stop = min(start + _CHUNK, out_flat.size)
-            chunks = [f if isinstance(f, float) else f[start:stop] for f in flat]
-            kernel(chunks, out_flat[start:stop])
-    else:  # genuine broadcasting or non-contiguous input: let nditer produce the chunks
-        iterator = np.nditer(
-            [*operands, out],
-            flags=["external_loop", "buffered", "zerosize_ok", "refs_ok"],
-            op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
-            buffersize=_CHUNK,
-        )
-        with iterator:
-            for chunk in iterator:
-                kernel(list(chunk[:-1]), chunk[-1])
+        if not kernel(*flat, *extra, out.reshape(-1)):
+            _fail_bed_map(operands)
+        return
+    iterator = np.nditer(
+        [*operands, out],
+        flags=["external_loop", "buffered", "zerosize_ok", "refs_ok"],
+        op_flags=[["readonly"]] * len(operands) + [["writeonly"]],
+        buffersize=_CHUNK,
+    )
+    with iterator:
+        for chunk in iterator:
+            if not kernel(*chunk[:-1], *extra, chunk[-1]):
+                _fail_bed_map(operands)
 
 
 def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...]) -> Any:
-    """A float for size-1 operands, a flat view for full-shape C-contiguous ones, else None."""
+    """A flat view for full-shape C-contiguous operands, a stride-0 view for size 1, else None."""
+    size = math.prod(shape)
     if op.size == 1:
-        return float(op.reshape(-1)[0])
+        return np.broadcast_to(op.reshape(-1)[:1], (size,))
     if op.shape == shape and op.flags.c_contiguous:
         return op.reshape(-1)
     return None
 
 
-class _BedChunkKernel:
-    """In-place BED evaluation on one chunk, with cheap per-chunk input checks.
-
-    Per chunk: ``min(d) >= 0`` (negative or NaN dose), ``min(T) > 0`` for half-life maps
-    (non-positive or NaN half-lives) and ``max(out) < inf`` (infinite dose, overflow, or NaN from
-    infinite half-lives in the uptake form). Each check runs right after the pass that first
-    reads its operand, while the chunk is still in cache. Only when a check fails are the full
-    validators run, to name the first offending element.
-    """
-
-    def __init__(self, ab: float, trep: float, operands: list[NDArray[np.float64]]) -> None:
-        self.ab, self.trep, self.operands = ab, trep, operands
-        self.uptake = len(operands) == 3
-        self._buffers: dict[str, NDArray[np.float64]] = {}
-        self._scalar_k: float | None = None
-
-    def _buffer(self, key: str, n: int) -> NDArray[np.float64]:
-        buf = self._buffers.get(key)
-        if buf is None or buf.size < n:
-            buf = np.empty(max(n, _CHUNK))
-            self._buffers[key] = buf
-        return buf[:n]
-
-    def __call__(self, chunks: list[Any], out: NDArray[np.float64]) -> None:
-        if out.size == 0:
-            return
-        d = chunks[0]
-        k = self._coefficient(chunks[1], chunks[2] if self.uptake else None, out.size)
-        # BED = d + k d², k = G/(α/β): three in-place passes into the output chunk
-        np.multiply(d, d, out=out)
-        if not _MIN(d) >= 0.0:
-            self._fail()
-        np.multiply(out, k, out=out)
-        np.add(out, d, out=out)
-        if not _MAX(out) < math.inf:
-            self._fail()
-
-    def _coefficient(self, tw: Any, tu: Any, n: int) -> Any:
-        trep, scale = self.trep, self.trep / self.ab
-        if isinstance(tw, float) and (tu is None or isinstance(tu, float)):
-            if self._scalar_k is None:
-                for value in (tw, tu):
-                    if value is not None and not 0.0 < value < math.inf:
-                        self._fail()
-                self._scalar_k = float(_g_halflives(tw, tu, trep)) / self.ab
-            return self._scalar_k
-        if tu is None:
-            k = self._buffer("k", n)
-            np.add(tw, trep, out=k)
-            if not _MIN(tw) > 0.0:
-                self._fail()
-            np.divide(scale, k, out=k)
-            return k
-        # G = Trep (Trep s + p) / ((Trep² + Trep s + p) s), s = Tu + Tw, p = Tu Tw
-        s = self._buffer("s", n)
-        num = self._buffer("num", n)
-        den = self._buffer("den", n)
-        np.add(tu, tw, out=s)
-        for value in (tw, tu):
-            if not _MIN(value) > 0.0:
-                self._fail()
-        np.multiply(tu, tw, out=den)  # p
-        np.multiply(s, trep, out=num)
-        np.add(num, den, out=num)  # Trep s + p
-        np.add(num, trep * trep, out=den)
-        np.multiply(den, s, out=den)
-        np.multiply(num, scale, out=num)
-        np.divide(num, den, out=num)
-        return num
-
-    def _fail(self) -> None:
-        """Locate the invalid element with the full (slow) validators and raise."""
-        names = ("dose", "effective_half_life", "uptake_half_life")
-        for i, (op, name) in enumerate(zip(self.operands, names, strict=False)):
-            if i == 0:
-                as_float_array(op, name, nonnegative=True, unit="Gy")
-            else:
-                as_float_array(op, name, positive=True, unit="h")
-        raise DoseResponseError(
-            "bed_exponential produced a non-finite BED (dose too large for float64); check the "
-            "dose units (Gy)."
-        )
-
-
-_MIN = np.minimum.reduce
-_MAX = np.maximum.reduce
+def _fail_bed_map(operands: list[NDArray[np.float64]]) -> None:
+    """Locate the invalid element with the full (slow) validators and raise."""
+    names = ("dose", "effective_half_life", "uptake_half_life")
+    for i, (op, name) in enumerate(zip(operands, names, strict=False)):
+        if i == 0:
+            as_float_array(op, name, nonnegative=True, unit="Gy")
+        else:
+            as_float_array(op, name, positive=True, unit="h")
+    raise DoseResponseError(
+        "bed_exponential produced a non-finite BED (dose too large for float64); check the "
+        "dose units (Gy)."
+    )
