@@ -14,6 +14,10 @@ bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopula
 eud        DVH, gEUD, clonogen EUD, EUBED, O'Donoghue EUD
 tissues    α/β, repair half-time and α presets with citations
 pipeline   multi-cycle organ/lesion dosimetry from time-activity samples in one call
+voxel_io   DICOM RTDOSE / RTSTRUCT and NIfTI maps and label maps in and out (pydicom, nibabel,
+           rt-utils imported on use)
+voxel_maps dose from dose-rate maps, voxel BED maps, per-organ DVH, mean dose, gEUD, EUBED
+voxel_batch  many patients' maps with dask (optional extra ``dask``; imported on use)
 """
 
 from doseresponse.radiobiology.absorbed import (
@@ -59,6 +63,23 @@ from doseresponse.radiobiology.single_time_point import (
     reference_curve_tia,
 )
 from doseresponse.radiobiology.tissues import TissueParameters, list_tissues, tissue_parameters
+from doseresponse.radiobiology.voxel_batch import batch_organ_dosimetry, bed_map_blocks
+from doseresponse.radiobiology.voxel_io import (
+    LabelMap,
+    VoxelMap,
+    read_dose_map,
+    read_label_map,
+    read_rtstruct,
+    resample_labels,
+    write_nifti,
+    write_rtdose,
+)
+from doseresponse.radiobiology.voxel_maps import (
+    bed_map,
+    dose_from_dose_rate,
+    organ_dosimetry,
+    organ_dvh,
+)
 
 __all__ = [
     "DVH",
@@ -66,6 +87,7 @@ __all__ = [
     "DoseRate",
     "DosimetryWarning",
     "ExponentialDoseRate",
+    "LabelMap",
     "MultiCycleDosimetry",
     "Nuclide",
     "PhysicalDecayBoundWarning",
@@ -73,14 +95,19 @@ __all__ = [
     "SingleTimePointTIA",
     "TimeActivityFit",
     "TissueParameters",
+    "VoxelMap",
     "absorbed_dose",
+    "batch_organ_dosimetry",
     "bed",
     "bed_exponential",
     "bed_fractionated",
+    "bed_map",
+    "bed_map_blocks",
     "clonogenic_eud",
     "dose_constant_gy_kg_per_gbq",
     "dose_for_bed",
     "dose_for_bed_history",
+    "dose_from_dose_rate",
     "eqd",
     "eubed",
     "exponential_tia",
@@ -98,10 +125,18 @@ __all__ = [
     "madsen_tia",
     "multicycle_dosimetry",
     "odonoghue_eud",
+    "organ_dosimetry",
+    "organ_dvh",
+    "read_dose_map",
+    "read_label_map",
+    "read_rtstruct",
     "reference_curve_tia",
+    "resample_labels",
     "rescale_s_value",
     "scale_for_bed",
     "single_time_point_tia",
     "tissue_parameters",
     "trapezoid_tail_tia",
+    "write_nifti",
+    "write_rtdose",
 ]
