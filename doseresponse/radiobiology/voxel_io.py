@@ -54,9 +54,14 @@ _UNITS: dict[str, tuple[str, float]] = {
     "Gy/h": ("Gy/h", 1.0),
     "mGy/h": ("Gy/h", 1e-3),
     "h": ("h", 1.0),
+    "g/mL": ("g/mL", 1.0),
+    "g/cm3": ("g/mL", 1.0),
 }
 """Accepted units of map values and the package unit (with factor) they are converted to."""
-_QUANTITY_UNIT = {"dose": "Gy", "BED": "Gy", "EQD2": "Gy", "dose_rate": "Gy/h", "half_life": "h"}
+_QUANTITY_UNIT = {
+    "dose": "Gy", "BED": "Gy", "EQD2": "Gy", "dose_rate": "Gy/h", "half_life": "h",
+    "density": "g/mL",
+}
 _RTDOSE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.2"
 _TAG = "doseresponse:"
 """Prefix of the NIfTI ``descrip`` / RTDOSE ``DoseComment`` that records quantity and unit."""
@@ -74,9 +79,11 @@ class VoxelMap:
     affine : numpy.ndarray, shape (4, 4)
         Voxel index → RAS+ patient coordinates (mm).
     quantity : str
-        What the values are: ``"dose"``, ``"dose_rate"``, ``"BED"``, ``"EQD2"``, ``"half_life"``.
+        What the values are: ``"dose"``, ``"dose_rate"``, ``"BED"``, ``"EQD2"``, ``"half_life"``,
+        ``"density"``.
     unit : str
-        Unit of the values: ``"Gy"`` (dose, BED, EQD2), ``"Gy/h"`` (dose rate), ``"h"``.
+        Unit of the values: ``"Gy"`` (dose, BED, EQD2), ``"Gy/h"`` (dose rate), ``"h"``
+        (half-life), ``"g/mL"`` (density).
     source : str, optional
         The file the map was read from (for messages).
     metadata : dict
@@ -255,14 +262,14 @@ def read_dose_map(
     ----------
     path : str or os.PathLike
         A DICOM RTDOSE file (``.dcm`` or no suffix) or a NIfTI file (``.nii``, ``.nii.gz``).
-    quantity : {"dose", "dose_rate", "BED", "EQD2", "half_life"}, optional
+    quantity : {"dose", "dose_rate", "BED", "EQD2", "half_life", "density"}, optional
         What the map holds. Default: the value recorded by :func:`write_nifti` /
         :func:`write_rtdose`, else ``"dose"`` for RTDOSE; required for other NIfTI files.
     unit : str, optional
         Unit of the stored values: ``"Gy"``, ``"cGy"``, ``"mGy"`` (converted to Gy), ``"Gy/h"``,
-        ``"mGy/h"`` (converted to Gy/h) or ``"h"``. Default: RTDOSE ``DoseUnits`` (GY), or the
-        unit recorded by this package's writers; required for other NIfTI files (NIfTI has no
-        field for it).
+        ``"mGy/h"`` (converted to Gy/h), ``"h"`` or ``"g/mL"``. Default: RTDOSE ``DoseUnits``
+        (GY), or the unit recorded by this package's writers; required for other NIfTI files
+        (NIfTI has no field for it).
 
     Returns
     -------

@@ -149,14 +149,14 @@ def organ_dvh(
     organ : str
         Name of the organ in ``labels.names``.
     density : VoxelMap, optional
-        Mass-density map on the same grid (any consistent unit, e.g. g/cm³), for mass
-        weights; volume weights when omitted.
+        Mass-density map (``quantity="density"``, g/mL) on the same grid, for mass weights;
+        volume weights when omitted.
 
     Returns
     -------
     DVH
         One entry per organ voxel, ``metric`` = the map's quantity, unit Gy; ``total`` is the
-        organ volume (mL) or, with ``density``, the summed density × voxel volume.
+        organ volume (mL) or, with ``density``, the organ mass (g).
 
     Raises
     ------
@@ -172,6 +172,7 @@ def organ_dvh(
     mask = on_grid.mask(organ)
     weights = np.full(voxel_map.shape, voxel_map.voxel_volume_ml)
     if density is not None:
+        _require(density, "density", "density")
         if not voxel_map.same_grid(density):
             raise DoseResponseError("density must be on the same grid as the map.")
         weights = weights * density.values

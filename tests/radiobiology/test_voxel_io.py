@@ -8,6 +8,7 @@ affine.
 
 from __future__ import annotations
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -26,8 +27,6 @@ from doseresponse.radiobiology.voxel_io import (
     write_nifti,
     write_rtdose,
 )
-
-nib = pytest.importorskip("nibabel")  # a core dependency; always installed
 
 RTDOSE = "1.2.840.10008.5.1.4.1.1.481.2"
 CT = "1.2.840.10008.5.1.4.1.1.2"
