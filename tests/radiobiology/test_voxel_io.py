@@ -290,9 +290,17 @@ def test_rtdose_round_trip_within_half_a_quantisation_step(tmp_path, pixels):
     assert back.quantity == "BED"
     np.testing.assert_allclose(back.values, bed.values, rtol=0, atol=0.5 * step * (1 + 1e-9))
     np.testing.assert_allclose(back.affine, source.affine, atol=1e-9)
-    # a NIfTI-born map (RAS axes, no DICOM metadata) writes to RTDOSE with the same geometry
+    # a NIfTI-born map (RAS axes, no DICOM metadata) writes to RTDOSE with the same geometry,
+    # taking the patient identifiers of a reference file
     ras = VoxelMap(np.ones((3, 4, 2)) * 7.0, np.diag([2.0, 3.0, 4.0, 1.0]))
-    again = read_dose_map(write_rtdose(ras, tmp_path / "ras.dcm"))
+    assert ras.metadata == {}
+    ras_path = write_rtdose(ras, tmp_path / "ras.dcm", reference=tmp_path / "in.dcm")
+    reference = pydicom.dcmread(tmp_path / "in.dcm")
+    written = pydicom.dcmread(ras_path)
+    assert written.PatientID == "P001"
+    assert written.FrameOfReferenceUID == reference.FrameOfReferenceUID
+    assert written.DoseType == "PHYSICAL"
+    again = read_dose_map(ras_path)
     np.testing.assert_allclose(again.affine, ras.affine, atol=1e-9)
     np.testing.assert_allclose(again.values, 7.0, rtol=1e-9)
 

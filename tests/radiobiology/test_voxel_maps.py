@@ -197,6 +197,8 @@ def write_patients(tmp_path, n=3):
             t_eff = VoxelMap(rng.uniform(30, 90, size=shape), AFFINE, quantity="half_life",
                              unit="h")
             case["half_life"] = str(write_nifti(t_eff, tmp_path / "p1_teff.nii.gz"))
+        if p == 2:  # one patient with a dose-rate map (mGy/h) at 24 h
+            case.update(quantity="dose_rate", unit="mGy/h", time_h=24.0)
         cases[f"P{p}"] = case
         maps[f"P{p}"] = (dose, labels)
     return cases, maps
@@ -212,8 +214,10 @@ def test_batch_organ_dosimetry_equals_a_serial_loop(tmp_path):
                                   scheduler="threads", num_workers=2, **LQ)
     assert list(table["patient"].unique()) == ["P0", "P1", "P2"]
     for patient, case in cases.items():
-        dose = read_dose_map(case["dose"], quantity="dose", unit="Gy")
+        dose = read_dose_map(case["dose"], quantity=case["quantity"], unit=case["unit"])
         half = (read_dose_map(case["half_life"]) if "half_life" in case else 60.0)
+        if "time_h" in case:
+            dose = dose_from_dose_rate(dose, time_h=case["time_h"], effective_half_life=half)
         serial = organ_dosimetry(dose, read_label_map(case["labels"], case["names"]),
                                  bed=bed_map(dose, effective_half_life=half, **LQ),
                                  geud_a=-5.0, alpha=0.2)
@@ -235,6 +239,9 @@ def test_batch_errors_name_the_patient(tmp_path):
         batch_organ_dosimetry(broken, effective_half_life=60.0, **LQ)
     with pytest.raises(DoseResponseError, match=r"lacks \['labels'\]"):
         batch_organ_dosimetry({"X": {"dose": cases["P0"]["dose"]}}, effective_half_life=6, **LQ)
+    no_time = {"P0": {**cases["P0"], "quantity": "dose_rate", "unit": "Gy/h"}}
+    with pytest.raises(DoseResponseError, match="patient 'P0': a dose-rate map needs 'time_h'"):
+        batch_organ_dosimetry(no_time, effective_half_life=60.0, **LQ)
     with pytest.raises(DoseResponseError, match="scheduler must be"):
         batch_organ_dosimetry(cases, effective_half_life=60.0, scheduler="mine", **LQ)
 
