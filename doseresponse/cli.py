@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     for add in (_add_fit, _add_curve, _add_dose_at, _add_summary, _add_compare, _add_plot,
                 _add_dosimetry, _add_prescribe, _add_report, _add_datasets, _add_demo,
-                _add_bed, _add_tables):
+                _add_bed, _add_voxel, _add_tables):
         add(sub, common)
     return parser
 
@@ -356,22 +356,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_bed(args: argparse.Namespace) -> int:
     from doseresponse.radiobiology.bed import bed_exponential, eqd
-    from doseresponse.radiobiology.tissues import tissue_parameters
 
     with _usage_errors():  # every input of this command is an argument
-        if args.tissue is not None:
-            tissue = tissue_parameters(args.tissue)
-            alpha_beta = args.alpha_beta if args.alpha_beta is not None else tissue.alpha_beta
-            repair = (
-                args.repair_half_time if args.repair_half_time is not None
-                else tissue.repair_half_time
-            )
-        elif args.alpha_beta is None or args.repair_half_time is None:
-            raise UsageError(
-                "give --tissue NAME, or both --alpha-beta (Gy) and --repair-half-time (h)."
-            )
-        else:
-            alpha_beta, repair = args.alpha_beta, args.repair_half_time
+        alpha_beta, repair = _lq_parameters(args)
         value = float(
             bed_exponential(
                 args.dose,
@@ -388,6 +375,77 @@ def _cmd_bed(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"BED  = {value:.4g} Gy  (α/β = {alpha_beta:g} Gy, T_rep = {repair:g} h)")
     print(f"EQD2 = {eqd2:.4g} Gy")
+    return EXIT_OK
+
+
+def _lq_parameters(args: argparse.Namespace) -> tuple[float, float]:
+    """α/β (Gy) and repair half-time (h) from --tissue and/or --alpha-beta, --repair-half-time."""
+    from doseresponse.radiobiology.tissues import tissue_parameters
+
+    if args.tissue is not None:
+        tissue = tissue_parameters(args.tissue)
+        alpha_beta = args.alpha_beta if args.alpha_beta is not None else tissue.alpha_beta
+        repair = (
+            args.repair_half_time if args.repair_half_time is not None
+            else tissue.repair_half_time
+        )
+        return alpha_beta, repair
+    if args.alpha_beta is None or args.repair_half_time is None:
+        raise UsageError(
+            "give --tissue NAME, or both --alpha-beta (Gy) and --repair-half-time (h)."
+        )
+    return args.alpha_beta, args.repair_half_time
+
+
+def _cmd_voxel(args: argparse.Namespace) -> int:
+    from doseresponse.radiobiology import voxel_io as vio
+    from doseresponse.radiobiology import voxel_maps as vmaps
+
+    table_out = None if args.output is None else _check_output(args.output, args.overwrite, "-o")
+    bed_out = (None if args.bed_out is None
+               else _check_output(args.bed_out, args.overwrite, "--bed-out"))
+    with _usage_errors():
+        alpha_beta, repair = _lq_parameters(args)
+        if (args.effective_half_life is None) == (args.half_life_map is None):
+            raise UsageError("give one of --effective-half-life H or --half-life-map FILE.")
+    dose = vio.read_dose_map(_existing_file(args.dose, "DOSE"), quantity=args.quantity,
+                             unit=args.unit)
+    half_life = args.effective_half_life
+    if args.half_life_map is not None:
+        half_life = vio.read_dose_map(_existing_file(args.half_life_map, "--half-life-map"),
+                                      quantity="half_life", unit="h")
+    if dose.quantity == "dose_rate":
+        if args.time_h is None:
+            raise UsageError("a dose-rate map needs --time-h (h after administration).")
+        dose = vmaps.dose_from_dose_rate(dose, time_h=args.time_h, effective_half_life=half_life)
+    labels_path = _existing_file(args.labels, "LABELS")
+    if args.series is not None:
+        labels = vio.read_rtstruct(labels_path, args.series, roi_names=args.roi or None)
+    else:
+        labels = vio.read_label_map(labels_path, _unique_pairs(args.names, "--names") or None)
+    _note(args, f"{dose}; {len(labels.names)} regions")
+    bed = vmaps.bed_map(dose, effective_half_life=half_life, alpha_beta=alpha_beta,
+                        repair_half_time=repair)
+    frame = vmaps.organ_dosimetry(dose, labels, bed=bed, geud_a=args.geud_a, alpha=args.alpha)
+    if table_out is not None:
+        frame.to_csv(table_out, index=False)
+    if bed_out is not None:
+        nifti = bed_out.name.endswith((".nii", ".nii.gz"))
+        write = vio.write_nifti if nifti else vio.write_rtdose
+        write(bed, bed_out, overwrite=args.overwrite)
+    if args.json:
+        _print_json({"rows": _records(frame), "alpha_beta_gy": alpha_beta,
+                     "repair_half_time_h": repair,
+                     "output": None if table_out is None else str(table_out),
+                     "bed_map": None if bed_out is None else str(bed_out)})
+        return EXIT_OK
+    print(f"voxel dosimetry of {args.dose} (doses Gy, volumes mL; BED with α/β = "
+          f"{alpha_beta:g} Gy, T_rep = {repair:g} h)")
+    with _wide_pandas():
+        print(frame.to_string(index=False, float_format="{:.4g}".format))
+    for path, what in ((table_out, "table"), (bed_out, "BED map")):
+        if path is not None:
+            print(f"{what} saved to {path}")
     return EXIT_OK
 
 
@@ -604,6 +662,63 @@ def _add_bed(sub, common) -> None:
     p.add_argument("--tissue", default=None, help="tissue preset, e.g. kidney")
     p.add_argument("--alpha-beta", type=float, default=None, help="α/β (Gy)")
     p.add_argument("--repair-half-time", type=float, default=None, help="h")
+
+
+def _add_voxel(sub, common) -> None:
+    p = _command(
+        sub, common, "voxel", "per-organ dose, DVH points, gEUD, BED and EUBED of a voxel map",
+        ["doseresponse voxel dose.dcm segmentation.nii.gz --names kidney=1 tumour=2 \\\n"
+         "    --effective-half-life 50 --tissue kidney --alpha 0.15 --bed-out bed.nii.gz",
+         "doseresponse voxel rate.nii.gz RS.dcm --series ct/ --roi Kidney_L --quantity "
+         "dose_rate \\\n    --unit Gy/h --time-h 24 --half-life-map teff.nii.gz --tissue "
+         "kidney -o organs.csv"],
+        _cmd_voxel,
+        description="Read an absorbed-dose (or dose-rate) map from DICOM RTDOSE or NIfTI and a "
+        "segmentation (NIfTI label map, or DICOM RTSTRUCT with --series, which needs the "
+        "rtstruct extra), compute the voxel BED map with one effective half-life or a "
+        "half-life map, and print per organ the volume, mean/min/max dose, D2/D50/D98, "
+        "optional gEUD, mean BED and optional EUBED. --bed-out writes the BED map (NIfTI for "
+        ".nii/.nii.gz, else DICOM RTDOSE); -o writes the table as CSV.",
+    )
+    p.add_argument("dose", metavar="DOSE", help="RTDOSE .dcm or NIfTI .nii/.nii.gz map")
+    p.add_argument("labels", metavar="LABELS", help="NIfTI label map, or RTSTRUCT with --series")
+    p.add_argument("--names", action="extend", nargs="+", type=_key_label, default=[],
+                   metavar="ORGAN=LABEL", help="organ names of label values (default: label_N)")
+    p.add_argument("--series", default=None, metavar="DIR",
+                   help="image series folder of an RTSTRUCT given as LABELS")
+    p.add_argument("--roi", action="extend", nargs="+", default=[], metavar="NAME",
+                   help="RTSTRUCT ROIs to read (default: all)")
+    p.add_argument("--quantity", choices=("dose", "dose_rate"), default=None,
+                   help="what DOSE holds (required for NIfTI; RTDOSE: dose)")
+    p.add_argument("--unit", default=None,
+                   help="unit of DOSE: Gy, cGy, mGy, Gy/h, mGy/h (required for NIfTI)")
+    p.add_argument("--time-h", type=float, default=None, metavar="H",
+                   help="time of a dose-rate map after administration (h)")
+    p.add_argument("--effective-half-life", type=float, default=None, metavar="H",
+                   help="effective half-life of every voxel (h)")
+    p.add_argument("--half-life-map", default=None, metavar="FILE",
+                   help="NIfTI effective half-life map (h) on the dose grid")
+    p.add_argument("--tissue", default=None, metavar="PRESET",
+                   help="tissue preset for α/β and T_rep, e.g. kidney")
+    p.add_argument("--alpha-beta", type=float, default=None, metavar="GY", help="α/β (Gy)")
+    p.add_argument("--repair-half-time", type=float, default=None, metavar="H",
+                   help="repair half-time (h)")
+    p.add_argument("--alpha", type=float, default=None, metavar="PER_GY",
+                   help="α (1/Gy) for EUBED")
+    p.add_argument("--geud-a", type=float, default=None, metavar="A",
+                   help="gEUD volume-effect parameter a")
+    p.add_argument("--bed-out", default=None, metavar="FILE", help="write the BED map")
+    p.add_argument("-o", "--output", default=None, metavar="organs.csv",
+                   help="write the table as CSV")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def _key_label(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value.isdigit() or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"expected ORGAN=LABEL with a label > 0 such as "
+                                         f"kidney=1, got {text!r}")
+    return name, int(value)
 
 
 def _add_tables(sub, common) -> None:

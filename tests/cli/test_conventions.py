@@ -18,7 +18,7 @@ from doseresponse.cli import build_parser
 from tests.cli.conftest import entry_point, in_process, run
 
 COMMANDS = ["fit", "curve", "dose-at", "summary", "compare", "plot", "dosimetry", "prescribe",
-            "report", "datasets", "demo", "bed", "tissues", "nuclides"]
+            "report", "datasets", "demo", "bed", "voxel", "tissues", "nuclides"]
 
 
 def _one_line_error(stderr: str, command: str) -> str:
