@@ -26,6 +26,8 @@ def test_import_does_not_load_pymc():
     code = (
         "import sys, doseresponse as dr\n"
         "assert 'pymc' not in sys.modules, 'pymc imported eagerly'\n"
+        "lazy = {'numba', 'pydicom', 'nibabel', 'dask', 'rt_utils', 'cv2'} & set(sys.modules)\n"
+        "assert not lazy, f'imported eagerly: {lazy}'  # voxel I/O, BED loop and batches\n"
         "dr.radiobiology.bed_exponential(5.0, effective_half_life=50.0, alpha_beta=2.6,"
         " repair_half_time=2.8)\n"
         "assert 'pymc' not in sys.modules\n"

@@ -18,7 +18,7 @@ from doseresponse.radiobiology import (
     tissue_parameters,
     write_rtdose,
 )
-from tests.cli.conftest import in_process, run
+from tests.cli.conftest import in_process
 
 AFFINE = np.diag([3.0, 3.0, 5.0, 1.0])
 
@@ -36,14 +36,17 @@ def files(tmp_path):
     return dose_path, tmp_path / "seg.nii.gz"
 
 
-def test_voxel_command_matches_the_api_and_writes_outputs(files, tmp_path):
+def test_voxel_command_matches_the_api_and_writes_outputs(files, tmp_path, capsys):
+    # in process (the installed entry point runs `voxel --help` in test_conventions)
     dose_path, seg_path = files
     out, bed_out = tmp_path / "organs.csv", tmp_path / "bed.nii.gz"
-    completed = run("voxel", dose_path, seg_path, "--names", "kidney=1", "tumour=2",
-                    "--effective-half-life", "50", "--tissue", "kidney", "--alpha", "0.15",
-                    "--geud-a", "-10", "-o", out, "--bed-out", bed_out, check=True)
-    assert "α/β = 2.6 Gy, T_rep = 2.8 h" in completed.stdout
-    assert f"BED map saved to {bed_out}" in completed.stdout
+    code, stdout, _ = in_process(["voxel", dose_path, seg_path, "--names", "kidney=1",
+                                  "tumour=2", "--effective-half-life", "50", "--tissue",
+                                  "kidney", "--alpha", "0.15", "--geud-a", "-10", "-o", out,
+                                  "--bed-out", bed_out], capsys)
+    assert code == 0
+    assert "α/β = 2.6 Gy, T_rep = 2.8 h" in stdout
+    assert f"BED map saved to {bed_out}" in stdout
     dose = read_dose_map(dose_path)
     kidney = tissue_parameters("kidney")
     bed = bed_map(dose, effective_half_life=50.0, alpha_beta=kidney.alpha_beta,
