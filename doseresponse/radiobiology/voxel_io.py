@@ -98,7 +98,8 @@ class VoxelMap:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        values = np.asarray(self.values, dtype=np.float64)
+        # C order (NIfTI data arrive in Fortran order): the BED loop then runs in one pass
+        values = np.ascontiguousarray(self.values, dtype=np.float64)
         if values.ndim != 3:
             raise DoseResponseError(
                 f"VoxelMap values must be a 3-D array; got shape {values.shape}"
@@ -130,7 +131,8 @@ class VoxelMap:
                 + ". Convert it, or read the file with the right unit= (mGy, cGy and mGy/h are "
                 "converted on reading)."
             )
-        values.flags.writeable = False
+        values, affine = values.view(), affine.view()  # read-only views: the caller's arrays
+        values.flags.writeable = False  # keep their own flags
         affine.flags.writeable = False
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "affine", affine)
@@ -214,7 +216,7 @@ class LabelMap:
             raise DoseResponseError(
                 f"label map must hold integers; got dtype {labels.dtype}" + _from(self.source)
             )
-        labels = labels.astype(np.int64)
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
         names = {str(k): int(v) for k, v in dict(self.names).items()}
         present = set(np.unique(labels).tolist())
         for name, value in names.items():
@@ -226,8 +228,9 @@ class LabelMap:
                     + _from(self.source)
                     + f"; labels present: {sorted(present - {0})}."
                 )
+        labels = labels.view()
         labels.flags.writeable = False
-        affine = np.asarray(self.affine, dtype=np.float64)
+        affine = np.asarray(self.affine, dtype=np.float64).view()
         affine.flags.writeable = False
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "affine", affine)
@@ -469,11 +472,14 @@ def resample_labels(labels: LabelMap, grid: VoxelMap) -> LabelMap:
     from scipy import ndimage
 
     transform = np.linalg.solve(labels.affine, grid.affine)
-    index = np.indices(grid.shape, dtype=np.float64).reshape(3, -1)
-    coords = transform[:3, :3] @ index + transform[:3, 3:4]
-    out = ndimage.map_coordinates(
-        labels.labels, np.rint(coords), order=0, mode="constant", cval=0, prefilter=False
-    ).reshape(grid.shape)
+    ni, nj, nk = grid.shape
+    plane = np.indices((ni, nj), dtype=np.float64).reshape(2, -1)
+    out = np.empty(grid.shape, dtype=np.int64)
+    for k in range(nk):  # one plane at a time: coordinates cost 3 floats per plane voxel
+        coords = transform[:3, :2] @ plane + (transform[:3, 2] * k + transform[:3, 3])[:, None]
+        out[:, :, k] = ndimage.map_coordinates(
+            labels.labels, np.rint(coords), order=0, mode="constant", cval=0, prefilter=False
+        ).reshape(ni, nj)
     present = set(np.unique(out).tolist())
     lost = [name for name, value in labels.names.items() if value not in present]
     if lost:

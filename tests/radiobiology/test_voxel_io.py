@@ -319,6 +319,20 @@ def test_rtdose_writer_rejects_what_rtdose_cannot_hold(tmp_path):
     assert (tmp_path / "taken.dcm").read_bytes() == b"user data"
 
 
+def test_voxel_map_is_read_only_c_ordered_and_leaves_the_callers_arrays_alone():
+    data = np.asfortranarray(np.arange(24.0).reshape(2, 3, 4))
+    own = np.arange(24.0).reshape(2, 3, 4)
+    for array in (data, own):
+        vmap = VoxelMap(array, np.eye(4))
+        assert vmap.values.flags.c_contiguous and not vmap.values.flags.writeable
+        assert array.flags.writeable
+        np.testing.assert_array_equal(vmap.values, array)
+    labels = np.zeros((2, 3, 4), dtype=np.int64)
+    labels[0, 0, 0] = 1
+    LabelMap(labels, np.eye(4), {"a": 1})
+    assert labels.flags.writeable
+
+
 def test_voxel_map_validation():
     with pytest.raises(DoseResponseError, match=r"3-D array"):
         VoxelMap(np.ones((2, 2)), np.eye(4))
