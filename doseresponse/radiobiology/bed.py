@@ -463,7 +463,11 @@ def bed_exponential(
             + ", ".join(str(op.shape) for op in operands)
             + "."
         ) from None
-    out = np.empty(shape)
+    full = [op for op in operands if op.size > 1]
+    fortran = bool(full) and all(
+        op.shape == shape and op.flags.f_contiguous and not op.flags.c_contiguous for op in full
+    )  # e.g. maps straight from nibabel: keep their memory order, as numpy's ufuncs do
+    out = np.empty(shape, order="F" if fortran else "C")
     _evaluate_bed_map(operands, out, ab, trep)
     return out
 
@@ -894,7 +898,8 @@ def _evaluate_bed_map(
 ) -> None:
     """Fill ``out`` with the BED of the operands (dose, T_eff[, T_u]) by the compiled loops.
 
-    Full-shape C-contiguous operands are passed whole as flat views (one pass over memory);
+    Full-shape operands contiguous in the output's memory order (C, or F when every map is
+    Fortran-ordered) are passed whole as flat views (one pass over memory);
     size-1 operands become a scalar coefficient (mono-exponential) or a stride-0 view; other
     layouts (genuine broadcasting, non-contiguous input) are fed in chunks by ``numpy.nditer``.
     """
@@ -915,9 +920,10 @@ def _evaluate_bed_map(
         kernel, extra = _bed_kernel.bed_uptake, (trep, ab)
     else:
         kernel, extra = _bed_kernel.bed_mono, (trep, ab)
-    flat = [_flat_operand(op, shape) for op in operands]
+    order = "C" if out.flags.c_contiguous else "F"
+    flat = [_flat_operand(op, shape, order) for op in operands]
     if all(f is not None for f in flat):
-        if not kernel(*flat, *extra, out.reshape(-1)):
+        if not kernel(*flat, *extra, out.reshape(-1, order=order)):
             _fail_bed_map(operands)
         return
     iterator = np.nditer(
@@ -932,13 +938,14 @@ def _evaluate_bed_map(
                 _fail_bed_map(operands)
 
 
-def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...]) -> Any:
-    """A flat view for full-shape C-contiguous operands, a stride-0 view for size 1, else None."""
+def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...], order: str) -> Any:
+    """Flat view of an operand contiguous in ``order``; stride-0 view for size 1; else None."""
     size = math.prod(shape)
     if op.size == 1:
         return np.broadcast_to(op.reshape(-1)[:1], (size,))
-    if op.shape == shape and op.flags.c_contiguous:
-        return op.reshape(-1)
+    contiguous = op.flags.c_contiguous if order == "C" else op.flags.f_contiguous
+    if op.shape == shape and contiguous:
+        return op.reshape(-1, order=order)
     return None
 
 
