@@ -435,8 +435,9 @@ def bed_exponential(
     extra memory is the output (1.0× the dose map). Scalar inputs are evaluated in Python floats
     (same formula; equal to the compiled loop to 1e-12, tested). Measured on a shared 2-core
     machine, one thread, with a half-life map: 1.4–1.7× the time of ``arr.copy()`` on a 128³
-    map and 1.5–2× on 256×256×128, the same as ``np.add`` of the two maps (the memory-bandwidth
-    floor of reading two maps and writing one); the previous chunked numpy code took 3.6–5.5×.
+    map and 1.5–2× on 256×256×128, close to ``np.add`` of the two maps (1.3–1.7×, the
+    memory-bandwidth floor of reading two maps and writing one); the previous chunked numpy
+    code took 3.6–5.5×.
     See ``tests/benchmarks/bench_voxel_bed.py``. The first array call of a process costs about
     1 s (numba start-up and loading the cached machine code).
 

@@ -10,7 +10,9 @@ copy. Target (issue 12): BED with a half-life map within 1.5× the copy. One thr
 call (numba compile or cache load) is excluded as a warm-up and timed separately. For context the
 table also shows ``np.add(map, T_eff map)``: any operation that reads two maps and writes one new
 map moves 1.5× the bytes of a copy, so on maps far larger than the CPU caches that row is the
-memory-bandwidth floor for the BED with a half-life map.
+memory-bandwidth floor for the BED with a half-life map; ``np.full`` shows that merely writing
+a new map with ordinary stores can cost more than ``arr.copy()`` (whose memcpy avoids reading
+the destination into the cache first).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def run(shape: tuple[int, ...], repeats: int, seed: int) -> None:
         ("bed_exponential(map, T_eff + T_up maps)",
          lambda: bed_exponential(dose, effective_half_life=t_eff, uptake_half_life=t_up, **lq)),
         ("np.add(map, T_eff map) (2-in/1-out floor)", lambda: np.add(dose, t_eff)),
+        ("np.full(shape, 1.0) (write-only new map)", lambda: np.full(shape, 1.0)),
         ("naive numpy D*(1+D*G/ab), T_eff map",
          lambda: dose * (1 + dose * (REPAIR_HALF_TIME / (REPAIR_HALF_TIME + t_eff)) / ALPHA_BETA)),
     ]
