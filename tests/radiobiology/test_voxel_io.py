@@ -114,6 +114,15 @@ def test_rtdose_absolute_frame_offsets_and_rotated_orientation(tmp_path, pixels)
     lps = np.array([-100.0, -50.0, 30.0]) + 2 * 3.0 * np.array([0, -1, 0]) \
         + 3 * 2.0 * np.array([1, 0, 0]) + 4.0 * 1 * np.array([0, 0, 1])
     np.testing.assert_allclose(world(rotated.affine, 2, 3, 1), lps * [-1, -1, 1], atol=1e-12)
+    # frames stored head to feet (decreasing offsets): z = 30 - 4k, and back through the writer
+    downward = read_dose_map(
+        make_rtdose(tmp_path / "down.dcm", pixels, offsets=-4.0 * np.arange(4))
+    )
+    np.testing.assert_allclose(world(downward.affine, 1, 2, 3), [100.0 - 3, 50.0 - 4, 18.0],
+                               atol=1e-12)
+    again = read_dose_map(write_rtdose(downward, tmp_path / "down_again.dcm"))
+    np.testing.assert_allclose(again.affine, downward.affine, atol=1e-9)
+    assert pydicom.dcmread(tmp_path / "down_again.dcm").GridFrameOffsetVector[1] == -4.0
 
 
 @pytest.mark.parametrize(
