@@ -201,8 +201,8 @@ class DoseResponseModel:
             Seed of the sampler; ``None`` draws one from the OS (recorded in the fit).
         sampler : {"auto", "nutpie", "nutpie-python", "nutpie-pytensor", "nutpie-numba", "pymc"}
             See :mod:`doseresponse.models.sampling`. ``"auto"`` (and ``"nutpie"``) run nutpie
-            on the package's analytic log density (:class:`~doseresponse.models.density.
-            LogDensity`, identical to the PyMC model's) without importing PyMC;
+            on the package's analytic log density (:class:`~doseresponse.models.density.LogDensity`,
+            identical to the PyMC model's) without importing PyMC;
             ``"nutpie-python"`` does so through nutpie's public Python-callback route only; the
             others sample the PyMC model (:mod:`doseresponse.models.pymc_sampling`).
         progressbar : bool, optional
