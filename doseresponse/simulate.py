@@ -378,7 +378,13 @@ class SimulatedCohort:
         return DoseResponseData.from_frame(self.frame, **self.mapping)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a copy of the tidy frame (IPD and aggregate rows)."""
+        """Return a copy of the tidy frame (IPD and aggregate rows).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The cohort table.
+        """
         return self.frame.copy()
 
 

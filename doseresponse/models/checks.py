@@ -130,7 +130,13 @@ class ELPDResult:
         return len(self.observations)
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-row table: index ``observation``; columns ``label``, ``elpd_i``, ``pareto_k``."""
+        """Per-row table: index ``observation``; columns ``label``, ``elpd_i``, ``pareto_k``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observation.
+        """
         if self.elpd_i is None:
             raise DoseResponseError(
                 f"this {self.kind.upper()} result was computed with pointwise=False; call it "

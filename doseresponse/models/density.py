@@ -301,7 +301,18 @@ class LogDensity:
         return self._compiled.buffered()
 
     def logp(self, x: np.ndarray) -> float:
-        """Log posterior density at ``x`` (see :meth:`logp_and_grad`)."""
+        """Log posterior density at ``x`` (see :meth:`logp_and_grad`).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Point in the unconstrained parameter space, shape ``(dim,)``.
+
+        Returns
+        -------
+        float
+            The log density (nats, up to a constant).
+        """
         return self.logp_and_grad(x)[0]
 
     # ------------------------------------------------------------------------ outputs

@@ -171,6 +171,16 @@ class DoseResponseModel:
 
         The PyMC model is the independent autodiff twin of the analytic density the default
         sampler uses (the two agree to 1e-9; ``tests/models/test_density.py``).
+
+        Parameters
+        ----------
+        data : DoseResponseData
+            The cohort to model.
+
+        Returns
+        -------
+        pymc.Model
+            The model graph (imports PyMC).
         """
         from doseresponse.models.hierarchical import build_model
 

@@ -78,7 +78,13 @@ class PriorCurves:
     covariates: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """Long frame: one row per draw and dose (``draw``, ``dose``, ``probability``)."""
+        """Long frame: one row per draw and dose (``draw``, ``dose``, ``probability``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``draw``, ``dose`` and ``probability``.
+        """
         n_draws, n_doses = self.probability.shape
         return pd.DataFrame(
             {

@@ -108,7 +108,13 @@ class SamplingInfo:
     route: str = ""
 
     def to_attrs(self) -> dict[str, Any]:
-        """Flat dict for the posterior's ``attrs``."""
+        """Flat dict for the posterior's ``attrs``.
+
+        Returns
+        -------
+        dict
+            Attribute name → value (str, number, or None for an unset seed).
+        """
         return {
             "sampler": self.sampler,
             "sampler_route": self.route,

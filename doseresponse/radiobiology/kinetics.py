@@ -413,7 +413,13 @@ class TimeActivityFit:
         )
 
     def acceptance_frame(self) -> pd.DataFrame:
-        """The acceptance checks of this fit as a tidy frame (one row per rule)."""
+        """The acceptance checks of this fit as a tidy frame (one row per rule).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per acceptance rule.
+        """
         return pd.DataFrame(
             [
                 {
@@ -430,7 +436,18 @@ class TimeActivityFit:
         )
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Fitted activity (MBq) at times ``t`` (h, >= 0)."""
+        """Fitted activity (MBq) at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Activity (MBq), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         return self._unit_dose_rate().dose_rate(tt)
 
@@ -510,7 +527,13 @@ class TimeActivityFit:
         return self.time_integrated_activity - half, self.time_integrated_activity + half
 
     def summary_frame(self) -> pd.DataFrame:
-        """Parameters with standard errors, plus the TIA and half-lives, as a tidy frame."""
+        """Parameters with standard errors, plus the TIA and half-lives, as a tidy frame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``quantity``; columns ``estimate`` and ``se`` (None where not available).
+        """
         rows = []
         for name, value in self.params.items():
             se = None
