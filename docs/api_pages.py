@@ -245,7 +245,7 @@ def render_module_page(module_name: str, module_entries: list[Entry]) -> str:
         The page: module docstring, a summary table of every public name (linked to its
         canonical entry) and the full entries of the names documented here.
     """
-    title = f"``{module_name}``"
+    title = module_name
     # full names everywhere, so the tables and entries do not depend on the current module
     lines = [GENERATED_NOTE, title, "=" * len(title), "", f".. automodule:: {module_name}",
              "   :no-members:", "", ".. currentmodule:: None", ""]

@@ -36,6 +36,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax copied into _static (pip package sphinx-mathjax-offline): the formulas render
+    # when the site is opened from disk, with no network
+    "sphinx-mathjax-offline",
     "numpydoc",
 ]
 
