@@ -41,6 +41,13 @@ class DoseResponseData:
     :meth:`concat`); calling ``DoseResponseData(df, dose=..., ...)`` is the same as
     :meth:`from_frame`.
 
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table, one row per patient or per dose group.
+    **mapping
+        The column mapping and metadata of :meth:`from_frame` (``dose=``, ``outcome=``, ...).
+
     Attributes
     ----------
     ipd : pandas.DataFrame
@@ -573,6 +580,16 @@ class DoseResponseData:
     def study_index(self, study: str) -> int:
         """Position of ``study`` in :attr:`studies`.
 
+        Parameters
+        ----------
+        study : str
+            A study label.
+
+        Returns
+        -------
+        int
+            Its 0-based position.
+
         Raises
         ------
         UnknownNameError
@@ -587,6 +604,16 @@ class DoseResponseData:
 
     def select_studies(self, studies: str | Iterable[str]) -> DoseResponseData:
         """Return a new container with only the named studies (in the order given).
+
+        Parameters
+        ----------
+        studies : str or iterable of str
+            One study label or several.
+
+        Returns
+        -------
+        DoseResponseData
+            The selected studies; this container is unchanged.
 
         Raises
         ------
@@ -611,6 +638,11 @@ class DoseResponseData:
         ----------
         mapping : dict
             Old label → new label; studies not named keep their label.
+
+        Returns
+        -------
+        DoseResponseData
+            The renamed copy; this container is unchanged.
 
         Raises
         ------
@@ -770,12 +802,29 @@ class DoseResponseData:
         }
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as a JSON string (strict JSON: missing values are ``null``)."""
+        """:meth:`to_dict` as a JSON string (strict JSON: missing values are ``null``).
+
+        Returns
+        -------
+        str
+            The JSON text, read back by :meth:`from_json`.
+        """
         return json.dumps(self.to_dict(), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> DoseResponseData:
-        """Rebuild data from :meth:`to_json` output."""
+        """Rebuild data from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            JSON written by :meth:`to_json`.
+
+        Returns
+        -------
+        DoseResponseData
+            The container, validated again.
+        """
         return cls.from_dict(json.loads(text))
 
     def with_dose(

@@ -108,7 +108,7 @@ class SimulationTruth:
     The new-study curve integrates the study random effects out:
     :math:`P_{new}(D) = E_{u,v}[P(D; D_{50}e^{u}, s\,e^{v})]`, :math:`u\sim N(0,\tau^2)`,
     :math:`v\sim N(0,\tau_s^2)`, by Gauss–Hermite quadrature (order
-    :data:`GAUSS_HERMITE_ORDER`) — what a new centre should expect.
+    ``GAUSS_HERMITE_ORDER``) — what a new centre should expect.
     """
 
     curve: str
@@ -349,8 +349,8 @@ class SimulatedCohort:
     data : DoseResponseData
         What an analyst would see: IPD rows (observed dose, outcome, covariates, the relative
         dosimetry uncertainty when simulated) and aggregate rows of the aggregate-only studies.
-        Built from :attr:`frame` with :attr:`mapping` on first access (validating a very large
-        cohort takes seconds, and large-sample checks only need :attr:`patients`).
+        Built from ``frame`` with ``mapping`` on first access (validating a very large
+        cohort takes seconds, and large-sample checks only need ``patients``).
     truth : SimulationTruth
         The generating parameters and derived TD_p values.
     true_doses : numpy.ndarray
@@ -378,7 +378,13 @@ class SimulatedCohort:
         return DoseResponseData.from_frame(self.frame, **self.mapping)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return a copy of the tidy frame (IPD and aggregate rows)."""
+        """Return a copy of the tidy frame (IPD and aggregate rows).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The cohort table.
+        """
         return self.frame.copy()
 
 
@@ -670,7 +676,7 @@ class SimulatedTimeActivityCohort:
 
     @property
     def data(self) -> DoseResponseData:
-        """Outcome data with the estimated BED as dose (see :attr:`cohort`)."""
+        """Outcome data with the estimated BED as dose (see ``cohort``)."""
         return self.cohort.data
 
     @property

@@ -79,7 +79,7 @@ class ELPDResult:
     r"""Expected log pointwise predictive density of a fit (PSIS-LOO or WAIC).
 
     The same fields on every ArviZ version; the ArviZ object a LOO came from is kept as
-    :attr:`arviz`.
+    ``arviz``.
 
     Attributes
     ----------
@@ -103,7 +103,7 @@ class ELPDResult:
     labels : tuple of str
         Human-readable row descriptions (study, patient or dose bin).
     elpd_i : numpy.ndarray or None
-        Per-row ELPD (nats), in the order of :attr:`observations`; None when
+        Per-row ELPD (nats), in the order of ``observations``; None when
         ``pointwise=False``.
     pareto_k : numpy.ndarray or None
         Per-row Pareto k (LOO only, with ``pointwise=True``).
@@ -130,7 +130,13 @@ class ELPDResult:
         return len(self.observations)
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-row table: index ``observation``; columns ``label``, ``elpd_i``, ``pareto_k``."""
+        """Per-row table: index ``observation``; columns ``label``, ``elpd_i``, ``pareto_k``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observation.
+        """
         if self.elpd_i is None:
             raise DoseResponseError(
                 f"this {self.kind.upper()} result was computed with pointwise=False; call it "

@@ -9,9 +9,9 @@ Every family is parametrised the same way, so that priors and pooling can be wri
 
 The closed-form families are registered in :data:`CURVE_FAMILIES` (``"logistic"``,
 ``"log-logistic"``, ``"probit"``/``"lkb"``, ``"cloglog"``/``"weibull"``, ``"poisson"``); each
-entry knows its probability, inverse (:meth:`CurveFamily.dose_at`) and normalised slope. The
+entry knows its probability, inverse (``CurveFamily.dose_at``) and normalised slope. The
 probabilities are evaluated by the one compiled implementation of each family,
-:mod:`doseresponse.models._curve_kernel` — the code the sampler's log density runs — so a
+``doseresponse.models._curve_kernel`` — the code the sampler's log density runs — so a
 curve, a TDp and a likelihood term can never disagree; this module keeps the inverses, the
 validation and the documentation of each formula. The PyMC/pytensor twins (the autodiff oracle)
 live in :mod:`doseresponse.models.tensor_curves` under the same names; this module never
@@ -883,7 +883,7 @@ def log_pair(
 
     Notes
     -----
-    Evaluates the compiled family of :mod:`doseresponse.models._curve_kernel` (the formulas and
+    Evaluates the compiled family of ``doseresponse.models._curve_kernel`` (the formulas and
     sources are there), so the log-likelihood of checks and LOO is the sampler's to rounding.
     """
     family = get_curve_family(curve).name

@@ -1,7 +1,7 @@
 r"""The log posterior of a hierarchical model and its gradient (the default fit's density).
 
 :class:`LogDensity` lays out the unconstrained parameters, packs the data and priors into the
-arrays of the compiled kernel :func:`doseresponse.models._row_kernels.log_posterior` — the one
+arrays of the compiled kernel ``doseresponse.models._row_kernels.log_posterior`` — the one
 implementation of the likelihood terms, priors and per-study parameters on the fast path —
 and names posterior draws (:meth:`LogDensity.expand_draws`). Its density is exactly that of the
 PyMC model :func:`doseresponse.models.hierarchical.build_model` builds for the same spec and
@@ -13,24 +13,24 @@ PyMC or PyTensor is imported here.
 
 Unconstrained parameters, in order (blocks absent from a model are skipped):
 
-========================  =====================  ===========================================
-block                     PyMC value variable    size
-========================  =====================  ===========================================
-population log D50        ``log_d50``            1 (partial, complete)
-population log slope      ``log_slope``          1 (partial, complete)
-between-study SD of D50   ``tau_log__``          1 (partial)
-study effects on D50      ``z_d50``              n_study (partial)
-between-study SD of slope ``tau_slope_log__``    1 (partial with ``pool_slope``)
-study effects on slope    ``z_slope``            n_study (partial with ``pool_slope``)
-study log D50             ``log_d50_study``      n_study (none)
-study log slope           ``log_slope_study``    n_study (none)
-covariate log factors     ``log_factor``         n_covariate
-========================  =====================  ===========================================
+==========================  ======================  ===========================================
+block                       PyMC value variable     size
+==========================  ======================  ===========================================
+population log D50          ``log_d50``             1 (partial, complete)
+population log slope        ``log_slope``           1 (partial, complete)
+between-study SD of D50     ``tau_log__``           1 (partial)
+study effects on D50        ``z_d50``               n_study (partial)
+between-study SD of slope   ``tau_slope_log__``     1 (partial with ``pool_slope``)
+study effects on slope      ``z_slope``             n_study (partial with ``pool_slope``)
+study log D50               ``log_d50_study``       n_study (none)
+study log slope             ``log_slope_study``     n_study (none)
+covariate log factors       ``log_factor``          n_covariate
+==========================  ======================  ===========================================
 
 Notes
 -----
 The gradient is assembled by the chain rule from the per-row derivatives of
-:func:`doseresponse.models._curve_kernel.pair`. For an aggregate bin with
+``doseresponse.models._curve_kernel.pair``. For an aggregate bin with
 quadrature nodes :math:`d_k` and weights :math:`w_k`,
 :math:`\partial \ln \sum_k w_k P_k = \sum_k a_k\, \partial \ln P_k` with
 :math:`a_k = w_k P_k / \sum_l w_l P_l` (a softmax of :math:`\ln w_k + \ln P_k`).
@@ -232,7 +232,7 @@ class LogDensity:
             self._half_normal += [(block.start + s, sigma) for s in range(block.size)]
 
     def _compiled_arguments(self, inputs) -> tuple:
-        """Arguments (after ``x``) of :func:`doseresponse.models._row_kernels.log_posterior`."""
+        """Arguments (after ``x``) of ``doseresponse.models._row_kernels.log_posterior``."""
         from doseresponse.models._row_kernels import FAMILY_CODES, KERNEL_ARRAYS, LAYOUT_FIELDS
 
         b = self._blocks
@@ -301,7 +301,18 @@ class LogDensity:
         return self._compiled.buffered()
 
     def logp(self, x: np.ndarray) -> float:
-        """Log posterior density at ``x`` (see :meth:`logp_and_grad`)."""
+        """Log posterior density at ``x`` (see :meth:`logp_and_grad`).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Point in the unconstrained parameter space, shape ``(dim,)``.
+
+        Returns
+        -------
+        float
+            The log density (nats, up to a constant).
+        """
         return self.logp_and_grad(x)[0]
 
     # ------------------------------------------------------------------------ outputs
@@ -317,7 +328,7 @@ class LogDensity:
         Returns
         -------
         dict of str to numpy.ndarray
-            Keys and shapes as :attr:`names` and :attr:`shapes` (D50 in the dose unit).
+            Keys and shapes as ``names`` and ``shapes`` (D50 in the dose unit).
         """
         return self.expand_draws(np.asarray(x, dtype=np.float64))
 
@@ -332,7 +343,7 @@ class LogDensity:
         Returns
         -------
         dict of str to numpy.ndarray
-            Each of :attr:`names`, shape ``(..., *shape)`` (D50 in the dose unit).
+            Each of ``names``, shape ``(..., *shape)`` (D50 in the dose unit).
         """
         draws = np.asarray(draws, dtype=np.float64)
         lead = draws.shape[:-1]
@@ -356,7 +367,7 @@ class LogDensity:
 
     @property
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
-        """Data arguments of the compiled kernel, in :data:`KERNEL_ARRAYS` order."""
+        """Data arguments of the compiled kernel, in ``KERNEL_ARRAYS`` order."""
         return self._kernel_args
 
     @property
@@ -375,7 +386,7 @@ class LogDensity:
         """How each element of the expanded draw is computed from ``x``, shape ``(n, 4)``.
 
         Row ``k`` = ``(a, b, c, e)``: value ``x[a] + exp(x[b]) * x[c]`` (second term only when
-        ``b >= 0``), exponentiated when ``e == 1``. Rows follow :attr:`names` and each
+        ``b >= 0``), exponentiated when ``e == 1``. Rows follow ``names`` and each
         variable's elements in C order — the layout of nutpie's expanded draws.
         """
         b = {name: block.start for name, block in self._blocks.items()}

@@ -3,21 +3,21 @@
 A saved fit is a NetCDF-4 file (HDF5, written and read with xarray's ``h5netcdf`` engine) with
 the ``posterior`` and ``sample_stats`` groups and these root attributes:
 
-=============================  ============================================================
-``doseresponse_format``        ``"doseresponse.FittedModel"``
-``doseresponse_format_version``  layout version (:data:`FORMAT_VERSION`)
-``doseresponse_version``       package version that wrote the file
-``spec_json``                  the :class:`~doseresponse.models.spec.ModelSpec` as canonical
-                               JSON
-``spec_sha256``                SHA-256 of ``spec_json``
-``data_json``                  the fitted :class:`~doseresponse.data.DoseResponseData` as JSON
-``data_sha256``                SHA-256 of ``data_json``
-``created``                    UTC creation time (ISO 8601)
-``content_sha256``             (version 2) SHA-256 over every group (values, dtypes, shapes,
-                               dims, coordinates, attributes) and every root attribute above
-``signature_hmac_sha256``      (optional) HMAC-SHA256 of ``content_sha256`` under a key the
-                               user supplies (``save(..., key=...)``)
-=============================  ============================================================
+=================================  ============================================================
+``doseresponse_format``            ``"doseresponse.FittedModel"``
+``doseresponse_format_version``    layout version (:data:`FORMAT_VERSION`)
+``doseresponse_version``           package version that wrote the file
+``spec_json``                      the :class:`~doseresponse.models.spec.ModelSpec` as canonical
+                                   JSON
+``spec_sha256``                    SHA-256 of ``spec_json``
+``data_json``                      the fitted :class:`~doseresponse.data.DoseResponseData` as JSON
+``data_sha256``                    SHA-256 of ``data_json``
+``created``                        UTC creation time (ISO 8601)
+``content_sha256``                 (version 2) SHA-256 over every group (values, dtypes, shapes,
+                                   dims, coordinates, attributes) and every root attribute above
+``signature_hmac_sha256``          (optional) HMAC-SHA256 of ``content_sha256`` under a key the
+                                   user supplies (``save(..., key=...)``)
+=================================  ============================================================
 
 Loading checks, in order: that the file can be read at all, its format and version, the
 digests, the keyed signature when a key is given, and that the posterior agrees with the spec

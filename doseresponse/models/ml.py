@@ -413,7 +413,7 @@ class MLFit:
         :math:`\sum_i [y_i\ln P_i + (n_i-y_i)\ln(1-P_i)]` (no binomial coefficients, as in EPA
         BMDS, so that grouped and patient-level data give the same value).
     aic, bic : float
-        :math:`-2\ell + 2k` and :math:`-2\ell + k\ln N` with :math:`N` = :attr:`n_obs`.
+        :math:`-2\ell + 2k` and :math:`-2\ell + k\ln N` with :math:`N` = ``n_obs``.
     n_obs : float
         Number of Bernoulli trials (patients), :math:`\sum_i n_i` (may be fractional).
     n_rows : int
@@ -529,7 +529,7 @@ class MLFit:
         Returns
         -------
         pandas.DataFrame
-            Index = parameter names of :attr:`params`; columns ``estimate``, ``se`` (delta
+            Index = parameter names of ``params``; columns ``estimate``, ``se`` (delta
             method on the natural scale), ``lower``, ``upper`` (``exp(log estimate ± z·SE_log)``,
             so limits stay positive) and ``se_log`` (SE on the estimation scale).
         """

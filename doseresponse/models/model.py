@@ -171,6 +171,16 @@ class DoseResponseModel:
 
         The PyMC model is the independent autodiff twin of the analytic density the default
         sampler uses (the two agree to 1e-9; ``tests/models/test_density.py``).
+
+        Parameters
+        ----------
+        data : DoseResponseData
+            The cohort to model.
+
+        Returns
+        -------
+        pymc.Model
+            The model graph (imports PyMC).
         """
         from doseresponse.models.hierarchical import build_model
 
@@ -201,8 +211,8 @@ class DoseResponseModel:
             Seed of the sampler; ``None`` draws one from the OS (recorded in the fit).
         sampler : {"auto", "nutpie", "nutpie-python", "nutpie-pytensor", "nutpie-numba", "pymc"}
             See :mod:`doseresponse.models.sampling`. ``"auto"`` (and ``"nutpie"``) run nutpie
-            on the package's analytic log density (:class:`~doseresponse.models.density.
-            LogDensity`, identical to the PyMC model's) without importing PyMC;
+            on the package's analytic log density (:class:`~doseresponse.models.density.LogDensity`,
+            identical to the PyMC model's) without importing PyMC;
             ``"nutpie-python"`` does so through nutpie's public Python-callback route only; the
             others sample the PyMC model (:mod:`doseresponse.models.pymc_sampling`).
         progressbar : bool, optional

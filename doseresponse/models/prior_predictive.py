@@ -12,8 +12,9 @@ Notes
 A prior-predictive check simulates from the prior and compares the implied outcomes with domain
 knowledge (Gabry J, Simpson D, Vehtari A, Betancourt M, Gelman A 2019 "Visualization in Bayesian
 workflow" J R Stat Soc A 182:389; Gelman A et al. 2020 "Bayesian workflow", arXiv:2011.01808).
-The draws here are exact draws from the same priors :func:`~doseresponse.models.hierarchical.
-build_model` uses: :math:`\ln D_{50} \sim N(\ln m_D, \sigma_D)`,
+The draws here are exact draws from the same priors
+:func:`~doseresponse.models.hierarchical.build_model` uses:
+:math:`\ln D_{50} \sim N(\ln m_D, \sigma_D)`,
 :math:`\ln s \sim N(\ln m_s, \sigma_s)`, :math:`\tau \sim \text{HalfNormal}(\sigma_\tau)` and
 :math:`\ln f_c \sim N(\ln m_c, \sigma_c)`.
 """
@@ -77,7 +78,13 @@ class PriorCurves:
     covariates: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """Long frame: one row per draw and dose (``draw``, ``dose``, ``probability``)."""
+        """Long frame: one row per draw and dose (``draw``, ``dose``, ``probability``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``draw``, ``dose`` and ``probability``.
+        """
         n_draws, n_doses = self.probability.shape
         return pd.DataFrame(
             {

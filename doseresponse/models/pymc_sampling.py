@@ -18,7 +18,7 @@ analytic density — and are what ``sampler="pymc"``, ``"nutpie-pytensor"`` and
     :func:`pymc.sample` (PyMC's NUTS, C backend).
 
 All return the posterior groups as plain :class:`xarray.Dataset` objects (the same on ArviZ 0.x
-and 1.x; :mod:`doseresponse._arviz_compat`).
+and 1.x; ``doseresponse._arviz_compat``).
 """
 
 from __future__ import annotations

@@ -263,7 +263,13 @@ class ResponseCurve:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain description (JSON-ready): family, metric, unit, kind, label, parameter summary."""
+        """Plain description (JSON-ready): family, metric, unit, kind, label, parameter summary.
+
+        Returns
+        -------
+        dict
+            JSON-ready description.
+        """
         return {
             "curve": self.curve_name,
             "dose_metric": self.dose_metric,

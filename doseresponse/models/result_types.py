@@ -200,7 +200,13 @@ class CurveBand:
         return frame
 
     def header(self) -> str:
-        """One line saying kind, curve, metric and unit, interval type, level and method."""
+        """One line saying kind, curve, metric and unit, interval type, level and method.
+
+        Returns
+        -------
+        str
+            The line.
+        """
         cov = ", ".join(f"{k}={v:g}" for k, v in self.covariates.items())
         return (
             f"{self.kind} curve, {describe_which(self.which, self.new_study_view)}"

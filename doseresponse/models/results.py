@@ -211,7 +211,18 @@ class FittedModel:
         return frame
 
     def summary(self, ci_prob: float = DEFAULT_CI_PROB) -> str:
-        """Printable summary: model, data, diagnostics and the parameter table."""
+        """Printable summary: model, data, diagnostics and the parameter table.
+
+        Parameters
+        ----------
+        ci_prob : float, default 0.95
+            Probability of the credible intervals of the parameter table.
+
+        Returns
+        -------
+        str
+            The summary text.
+        """
         spec, data = self.spec, self.data
         diag = self.diagnostics()
         failed = diag.loc[~diag["ok"], "check"].tolist()
@@ -265,7 +276,13 @@ class FittedModel:
         )
 
     def check(self) -> bool:
-        """Warn (:class:`ConvergenceWarning`) for every failed diagnostic; True if all pass."""
+        """Warn (:class:`ConvergenceWarning`) for every failed diagnostic; True if all pass.
+
+        Returns
+        -------
+        bool
+            Whether every diagnostic passed.
+        """
         diag = self.diagnostics()
         for row in diag.itertuples():
             if row.ok:
@@ -509,7 +526,7 @@ class FittedModel:
         return plot_study_forest(self, ci_prob, ax=ax)
 
     def plot_prior_posterior(self, params: str | Sequence[str] | None = None, *, ax=None):
-        """Prior vs posterior densities (:func:`~.plotting.plot_prior_posterior`)."""
+        """Priors vs posteriors; see :func:`doseresponse.models.plotting.plot_prior_posterior`."""
         from doseresponse.models.plotting import plot_prior_posterior
 
         return plot_prior_posterior(self, params, ax=ax)

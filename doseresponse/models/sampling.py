@@ -7,7 +7,7 @@ model, tested to 1e-9 — computed by one compiled numba kernel. Two routes reac
 
 ``"c-callbacks"`` (used when available)
     nutpie calls the kernel through fixed C callbacks
-    (:mod:`doseresponse.models._nutpie_callbacks`), so chains run in parallel threads without
+    (``doseresponse.models._nutpie_callbacks``), so chains run in parallel threads without
     the Python interpreter. This rests on nutpie's numba-model interface
     (``nutpie.compile_pymc.CompiledPyMCModel``), which nutpie does not document: the route is
     feature-detected (:func:`c_callback_route_status`), exercised by a test on every supported
@@ -108,7 +108,13 @@ class SamplingInfo:
     route: str = ""
 
     def to_attrs(self) -> dict[str, Any]:
-        """Flat dict for the posterior's ``attrs``."""
+        """Flat dict for the posterior's ``attrs``.
+
+        Returns
+        -------
+        dict
+            Attribute name → value (str, number, or None for an unset seed).
+        """
         return {
             "sampler": self.sampler,
             "sampler_route": self.route,

@@ -148,23 +148,51 @@ class ModelSpec:
     # ------------------------------------------------------------------ serialisation
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dict of every field (tuples become lists)."""
+        """Plain-JSON dict of every field (tuples become lists).
+
+        Returns
+        -------
+        dict
+            Field name → value, read back by :meth:`from_dict`.
+        """
         payload = asdict(self)
         payload["covariates"] = list(self.covariates)
         payload["study_covariates"] = list(self.study_covariates)
         return payload
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys, no whitespace): the input of :meth:`sha256`."""
+        """Canonical JSON (sorted keys, no whitespace): the input of :meth:`sha256`.
+
+        Returns
+        -------
+        str
+            The JSON text, read back by :meth:`from_json`.
+        """
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def sha256(self) -> str:
-        """SHA-256 hex digest of :meth:`to_json`."""
+        """SHA-256 hex digest of :meth:`to_json`.
+
+        Returns
+        -------
+        str
+            64 hexadecimal characters.
+        """
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> ModelSpec:
         """Rebuild a spec from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        payload : mapping
+            Output of :meth:`to_dict`.
+
+        Returns
+        -------
+        ModelSpec
+            The spec.
 
         Raises
         ------
@@ -193,7 +221,18 @@ class ModelSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ModelSpec:
-        """Rebuild a spec from :meth:`to_json` output."""
+        """Rebuild a spec from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            Output of :meth:`to_json`.
+
+        Returns
+        -------
+        ModelSpec
+            The spec.
+        """
         try:
             payload = json.loads(text)
         except json.JSONDecodeError as exc:

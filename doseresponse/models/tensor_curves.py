@@ -25,7 +25,7 @@ Stable forms used (:math:`x` the linear predictor of each family):
 * Poisson TCP: :math:`\ln P = -H`, :math:`\ln(1-P) = \ln(1-e^{-H})`,
   :math:`H = \ln 2\,\exp(-k(D/D_{50}-1))`.
 
-Machler M (2012) "Accurately computing log(1 - exp(-|a|))", Rmpfr vignette, for ``log1mexp``.
+Machler M (2012) "Accurately computing ``log(1 - exp(-|a|))``", Rmpfr vignette, for ``log1mexp``.
 """
 
 from __future__ import annotations

@@ -90,6 +90,11 @@ class Plan:
         Each region's dosimetry and radiobiology as given.
     constraints : list of dict
         Largest activity per cycle each constraint allows (GBq), for an activity decision.
+    evaluate : callable or None
+        ``evaluate(activities_gbq, cycles)`` → the activity table at other activities (GBq)
+        on the same draws, used by :meth:`activity_curve`; None for a plan loaded from a file.
+    created : str
+        UTC creation time (ISO 8601).
     """
 
     activity_gbq: float
@@ -254,7 +259,13 @@ class Plan:
         return ax
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready content of the plan (everything but the curve sources)."""
+        """JSON-ready content of the plan (everything but the curve sources).
+
+        Returns
+        -------
+        dict
+            The plan's fields, JSON-ready.
+        """
         return {
             "format": PLAN_FORMAT, "format_version": PLAN_FORMAT_VERSION,
             "package_version": _package_version(), "created": self.created,

@@ -187,7 +187,13 @@ class Region:
         return math.sqrt(math.log1p(self.rel_se**2))
 
     def g_factor(self) -> float:
-        """Lea–Catcheside G of the region's dose-rate shape (needs ``repair_half_time``)."""
+        """Lea–Catcheside G of the region's dose-rate shape (needs ``repair_half_time``).
+
+        Returns
+        -------
+        float
+            G (dimensionless, 0 < G <= 1).
+        """
         self._require_lq("BED")
         history = rb.ExponentialDoseRate.from_dose(
             1.0, effective_half_life=self.effective_half_life,
@@ -196,7 +202,18 @@ class Region:
         return float(rb.g_factor(history, self.repair_half_time))
 
     def per_cycle_gy_per_gbq(self, cycles: int) -> np.ndarray:
-        """Gy/GBq of each of ``cycles`` cycles (the single value repeated, or the first ones)."""
+        """Gy/GBq of each of ``cycles`` cycles (the single value repeated, or the first ones).
+
+        Parameters
+        ----------
+        cycles : int
+            Number of cycles, >= 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            Absorbed dose per activity (Gy/GBq) of each cycle, shape ``(cycles,)``.
+        """
         if self.gy_per_gbq.size == 1:
             return np.full(cycles, self.gy_per_gbq[0])
         if cycles > self.gy_per_gbq.size:
@@ -293,7 +310,13 @@ class Region:
         return x / f
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain description (JSON-ready)."""
+        """Plain description (JSON-ready).
+
+        Returns
+        -------
+        dict
+            The region's settings, JSON-ready.
+        """
         return {
             "gy_per_gbq": self.gy_per_gbq.tolist(),
             "effective_half_life_h": self.effective_half_life,

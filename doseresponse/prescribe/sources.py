@@ -42,6 +42,19 @@ def curve_attributes(source: Any, where: str) -> dict[str, str]:
     Reads the plain attributes, else a fitted model's ``spec`` (``kind``, ``dose_metric``,
     ``dose_unit``, ``curve``).
 
+    Parameters
+    ----------
+    source : object
+        A curve source: a fitted model, a literature curve or anything with
+        ``probability_draws``.
+    where : str
+        Where the source is used, for the error message (e.g. ``"regions['kidney'].curve"``).
+
+    Returns
+    -------
+    dict of str to str
+        ``kind``, ``dose_metric``, ``dose_unit`` and ``curve_name``.
+
     Raises
     ------
     DoseResponseError
@@ -149,6 +162,13 @@ class AlignedCurve:
 
         One source draw is broadcast; equal counts are paired in order; otherwise the source's
         draws are resampled with the seeded ``rng`` (with replacement when it has fewer).
+
+        Parameters
+        ----------
+        n : int
+            Number of plan draws.
+        rng : numpy.random.Generator
+            Seeded generator of the resampling.
         """
         idx = _align(self.n_source, n, rng)
         self.n = n
@@ -158,7 +178,18 @@ class AlignedCurve:
             self._logit = self._logit_all[idx]
 
     def probability(self, dose: np.ndarray) -> np.ndarray:
-        """P per draw at per-draw doses: ``dose`` of shape ``(n,)`` or ``(n, m)`` (Gy)."""
+        """P per draw at per-draw doses: ``dose`` of shape ``(n,)`` or ``(n, m)`` (Gy).
+
+        Parameters
+        ----------
+        dose : numpy.ndarray
+            Dose (Gy) per draw, shape ``(n,)`` or ``(n, m)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Response probability, the shape of ``dose``.
+        """
         d = np.asarray(dose, dtype=np.float64)
         if self._exact:
             shape = (self.n,) + (1,) * (d.ndim - 1)
@@ -182,7 +213,18 @@ class AlignedCurve:
         return expit(lo + w * (hi - lo))
 
     def dose_at(self, p: float) -> np.ndarray:
-        """Per-draw dose (Gy) at which P equals ``p``; 0 where P(0) already exceeds it."""
+        """Per-draw dose (Gy) at which P equals ``p``; 0 where P(0) already exceeds it.
+
+        Parameters
+        ----------
+        p : float
+            Response probability, 0 < p < 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            Dose (Gy) per draw, shape ``(n,)``.
+        """
         if self._exact:
             p0 = np.asarray(self._family.probability(0.0, self._d50, self._slope), dtype=float)
             out = np.zeros(self.n)

@@ -48,6 +48,22 @@ class Strategy:
     """A prescription rule for a population.
 
     Build with :func:`fixed`, :func:`activity_to_limit` or :func:`cycles_to_limit`.
+
+    Attributes
+    ----------
+    rule : {"fixed", "activity-to-limit", "cycles-to-limit"}
+        The rule.
+    activity_gbq : float or None
+        Activity per cycle (GBq) of ``"fixed"`` and ``"cycles-to-limit"``.
+    cycles : int or None
+        Number of cycles of ``"fixed"`` and ``"activity-to-limit"``.
+    max_cycles : int or None
+        Most cycles of ``"cycles-to-limit"``.
+    max_activity_gbq : float
+        Largest activity per cycle (GBq) of ``"activity-to-limit"``.
+    limits : dict or None
+        ``{region: (dose Gy, metric)}`` replacing the common tolerances for this rule's
+        decision; None uses the common ones.
     """
 
     rule: str
@@ -59,7 +75,20 @@ class Strategy:
 
 
 def fixed(activity_gbq: float, cycles: int) -> Strategy:
-    """Fixed regimen: ``cycles`` × ``activity_gbq`` (GBq) for every patient."""
+    """Fixed regimen: ``cycles`` × ``activity_gbq`` (GBq) for every patient.
+
+    Parameters
+    ----------
+    activity_gbq : float
+        Activity per cycle (GBq), > 0.
+    cycles : int
+        Number of cycles, >= 1.
+
+    Returns
+    -------
+    Strategy
+        The rule, for :func:`~doseresponse.prescribe.strategies.compare_strategies`.
+    """
     return Strategy("fixed", activity_gbq=positive_number(activity_gbq, "activity_gbq"),
                     cycles=count(cycles, "cycles"))
 
@@ -76,6 +105,20 @@ def activity_to_limit(
     dose reaches the tightest organ tolerance in ``cycles`` cycles. ``limits`` (e.g.
     ``{"kidney": (23.0, "BED")}``, Gy) replaces the common tolerances for this rule's decision
     only; outcomes are still judged against the common ones.
+
+    Parameters
+    ----------
+    cycles : int
+        Number of cycles, >= 1.
+    max_activity_gbq : float, default 30.0
+        Largest activity per cycle (GBq), > 0.
+    limits : mapping of str to (float, str), optional
+        ``{region: (dose Gy, metric)}`` for this rule's decision only.
+
+    Returns
+    -------
+    Strategy
+        The rule, for :func:`~doseresponse.prescribe.strategies.compare_strategies`.
     """
     return Strategy("activity-to-limit", cycles=count(cycles, "cycles"),
                     max_activity_gbq=positive_number(max_activity_gbq, "max_activity_gbq"),
@@ -94,6 +137,20 @@ def cycles_to_limit(
     organ tolerance, at least 1 and at most ``max_cycles``. ``limits`` (e.g. ILUMINET's
     ``{"kidney": (23.0, "BED")}``, Gy) replaces the common tolerances for this rule's decision
     only; outcomes are still judged against the common ones.
+
+    Parameters
+    ----------
+    activity_per_cycle : float
+        Activity per cycle (GBq), > 0.
+    max_cycles : int
+        Most cycles, >= 1.
+    limits : mapping of str to (float, str), optional
+        ``{region: (dose Gy, metric)}`` for this rule's decision only.
+
+    Returns
+    -------
+    Strategy
+        The rule, for :func:`~doseresponse.prescribe.strategies.compare_strategies`.
     """
     return Strategy("cycles-to-limit",
                     activity_gbq=positive_number(activity_per_cycle, "activity_per_cycle"),

@@ -78,7 +78,20 @@ class ExponentialDoseRate:
 
     @classmethod
     def from_half_lives(cls, amplitudes: ArrayLike, half_lives: ArrayLike) -> ExponentialDoseRate:
-        """Build from amplitudes (Gy/h) and effective half-lives (h) instead of rates."""
+        """Build from amplitudes (Gy/h) and effective half-lives (h) instead of rates.
+
+        Parameters
+        ----------
+        amplitudes : array_like
+            Dose-rate amplitude of each exponential term (Gy/h).
+        half_lives : array_like
+            Effective half-life of each term (h), > 0.
+
+        Returns
+        -------
+        ExponentialDoseRate
+            The history.
+        """
         half = as_float_array(half_lives, "half_lives", positive=True, unit="h")
         return cls(amplitudes, _LN2 / half)
 
@@ -101,6 +114,11 @@ class ExponentialDoseRate:
         uptake_half_life : float, optional
             Uptake half-life (h), > 0 and different from ``effective_half_life``; the history is
             then ``a (e^{-λ_w t} - e^{-λ_u t})`` (Baechler et al. 2008, Med Phys 35:1123).
+
+        Returns
+        -------
+        ExponentialDoseRate
+            The history.
         """
         total = check_scalar(dose, "dose", nonnegative=True, unit="Gy")
         lam_w = _LN2 / check_scalar(
@@ -123,7 +141,18 @@ class ExponentialDoseRate:
         return float(np.sum(self.amplitudes / self.rates))
 
     def dose_rate(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Dose rate (Gy/h) at times ``t`` (h, >= 0)."""
+        """Dose rate (Gy/h) at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Dose rate (Gy/h), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         return np.sum(
             self.amplitudes * np.exp(-np.multiply.outer(tt, self.rates)), axis=-1
@@ -132,13 +161,35 @@ class ExponentialDoseRate:
     __call__ = dose_rate
 
     def dose_until(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Dose (Gy) delivered from 0 to time ``t`` (h)."""
+        """Dose (Gy) delivered from 0 to time ``t`` (h).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Cumulative absorbed dose (Gy), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         frac = -np.expm1(-np.multiply.outer(tt, self.rates))
         return np.sum(self.amplitudes / self.rates * frac, axis=-1)
 
     def scaled(self, factor: float) -> ExponentialDoseRate:
-        """The same history with every dose rate multiplied by ``factor`` (>= 0)."""
+        """The same history with every dose rate multiplied by ``factor`` (>= 0).
+
+        Parameters
+        ----------
+        factor : float
+            Scale factor, >= 0 (e.g. the ratio of two administered activities).
+
+        Returns
+        -------
+        ExponentialDoseRate
+            The scaled history.
+        """
         f = check_scalar(factor, "factor", nonnegative=True)
         return ExponentialDoseRate(self.amplitudes * f, self.rates)
 
@@ -240,7 +291,18 @@ class PiecewiseDoseRate:
         return float(np.sum(0.5 * (r[1:] + r[:-1]) * np.diff(t)) + r[-1] / self.tail_rate)
 
     def dose_rate(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Dose rate (Gy/h) at times ``t`` (h, >= 0)."""
+        """Dose rate (Gy/h) at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Dose rate (Gy/h), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         knot_t, knot_r = self.knots
         inside = np.interp(tt, knot_t, knot_r)
@@ -250,7 +312,18 @@ class PiecewiseDoseRate:
     __call__ = dose_rate
 
     def dose_until(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Dose (Gy) delivered from 0 to time ``t`` (h)."""
+        """Dose (Gy) delivered from 0 to time ``t`` (h).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Cumulative absorbed dose (Gy), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         knot_t, knot_r = self.knots
         cumulative = np.concatenate(
@@ -268,7 +341,18 @@ class PiecewiseDoseRate:
         return np.where(tt <= knot_t[-1], partial, tail)
 
     def scaled(self, factor: float) -> PiecewiseDoseRate:
-        """The same history with every dose rate multiplied by ``factor`` (>= 0)."""
+        """The same history with every dose rate multiplied by ``factor`` (>= 0).
+
+        Parameters
+        ----------
+        factor : float
+            Scale factor, >= 0 (e.g. the ratio of two administered activities).
+
+        Returns
+        -------
+        PiecewiseDoseRate
+            The scaled history.
+        """
         f = check_scalar(factor, "factor", nonnegative=True)
         return PiecewiseDoseRate(
             self.times, self.dose_rates * f, self.tail_rate, self.start_rate * f

@@ -407,7 +407,7 @@ def geud(doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, a: float) 
       1 + O(a) to the power 1/a and loses all digits;
     * a zero dose with :math:`a \le 0` (in a voxel with non-zero volume) gives gEUD = 0 exactly,
       the limit of the formula — no warning, no NaN;
-    * large |a| cannot overflow: a chunk whose power sum leaves [1e-280, 1e280] is recomputed
+    * large \|a\| cannot overflow: a chunk whose power sum leaves [1e-280, 1e280] is recomputed
       with doses divided by its maximum (a > 0) or minimum (a < 0), and the chunk sums are
       combined in log space.
 

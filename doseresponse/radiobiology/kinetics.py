@@ -291,7 +291,7 @@ class AcceptanceCheck:
     enforced : bool
         Whether failing it makes the fit unacceptable (``False``: reported only).
     value, threshold : float or None
-        The statistic and its limit (CV as a fraction, |correlation|, relative rise).
+        The statistic and its limit (CV as a fraction, absolute correlation, relative rise).
     detail : str
         Human-readable explanation.
     """
@@ -335,7 +335,7 @@ class TimeActivityFit:
         (n − K − 1 ≤ 0).
     acceptable : bool
         Whether the fit converged and passed the acceptance rules (parameter CV < 50 %,
-        |correlations| < 0.8, no degenerate parameter at its bound).
+        absolute correlations < 0.8, no degenerate parameter at its bound).
     acceptance_notes : tuple of str
         Why the fit is (not) acceptable and which conventions/bounds were active.
     candidates : pandas.DataFrame
@@ -413,7 +413,13 @@ class TimeActivityFit:
         )
 
     def acceptance_frame(self) -> pd.DataFrame:
-        """The acceptance checks of this fit as a tidy frame (one row per rule)."""
+        """The acceptance checks of this fit as a tidy frame (one row per rule).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per acceptance rule.
+        """
         return pd.DataFrame(
             [
                 {
@@ -430,7 +436,18 @@ class TimeActivityFit:
         )
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Fitted activity (MBq) at times ``t`` (h, >= 0)."""
+        """Fitted activity (MBq) at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Activity (MBq), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         return self._unit_dose_rate().dose_rate(tt)
 
@@ -510,7 +527,13 @@ class TimeActivityFit:
         return self.time_integrated_activity - half, self.time_integrated_activity + half
 
     def summary_frame(self) -> pd.DataFrame:
-        """Parameters with standard errors, plus the TIA and half-lives, as a tidy frame."""
+        """Parameters with standard errors, plus the TIA and half-lives, as a tidy frame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``quantity``; columns ``estimate`` and ``se`` (None where not available).
+        """
         rows = []
         for name, value in self.params.items():
             se = None
@@ -601,15 +624,15 @@ def fit_time_activity(
         Trapezoid with ``tail="fit"``: number of final samples in the log-linear fit (>= 2;
         default 3, or 2 when only 2 samples exist).
     max_parameter_cv : float, default 0.5
-        Acceptance rule ``"parameter-cv"``: largest coefficient of variation (SE/|estimate|) of a
+        Acceptance rule ``"parameter-cv"``: largest coefficient of variation (SE/\|estimate\|) of a
         free parameter (NUKFIT's 50 %).
     max_tia_cv : float, default 0.5
         Acceptance rule ``"tia-cv"``: largest relative SE of the TIA from the fit.
     max_abs_correlation : float, optional
-        If given, acceptance rule ``"correlation"``: largest |off-diagonal element| of the
+        If given, acceptance rule ``"correlation"``: largest absolute off-diagonal element of the
         parameter correlation matrix (the published value is 0.8). By default correlation is
         only reported: it is inherent to the model on the schedule (a 2-parameter fit on
-        24/96/168 h has |corr| ≈ 0.81 whatever the data), and its effect on the TIA is already in
+        24/96/168 h has \|corr\| ≈ 0.81 whatever the data), and its effect on the TIA is already in
         the TIA SE that ``max_tia_cv`` tests.
     calibration_rel_sd, partial_volume_rel_sd : float, default 0
         Stated relative standard deviations (fractions, >= 0) of the activity calibration
@@ -674,7 +697,7 @@ def fit_time_activity(
     is fitted; a fit is acceptable if it converged, is identifiable (non-singular information
     matrix), has no degenerate parameter, every free parameter has CV < 50 % (NUKFIT, Kletting
     et al. 2013, Med Phys 40:102504; EJNMMI Phys 2021, s40658-021-00427-x) and the TIA has
-    CV < 50 %. The published |correlation| < 0.8 rule is applied only if ``max_abs_correlation``
+    CV < 50 %. The published \|correlation\| < 0.8 rule is applied only if ``max_abs_correlation``
     is given. Each rule's outcome is in ``acceptance``; the reasons other models lost are in
     ``rejected_models``. Among acceptable fits the minimum AICc wins, and the simplest
     model within ΔAICc ≤ 2 of it is preferred (PyTheranostics rule).

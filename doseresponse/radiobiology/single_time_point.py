@@ -91,12 +91,34 @@ class SingleTimePointTIA:
         return f"stp-{self.method}"
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Activity (MBq) of the implied curve at times ``t`` (h, >= 0)."""
+        """Activity (MBq) of the implied curve at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Activity (MBq), the shape of ``t``.
+        """
         tt = as_float_array(t, "t", nonnegative=True, unit="h")
         return ExponentialDoseRate(self.amplitudes_mbq, self.rates_per_h).dose_rate(tt)
 
     def dose_rate(self, s_value: float) -> ExponentialDoseRate:
-        """Dose-rate history S·A(t) (Gy/h) of the implied curve, S in Gy/(MBq·h), > 0."""
+        """Dose-rate history S·A(t) (Gy/h) of the implied curve, S in Gy/(MBq·h), > 0.
+
+        Parameters
+        ----------
+        s_value : float
+            S value (Gy/(MBq·h)), > 0.
+
+        Returns
+        -------
+        ExponentialDoseRate
+            The dose-rate history.
+        """
         s = check_scalar(s_value, "s_value", positive=True, unit="Gy/(MBq·h)")
         return ExponentialDoseRate(s * self.amplitudes_mbq, self.rates_per_h)
 
