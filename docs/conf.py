@@ -68,7 +68,7 @@ numpydoc_xref_ignore = {
     "keyword", "arguments", "positive", "non-negative", "dimensionless",
     # placeholders of shapes and tuple layouts in type lines: "shape (k,)", "(median, sd_log)"
     "k", "n", "mean", "sd", "median", "sd_log", "region", "those", "index", "labels", "mask",
-    "curve", "source", "prevalence", "factor",
+    "curve", "source", "prevalence", "factor", "ni", "nj", "nk",
 }
 # numpydoc's default aliases point builtins at an intersphinx "python:" inventory; offline, plain
 # names let Sphinx's built-in-type resolver accept them
@@ -99,13 +99,13 @@ _EXTERNAL = {
         "argparse.ArgumentParser", "argparse.Namespace",
         "pathlib.Path", "os.PathLike",
         "collections.abc.Mapping", "collections.abc.Sequence", "collections.abc.Iterator",
-        "typing.NamedTuple", "numpy.float64", "pymc.Model",
+        "typing.NamedTuple", "numpy.float64", "pymc.Model", "dask.array.Array",
     ],
     "py:func": [
         "numpy.random.default_rng", "pandas.read_csv",
         "scipy.special.gammaln", "scipy.optimize.brentq", "scipy.optimize.minimize_scalar",
         "arviz.loo", "arviz.compare", "pymc.sample",
-        "nutpie.compile_pymc_model", "nutpie.compiled_pyfunc.from_pyfunc",
+        "nutpie.compile_pymc_model", "nutpie.compiled_pyfunc.from_pyfunc", "dask.delayed",
     ],
     "py:mod": ["scipy", "statsmodels", "arviz", "pymc", "nutpie", "numba"],
     # Python constants: Sphinx's built-in resolver accepts None but not these

@@ -14,8 +14,7 @@ bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopula
 eud        DVH, gEUD, clonogen EUD, EUBED, O'Donoghue EUD
 tissues    α/β, repair half-time and α presets with citations
 pipeline   multi-cycle organ/lesion dosimetry from time-activity samples in one call
-voxel_io   DICOM RTDOSE / RTSTRUCT and NIfTI maps and label maps in and out (pydicom, nibabel,
-           rt-utils imported on use)
+voxel_io   DICOM RTDOSE / RTSTRUCT and NIfTI maps in and out (imported on use)
 voxel_maps dose from dose-rate maps, voxel BED maps, per-organ DVH, mean dose, gEUD, EUBED
 voxel_batch  many patients' maps with dask (optional extra ``dask``; imported on use)
 """

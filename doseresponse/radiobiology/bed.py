@@ -19,7 +19,7 @@ On top of that: one or two repair components, multi-cycle therapy (sum of per-cy
 repopulation (Dale 1996), the fractionated-EBRT formula, EQDx, and inverses (the dose, or the
 common activity scaling of all cycles, that reaches a target BED). :func:`bed_exponential` is the
 voxel-map workhorse: the mono-exponential / uptake-washout closed form, evaluated by compiled
-one-pass loops (:mod:`._bed_kernel`, numba, compiled on first use) so that a 256³ map costs about
+one-pass loops (``_bed_kernel``, numba, compiled on first use) so that a 256³ map costs about
 as much as copying it.
 
 Units: dose Gy, dose rate Gy/h, time and half-lives h, rate constants 1/h, α/β Gy, α 1/Gy,
@@ -429,7 +429,7 @@ def bed_exponential(
     An infinite ``effective_half_life`` without uptake is accepted as its limit G = 0
     (BED = D); with an uptake phase infinite half-lives are rejected.
 
-    Arrays are evaluated by compiled numba loops (:mod:`doseresponse.radiobiology._bed_kernel`,
+    Arrays are evaluated by compiled numba loops (``doseresponse.radiobiology._bed_kernel``,
     compiled on the first array call and cached on disk; nothing is compiled at import) that read
     each input and write the output once, with the input checks folded into the same pass. The
     extra memory is the output (1.0× the dose map). Scalar inputs are evaluated in Python floats
