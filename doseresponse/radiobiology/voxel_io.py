@@ -161,7 +161,22 @@ class VoxelMap:
         return float(abs(np.linalg.det(self.affine[:3, :3])) / 1000.0)
 
     def with_values(self, values: ArrayLike, *, quantity: str, unit: str) -> VoxelMap:
-        """A map on the same grid holding other values (e.g. BED computed from this dose)."""
+        """A map on the same grid holding other values (e.g. BED computed from this dose).
+
+        Parameters
+        ----------
+        values : array_like
+            New voxel values, the same shape as this map, in ``unit``.
+        quantity : str
+            What the new values are (e.g. ``"bed"``).
+        unit : str
+            Unit of the new values (e.g. ``"Gy"``).
+
+        Returns
+        -------
+        VoxelMap
+            The new map, with this map's affine and metadata and no source file.
+        """
         return VoxelMap(
             values=np.asarray(values, dtype=np.float64),
             affine=self.affine,
@@ -172,7 +187,18 @@ class VoxelMap:
         )
 
     def same_grid(self, other: VoxelMap | LabelMap) -> bool:
-        """Whether ``other`` has the same shape and affine (to 1e-3 mm)."""
+        """Whether ``other`` has the same shape and affine (to 1e-3 mm).
+
+        Parameters
+        ----------
+        other : VoxelMap or LabelMap
+            The map to compare with.
+
+        Returns
+        -------
+        bool
+            True when the shapes are equal and the affines agree to 1e-3 mm.
+        """
         return self.shape == other.shape and bool(
             np.allclose(self.affine, other.affine, rtol=0.0, atol=_GEOMETRY_TOLERANCE_MM)
         )
@@ -242,7 +268,18 @@ class LabelMap:
         return tuple(int(s) for s in self.labels.shape)  # type: ignore[return-value]
 
     def mask(self, name: str) -> NDArray[np.bool_]:
-        """Boolean mask of one organ / lesion."""
+        """Boolean mask of one organ / lesion.
+
+        Parameters
+        ----------
+        name : str
+            Organ or lesion name, one of ``names``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean array of the label map's shape, True inside the organ.
+        """
         if name not in self.names:
             raise DoseResponseError(f"unknown organ {name!r}; known: {sorted(self.names)}.")
         return self.labels == self.names[name]
