@@ -342,7 +342,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from doseresponse.demo import run_demo, summary_lines
 
-    _note(args, f"writing to {args.out}/ (simulated data; a first run compiles the model)")
     result = run_demo(args.out, overwrite=args.overwrite, random_seed=args.seed,
                       progress=None if args.quiet else lambda text: _note(args, text))
     files = {key: str(path) for key, path in result.files.items()}

@@ -268,7 +268,8 @@ def run_demo(
         if progress is not None:
             progress(f"[{timings[name]:5.1f} s] {text}")
 
-    step("start", "example patient: fitting 12 time-activity curves (3 regions x 4 cycles)")
+    step("start", f"output folder {out}; example patient: fitting 12 time-activity curves "
+                  "(3 regions x 4 cycles)")
     samples, meta, dosimetry = example_dosimetry()
     tumour = tumour_voxel_summary(dosimetry)
     cohort_samples = cohort.load_cohort_samples()
