@@ -358,6 +358,12 @@ def _results(dosimetry, doses: pd.DataFrame, numbers: dict, plan, seed: int) -> 
             "ntcp_limit": float(plan.settings["ntcp_limit"]),
             "covariates": dict(cohort.EXAMPLE_COVARIATES),
             "curves": curves,
+            "course_doses": [
+                {"region": r["region"], "dose_metric": r["dose_metric"], "unit": r["unit"],
+                 "at_measured_gy_per_gbq": float(r["measured"]), "lower": float(r["lower"]),
+                 "upper": float(r["upper"])}
+                for r in plan.regions
+            ],
             "ci_prob": float(plan.settings["ci_prob"]),
             "quantity": "expected probability for a patient at a NEW centre (posterior "
                         "predictive over the fit and the dosimetry uncertainty), with the "
@@ -428,6 +434,11 @@ def summary_lines(results: dict) -> list[str]:
     lines += ["", f"Prescription for the example patient (from its cycle-1 dosimetry; {cov}): "
               f"{rx['activity_gbq_per_cycle']:.2f} GBq per cycle x {rx['cycles']} cycles, "
               f"limited by {rx['limiting']}"]
+    for d in rx.get("course_doses", []):
+        lines.append(f"  course {d['dose_metric']} ({d['region']}): "
+                     f"{d['at_measured_gy_per_gbq']:.1f} {d['unit']} at the measured Gy/GBq "
+                     f"({rx['ci_prob']:.0%} interval over the dosimetry uncertainty "
+                     f"{d['lower']:.1f}-{d['upper']:.1f})")
     for region, curve in rx["curves"].items():
         lines.append(f"  {curve['kind']} {region}: {curve['mean']:.1%} expected for a new "
                      f"centre ({rx['ci_prob']:.0%} interval over draws {curve['lower']:.1%}-"
