@@ -602,7 +602,7 @@ def _add_demo(sub, common) -> None:
         "EQD2, EUD); the course kidney and lesion BED of a 4-centre cohort "
         "(sim_lu177_multicentre_samples) from its time-activity samples; partially pooled "
         "kidney NTCP and lesion TCP fits with their diagnostics; the example patient's "
-        "activity per cycle (new-centre kidney NTCP at 5 %); and the physician report "
+        "activity per cycle (expected new-centre kidney NTCP 5%); and the physician report "
         "(report.html). Progress goes to standard error, results to standard output.",
     )
     p.add_argument("--out", default="doseresponse-demo", help="output folder "

@@ -5,7 +5,7 @@
    red-marrow and tumour absorbed dose, multi-cycle BED, EQD2 and the tumour's EUDs.
 2. The simulated multi-centre cohort ``sim_lu177_multicentre_samples``: each patient's kidney
    and lesion BED from its time-activity samples, then partially pooled kidney NTCP and lesion
-   TCP fits (:mod:`doseresponse._demo_cohort`).
+   TCP fits.
 3. The example patient's prescription from its cycle-1 dosimetry and the physician report.
 
 Everything is written to an output folder: ``summary.html`` (links every other file),
@@ -74,7 +74,7 @@ class DemoResult:
 
     Attributes
     ----------
-    dosimetry : MultiCycleDosimetry
+    dosimetry : doseresponse.radiobiology.MultiCycleDosimetry
         The example patient's 4-cycle dosimetry.
     tumour : pandas.DataFrame
         The example lesion's EUDs (:func:`tumour_voxel_summary`).
@@ -118,9 +118,9 @@ def example_dosimetry() -> tuple[pd.DataFrame, dict, MultiCycleDosimetry]:
         :func:`load_example_patient`'s samples.
     meta : dict
         Its metadata.
-    dosimetry : MultiCycleDosimetry
+    dosimetry : doseresponse.radiobiology.MultiCycleDosimetry
         :func:`~doseresponse.radiobiology.multicycle_dosimetry` with the patient's masses and
-        tissue presets and the time-activity models of :data:`TAC_MODELS`.
+        tissue presets and the demo's time-activity models (``TAC_MODELS``).
     """
     samples, meta = load_example_patient()
     dosimetry = multicycle_dosimetry(
