@@ -422,7 +422,8 @@ def summary_lines(results: dict) -> list[str]:
             lines.append(
                 f"    {d['label']} {what}: median {d['median']:.1f} {d['unit']} {d['metric']} "
                 f"({d['ci_prob']:.0%} credible interval {d['lower']:.1f}-{d['upper']:.1f})"
-                + (f"; predictive {d['predictive']:.1f}" if d["which"] == "new_study" else "")
+                + (f"; predictive dose (for decisions) {d['predictive']:.1f}"
+                   if d["which"] == "new_study" else "")
             )
         diag = fit["diagnostics"]
         lines.append("    diagnostics: " + ("all passed (divergences, R-hat, bulk and tail ESS)"
