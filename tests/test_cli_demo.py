@@ -134,7 +134,8 @@ def test_summary_lines_say_which_quantity_each_number_is():
     }
     text = "\n".join(summary_lines(results))
     assert "TD5 typical centre, hypertension=0: median 24.0 Gy kidney BED" in text
-    assert "TD5 new centre (posterior predictive)" in text and "predictive dose (for decisions) 19.5" in text
+    assert "TD5 new centre (posterior predictive)" in text
+    assert "predictive dose (for decisions) 19.5" in text
     assert "FAILED: ess_bulk" in text  # a failed diagnostic is said loudly
     assert "7.19 GBq per cycle x 4 cycles, limited by kidneys" in text
     assert "NTCP kidneys: 5.0% expected for a new centre" in text
