@@ -22,6 +22,7 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     assert namespace["rb"].bed_exponential(
         5.0, effective_half_life=50.0, **namespace["kidney"].lq_kwargs()
     ) == pytest.approx(5.50990675991, rel=1e-9)
+    assert namespace["fit"].diagnostics()["ok"].all()  # the README shows a converged fit
     td5 = namespace["td5"]  # the predictive TD5 of a new centre sits inside its band
     assert td5.which == "new_study" and td5.lower < td5["predictive"] < td5.upper
     plan = namespace["plan"]
