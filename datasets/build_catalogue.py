@@ -21,7 +21,13 @@ from types import ModuleType
 from typing import Any
 
 from doseresponse.datasets._build import DATA_DIR, sha256_file, write_tidy_csv
-from doseresponse.datasets._catalogue import CATALOGUE_FILE, KINDS, LEVELS, mapping_kwargs
+from doseresponse.datasets._catalogue import (
+    CATALOGUE_FILE,
+    KINDS,
+    LEVELS,
+    TABLE_ONLY_LEVELS,
+    mapping_kwargs,
+)
 from doseresponse.datasets._pages import render_dataset_page, render_index
 
 HERE = Path(__file__).resolve().parent
@@ -71,10 +77,10 @@ def check_metadata(meta: dict[str, Any], folder: Path) -> None:
         problems.append(f"kind {meta['kind']!r} not in {KINDS}")
     if meta["level"] not in LEVELS:
         problems.append(f"level {meta['level']!r} not in {LEVELS}")
-    if (meta["level"] == "reference-table") != (meta["mapping"] is None):
-        problems.append("mapping must be None exactly for reference tables")
+    if (meta["level"] in TABLE_ONLY_LEVELS) != (meta["mapping"] is None):
+        problems.append(f"mapping must be None exactly for the levels {TABLE_ONLY_LEVELS}")
     if meta["mapping"] is None and not meta["not_loadable_reason"]:
-        problems.append("reference tables need not_loadable_reason")
+        problems.append("table-only datasets need not_loadable_reason")
     if meta["kind"] == "simulated" and not meta.get("simulation"):
         problems.append("simulated datasets need a 'simulation' entry")
     for raw in meta["raw_files"]:

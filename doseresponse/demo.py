@@ -1,9 +1,16 @@
-"""The ``doseresponse demo`` job: the radiobiology pipeline on the shipped example patient.
+"""The ``doseresponse demo`` job: the whole loop on the shipped (simulated) data.
 
-Reads the synthetic 4-cycle ¹⁷⁷Lu-DOTATATE patient shipped in ``doseresponse/examples`` (see
-``datasets/example_lu177_patient/README.md``), fits every time-activity curve, computes kidney,
-red-marrow and tumour absorbed dose, multi-cycle BED, EQD2 and the tumour's EUDs, and writes a
-small report (HTML with embedded figures, PNG files and CSV tables) to an output folder.
+1. The synthetic 4-cycle ¹⁷⁷Lu-DOTATATE patient shipped in ``doseresponse/examples`` (see
+   ``datasets/example_lu177_patient/README.md``): every time-activity curve fitted, kidney,
+   red-marrow and tumour absorbed dose, multi-cycle BED, EQD2 and the tumour's EUDs.
+2. The simulated multi-centre cohort ``sim_lu177_multicentre_samples``: each patient's kidney
+   and lesion BED from its time-activity samples, then partially pooled kidney NTCP and lesion
+   TCP fits.
+3. The example patient's prescription from its cycle-1 dosimetry and the physician report.
+
+Everything is written to an output folder: ``summary.html`` (links every other file),
+``report.html`` (the physician report), the fits (NetCDF), the plan (JSON), ``results.json``
+and CSV tables and PNG figures.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import base64
 import html
 import io
 import json
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -25,7 +34,16 @@ from doseresponse.radiobiology.eud import eubed, geud
 from doseresponse.radiobiology.pipeline import MultiCycleDosimetry, multicycle_dosimetry
 from doseresponse.radiobiology.tissues import tissue_parameters
 
-__all__ = ["DemoResult", "load_example_patient", "run_demo", "tumour_voxel_summary"]
+__all__ = [
+    "DEFAULT_SEED",
+    "OUTPUT_FILES",
+    "DemoResult",
+    "example_dosimetry",
+    "load_example_patient",
+    "run_demo",
+    "summary_lines",
+    "tumour_voxel_summary",
+]
 
 EXAMPLE_STEM = "lu177_dotatate_patient"
 TUMOUR_HETEROGENEITY_CV = 0.30
@@ -52,11 +70,33 @@ THRESHOLDS = {
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What :func:`run_demo` produced: the dosimetry result and the files written."""
+    """What :func:`run_demo` produced.
+
+    Attributes
+    ----------
+    dosimetry : doseresponse.radiobiology.MultiCycleDosimetry
+        The example patient's 4-cycle dosimetry.
+    tumour : pandas.DataFrame
+        The example lesion's EUDs (:func:`tumour_voxel_summary`).
+    files : dict of str to pathlib.Path
+        Every file written (keys of :data:`OUTPUT_FILES`).
+    cohort : pandas.DataFrame
+        Per cohort patient: estimated and true course kidney and lesion BED, outcomes.
+    fits : dict
+        ``{"ntcp": FittedModel, "tcp": FittedModel}`` of the cohort.
+    plan : doseresponse.prescribe.Plan
+        The example patient's prescription.
+    results : dict
+        The numbers printed and saved in ``results.json`` (each says which quantity it is).
+    """
 
     dosimetry: MultiCycleDosimetry
     tumour: pd.DataFrame
     files: dict[str, Path]
+    cohort: pd.DataFrame = field(repr=False)
+    fits: dict = field(repr=False)
+    plan: object = field(repr=False)
+    results: dict = field(repr=False)
 
 
 def load_example_patient() -> tuple[pd.DataFrame, dict]:
@@ -67,6 +107,30 @@ def load_example_patient() -> tuple[pd.DataFrame, dict]:
     with (folder / f"{EXAMPLE_STEM}.json").open("r") as handle:
         meta = json.load(handle)
     return samples, meta
+
+
+def example_dosimetry() -> tuple[pd.DataFrame, dict, MultiCycleDosimetry]:
+    """The example patient's samples, metadata and 4-cycle dosimetry (as the demo computes it).
+
+    Returns
+    -------
+    samples : pandas.DataFrame
+        :func:`load_example_patient`'s samples.
+    meta : dict
+        Its metadata.
+    dosimetry : doseresponse.radiobiology.MultiCycleDosimetry
+        :func:`~doseresponse.radiobiology.multicycle_dosimetry` with the patient's masses and
+        tissue presets and the demo's time-activity models (``TAC_MODELS``).
+    """
+    samples, meta = load_example_patient()
+    dosimetry = multicycle_dosimetry(
+        samples,
+        masses_kg=meta["masses_kg"],
+        tissues=meta["tissue_presets"],
+        nuclide=meta["nuclide"],
+        model=TAC_MODELS,
+    )
+    return samples, meta, dosimetry
 
 
 def tumour_voxel_summary(
@@ -123,46 +187,123 @@ def tumour_voxel_summary(
     )
 
 
-def run_demo(out_dir: str | Path = "doseresponse-demo", *, overwrite: bool = False) -> DemoResult:
-    """Run the pipeline on the example patient and write the report to ``out_dir``.
+#: Seed of the demo's fits, tolerance doses and prescription when none is given.
+DEFAULT_SEED = 20261201
+
+#: Output files of :func:`run_demo` (key → file name inside the output folder).
+OUTPUT_FILES = {
+    "html": "summary.html",
+    "tac_png": "time_activity_fits.png",
+    "dose_png": "dose_bed_summary.png",
+    "per_cycle_csv": "per_cycle.csv",
+    "per_region_csv": "per_region.csv",
+    "tumour_csv": "tumour_eud.csv",
+    "cohort_csv": "cohort_doses.csv",
+    "ntcp_fit": "kidney_ntcp.nc",
+    "tcp_fit": "tumour_tcp.nc",
+    "plan_json": "plan.json",
+    "report_html": "report.html",
+    "results_json": "results.json",
+}
+
+
+def run_demo(
+    out_dir: str | Path = "doseresponse-demo",
+    *,
+    overwrite: bool = False,
+    random_seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run the whole loop on the shipped data and write every output to ``out_dir``.
+
+    1. The example patient (``doseresponse/examples``): time-activity fits, absorbed dose, BED,
+       EQD2 and EUDs of 4 cycles.
+    2. The simulated multi-centre cohort ``sim_lu177_multicentre_samples``: every patient's
+       course kidney and lesion BED from its samples.
+    3. Partially pooled log-logistic kidney NTCP and lesion TCP fits (default sampler).
+    4. The example patient's activity per cycle from its cycle-1 dosimetry (new-centre kidney
+       NTCP at 5 %), and the physician report of both fits with that prescription.
 
     Parameters
     ----------
     out_dir : str or Path
         Output folder; created if needed.
     overwrite : bool, default False
-        Replace report files that already exist in ``out_dir``. Without it, existing files are
-        never touched and an error says which ones are in the way.
+        Replace output files that already exist in ``out_dir``. Without it, existing files are
+        never touched and an error says which ones are in the way (checked before any work).
+    random_seed : int, optional
+        Seed of the fits, tolerance doses and prescription (default :data:`DEFAULT_SEED`).
+    progress : callable, optional
+        Called with one line of text at each step (elapsed seconds first).
+
+    Returns
+    -------
+    DemoResult
+
+    Raises
+    ------
+    DoseResponseError
+        If output files exist and ``overwrite`` is False, or ``random_seed`` is not a whole
+        number >= 0.
     """
+    from doseresponse import _demo_cohort as cohort
+
+    seed = DEFAULT_SEED if random_seed is None else random_seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DoseResponseError(f"random_seed must be a whole number >= 0; got {seed!r}.")
+    seed = int(seed)
     out = Path(out_dir)
-    names = {
-        "html": "summary.html",
-        "tac_png": "time_activity_fits.png",
-        "dose_png": "dose_bed_summary.png",
-        "per_cycle_csv": "per_cycle.csv",
-        "per_region_csv": "per_region.csv",
-        "tumour_csv": "tumour_eud.csv",
-    }
-    files = {key: out / name for key, name in names.items()}
+    files = {key: out / name for key, name in OUTPUT_FILES.items()}
     existing = [str(p) for p in files.values() if p.exists()]
     if existing and not overwrite:
         raise DoseResponseError(
             f"output files already exist: {', '.join(existing)}. Pass --overwrite to replace "
             "them or choose another folder with --out."
         )
-    samples, meta = load_example_patient()
-    dosimetry = multicycle_dosimetry(
-        samples,
-        masses_kg=meta["masses_kg"],
-        tissues=meta["tissue_presets"],
-        nuclide=meta["nuclide"],
-        model=TAC_MODELS,
-    )
+    start, start_cpu = time.perf_counter(), time.process_time()
+    timings: dict[str, float] = {}
+    cpu_times: dict[str, float] = {}
+
+    def step(name: str, text: str) -> None:
+        timings[name] = time.perf_counter() - start
+        cpu_times[name] = time.process_time() - start_cpu
+        if progress is not None:
+            progress(f"[{timings[name]:5.1f} s] {text}")
+
+    step("start", f"output folder {out}; example patient: fitting 12 time-activity curves "
+                  "(3 regions x 4 cycles)")
+    samples, meta, dosimetry = example_dosimetry()
     tumour = tumour_voxel_summary(dosimetry)
+    cohort_samples = cohort.load_cohort_samples()
+    n_patients = cohort_samples["patient"].nunique()
+    step("example", f"cohort {cohort.COHORT_DATASET}: course kidney and lesion BED of "
+                    f"{n_patients} patients in {cohort_samples['study'].nunique()} centres "
+                    "from their samples")
+    doses = cohort.cohort_doses(
+        cohort_samples, progress=None if progress is None else lambda t: step("dosimetry", t))
+    step("dosimetry", f"fitting kidney NTCP and lesion TCP (log-logistic, partial pooling): "
+                      f"{cohort.CHAINS} chains x ({cohort.TUNE} warm-up + {cohort.DRAWS} draws) "
+                      "each; a first run also compiles the model (numba)")
+    fits = cohort.fit_cohort(cohort.cohort_data(doses), random_seed=seed)
+    step("fits", "tolerance doses and diagnostics; prescribing the example patient "
+                 f"({cohort.PRESCRIBED_CYCLES} cycles, new-centre kidney NTCP "
+                 f"<= {cohort.NTCP_LIMIT:.0%})")
+    numbers = cohort.fit_numbers(fits, random_seed=seed)
+    regions = cohort.example_regions(dosimetry, meta)
+    plan = cohort.prescribe_example(regions, fits, random_seed=seed)
+    step("plan", "writing the physician report and the output files")
     out.mkdir(parents=True, exist_ok=True)
 
     from doseresponse._demo_figures import plot_dose_summary, plot_time_activity_fits
+    from doseresponse.report import write_report
 
+    write_report(fits["ntcp"], files["report_html"], tcp=fits["tcp"], plan=plan,
+                 overwrite=overwrite, title="doseresponse demo: kidney NTCP, lesion TCP and "
+                 "the example patient's prescription (simulated data)")
+    for key in ("ntcp", "tcp"):
+        fits[key].save(files[f"{key}_fit"], overwrite=overwrite)
+    plan.save(files["plan_json"], overwrite=overwrite)
+    doses.to_csv(files["cohort_csv"], index=False)
     tac_png = _png_bytes(plot_time_activity_fits(samples, dosimetry))
     dose_png = _png_bytes(plot_dose_summary(dosimetry, THRESHOLDS))
     files["tac_png"].write_bytes(tac_png)
@@ -170,8 +311,69 @@ def run_demo(out_dir: str | Path = "doseresponse-demo", *, overwrite: bool = Fal
     dosimetry.per_cycle.to_csv(files["per_cycle_csv"], index=False)
     dosimetry.per_region.to_csv(files["per_region_csv"], index=False)
     tumour.to_csv(files["tumour_csv"], index=False)
-    files["html"].write_text(_html_report(meta, dosimetry, tumour, tac_png, dose_png))
-    return DemoResult(dosimetry=dosimetry, tumour=tumour, files=files)
+    results = _results(dosimetry, doses, numbers, plan, seed)
+    step("written", f"done: report {files['report_html']}")
+    # elapsed wall-clock and CPU seconds (all threads) at the end of each step
+    results["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
+    results["cpu_times_s"] = {k: round(v, 2) for k, v in cpu_times.items()}
+    files["results_json"].write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    # the summary page links every other output: written last, so a complete-looking folder
+    # is a complete one
+    files["html"].write_text(
+        _html_report(meta, dosimetry, tumour, tac_png, dose_png, results, files))
+    return DemoResult(dosimetry=dosimetry, tumour=tumour, files=files, cohort=doses, fits=fits,
+                      plan=plan, results=results)
+
+
+def _results(dosimetry, doses: pd.DataFrame, numbers: dict, plan, seed: int) -> dict:
+    """The demo's numbers as JSON-ready data, each saying which quantity it is."""
+    from doseresponse import _demo_cohort as cohort
+
+    ratio = {
+        region: float((doses[f"{region}_bed_gy"] / doses[f"{region}_true_bed_gy"]).median())
+        for region in cohort.COHORT_TISSUES
+    }
+    curves = {c["region"]: {"kind": c["kind"], "mean": float(c["mean"]),
+                            "lower": float(c["lower"]), "upper": float(c["upper"]),
+                            "view": c["view"], "covariates": dict(c["covariates"])}
+              for c in plan.curves}
+    return {
+        "synthetic": True,
+        "random_seed": seed,
+        "example_patient": {
+            "per_region": json.loads(dosimetry.per_region[
+                ["region", "dose_gy", "bed_gy", "eqd2_gy"]].to_json(orient="records")),
+        },
+        "cohort": {
+            "dataset": cohort.COHORT_DATASET,
+            "n_patients": len(doses),
+            "n_centres": int(doses["study"].nunique()),
+            "median_estimated_over_true_bed": ratio,
+        },
+        "sampler": {"name": "nutpie (package default)", "chains": cohort.CHAINS,
+                    "tune": cohort.TUNE, "draws": cohort.DRAWS},
+        "fits": numbers,
+        "prescription": {
+            "activity_gbq_per_cycle": float(plan.activity_gbq),
+            "cycles": int(plan.cycles),
+            "limiting": plan.limiting,
+            "reason": plan.reason,
+            "objective": plan.settings["objective"],
+            "ntcp_limit": float(plan.settings["ntcp_limit"]),
+            "covariates": dict(cohort.EXAMPLE_COVARIATES),
+            "curves": curves,
+            "course_doses": [
+                {"region": r["region"], "dose_metric": r["dose_metric"], "unit": r["unit"],
+                 "at_measured_gy_per_gbq": float(r["measured"]), "lower": float(r["lower"]),
+                 "upper": float(r["upper"])}
+                for r in plan.regions
+            ],
+            "ci_prob": float(plan.settings["ci_prob"]),
+            "quantity": "expected probability for a patient at a NEW centre (posterior "
+                        "predictive over the fit and the dosimetry uncertainty), with the "
+                        "interval over draws",
+        },
+    }
 
 
 def _png_bytes(figure) -> bytes:
@@ -188,7 +390,70 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], digits: int = 3) -> str
     return shown.to_html(index=False, float_format=lambda v: f"{v:.{digits}g}", border=0)
 
 
-def _html_report(meta, dosimetry, tumour, tac_png: bytes, dose_png: bytes) -> str:
+def summary_lines(results: dict) -> list[str]:
+    """The demo's results in plain words, one line each (printed by ``doseresponse demo``).
+
+    Parameters
+    ----------
+    results : dict
+        :attr:`DemoResult.results` (or the saved ``results.json``).
+
+    Returns
+    -------
+    list of str
+        Every number with the quantity it is: typical centre, new centre (posterior
+        predictive), interval probability, and each fit's diagnostics.
+    """
+    lines = ["SIMULATED data: every number below is a demonstration, not clinical advice.", "",
+             "Example patient (4 cycles of 7.4 GBq 177Lu-DOTATATE), course totals:"]
+    for row in results["example_patient"]["per_region"]:
+        lines.append(f"  {row['region']:<11} absorbed dose {row['dose_gy']:6.2f} Gy   "
+                     f"BED {row['bed_gy']:6.2f} Gy   EQD2 {row['eqd2_gy']:6.2f} Gy")
+    c = results["cohort"]
+    ratio = c["median_estimated_over_true_bed"]
+    lines += ["", f"Cohort {c['dataset']}: {c['n_patients']} patients in {c['n_centres']} "
+              "centres; course BED from the samples (median estimated/true BED: "
+              + ", ".join(f"{r} {v:.3f}" for r, v in ratio.items()) + ")"]
+    s = results["sampler"]
+    lines.append(f"Fits: log-logistic, partial pooling, {s['name']}, {s['chains']} chains x "
+                 f"({s['tune']} warm-up + {s['draws']} draws)")
+    for fit in results["fits"].values():
+        lines.append(f"  {fit['kind']} {fit['outcome']}: {fit['n_events']} events in "
+                     f"{fit['n_patients']} patients, {fit['n_studies']} centres")
+        for d in fit["doses"]:
+            cov = ", ".join(f"{k}={v:g}" for k, v in d["covariates"].items())
+            what = d["quantity"] + (f", {cov}" if cov else "")
+            lines.append(
+                f"    {d['label']} {what}: median {d['median']:.1f} {d['unit']} {d['metric']} "
+                f"({d['ci_prob']:.0%} credible interval {d['lower']:.1f}-{d['upper']:.1f})"
+                + (f"; predictive dose (for decisions) {d['predictive']:.1f}"
+                   if d["which"] == "new_study" else "")
+            )
+        diag = fit["diagnostics"]
+        lines.append("    diagnostics: " + ("all passed (divergences, R-hat, bulk and tail ESS)"
+                                            if diag["ok"] else
+                                            "FAILED: " + ", ".join(diag["failed"])
+                                            + " -- the intervals are not reliable"))
+    rx = results["prescription"]
+    cov = ", ".join(f"{k}={v:g}" for k, v in rx["covariates"].items())
+    lines += ["", f"Prescription for the example patient (from its cycle-1 dosimetry; {cov}): "
+              f"{rx['activity_gbq_per_cycle']:.2f} GBq per cycle x {rx['cycles']} cycles, "
+              f"limited by {rx['limiting']}"]
+    for d in rx.get("course_doses", []):
+        lines.append(f"  course {d['dose_metric']} ({d['region']}): "
+                     f"{d['at_measured_gy_per_gbq']:.1f} {d['unit']} at the measured Gy/GBq "
+                     f"({rx['ci_prob']:.0%} interval over the dosimetry uncertainty "
+                     f"{d['lower']:.1f}-{d['upper']:.1f})")
+    for region, curve in rx["curves"].items():
+        lines.append(f"  {curve['kind']} {region}: {curve['mean']:.1%} expected for a new "
+                     f"centre ({rx['ci_prob']:.0%} interval over draws {curve['lower']:.1%}-"
+                     f"{curve['upper']:.1%})")
+    lines.append(f"  ({rx['quantity']})")
+    return lines
+
+
+def _html_report(meta, dosimetry, tumour, tac_png: bytes, dose_png: bytes, results: dict,
+                 files: dict[str, Path]) -> str:
     def img(data: bytes, alt: str) -> str:
         encoded = base64.b64encode(data).decode("ascii")
         return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
@@ -221,12 +486,16 @@ def _html_report(meta, dosimetry, tumour, tac_png: bytes, dose_png: bytes) -> st
             "bed_gy": "BED (Gy)",
         },
     )
+    links = ", ".join(
+        f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>'
+        for key, p in files.items() if key != "html"
+    )
     tumour_table = tumour.rename(columns={"quantity": "Quantity", "value_gy": "Gy"}).to_html(
         index=False, float_format=lambda v: f"{v:.3g}", border=0
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>doseresponse demo — 4-cycle 177Lu-DOTATATE dosimetry</title>
+<title>doseresponse demo — samples to BED, pooled NTCP/TCP and a prescription</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
@@ -235,12 +504,15 @@ th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }}
 .note {{ background: #fff6d6; padding: 0.6em 1em; border-left: 4px solid #e0b000; }}
 </style></head><body>
-<h1>Multi-cycle ¹⁷⁷Lu-DOTATATE dosimetry (example patient)</h1>
+<h1>doseresponse demo: ¹⁷⁷Lu-DOTATATE dosimetry, pooled NTCP/TCP and a prescription</h1>
 <p class="note"><b>Synthetic example.</b> {html.escape(meta["description"])}
 Administered activity {meta["administered_activity_mbq"][0] / 1000:g} GBq per cycle, cycles
 {meta["cycle_interval_weeks"]} weeks apart. Absorbed dose by local energy deposition (self-dose
 only). Generated by doseresponse {__version__}.</p>
-<h2>Per region, all cycles</h2>
+<h2>Cohort fits and the example patient's prescription</h2>
+<pre>{html.escape(chr(10).join(summary_lines(results)))}</pre>
+<p>Files: {links}.</p>
+<h2>Example patient: per region, all cycles</h2>
 {region_table}
 <p>BED is the sum of per-cycle BEDs (each with its own Lea–Catcheside G factor), not one G applied
 to the summed dose. Standard errors propagate the time-integrated-activity uncertainty of each

@@ -89,7 +89,7 @@ def test_list_datasets_columns_and_kinds():
                  "sim_kidney_prrt_mixed", "sim_tumour_lu177_dotatate", "sim_marrow_toxicity"):
         assert name in set(table["name"])
     sim = table[table["kind"] == "simulated"]
-    assert set(sim["level"]) == {"ipd", "mixed"}
+    assert set(sim["level"]) == {"ipd", "mixed", "time-activity"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -137,7 +137,7 @@ def test_loadable_dataset_carries_metric_unit_and_outcome(name):
 def test_reference_table_refuses_dose_response_data(name):
     with pytest.raises(DoseResponseError, match="as_frame=True") as info:
         load_dataset(name)
-    assert "reference-table" in str(info.value)
+    assert dataset_info(name)["level"] in str(info.value)
     assert isinstance(load_dataset(name, as_frame=True), pd.DataFrame)
 
 
@@ -354,6 +354,32 @@ def test_mixed_kidney_cohort_is_the_ipd_cohort_binned():
     data = load_dataset("sim_kidney_prrt_mixed")
     assert data.n_patients == load_dataset("sim_kidney_prrt").n_patients == 500
     assert data.n_events == int(ipd["outcome"].sum())
+
+
+def test_time_activity_samples_hold_a_hybrid_schedule_and_patient_outcomes():
+    frame = load_dataset("sim_lu177_multicentre_samples", as_frame=True)
+    info = dataset_info("sim_lu177_multicentre_samples")
+    assert info["level"] == "time-activity" and info["mapping"] is None
+    assert set(frame["region"]) == {"kidneys", "tumour"}
+    assert frame["study"].nunique() == 4 and frame["patient"].nunique() == 84
+    later = frame[frame["cycle"] > 1]
+    assert set(later["time_h"]) == {info["simulation"]["parameters"]["single_scan_h"]}
+    per_cycle = frame.groupby(["patient", "region", "cycle"]).size()
+    assert (per_cycle.xs(1, level="cycle") == 5).all()
+    assert (per_cycle.drop(1, level="cycle") == 1).all()
+    # patient-level columns are constant within a patient, region-level within a region
+    assert (frame.groupby("patient")[["hypertension", "renal_toxicity", "tumour_response"]]
+            .nunique() == 1).all().all()
+    by_region = frame.groupby(["patient", "region"])[["mass_kg", "true_bed_gy"]]
+    assert (by_region.nunique() == 1).all().all()
+    truth = info["simulation"]["truth"]
+    patients = frame.drop_duplicates("patient")
+    for column in ("renal_toxicity", "tumour_response"):
+        assert patients[column].mean() == pytest.approx(truth[f"{column}_rate"], abs=1e-12)
+    # log-logistic TD5 = D50 * 19^(-1/(4 gamma50)) (closed form of the curve family)
+    assert truth["kidney_td5_typical_centre"] == pytest.approx(30.0 * 19.0 ** (-1 / 12), rel=1e-9)
+    assert truth["kidney_td5_typical_centre_hypertension"] == pytest.approx(
+        0.7 * truth["kidney_td5_typical_centre"], rel=1e-9)
 
 
 def test_mapping_kwargs_round_trip():

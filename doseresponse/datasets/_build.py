@@ -30,6 +30,7 @@ __all__ = [
     "run_build",
     "sha256_file",
     "simulate_from_params",
+    "simulate_time_activity_from_params",
     "simulation_entry",
     "write_tidy_csv",
 ]
@@ -187,6 +188,41 @@ def simulate_from_params(params: Mapping[str, Any]) -> SimulatedCohort:
     return simulate_cohort(**kwargs)
 
 
+_TIME_ACTIVITY_CACHE: dict[str, Any] = {}
+
+
+def simulate_time_activity_from_params(params: Mapping[str, Any]) -> Any:
+    """Run :func:`doseresponse.simulate.simulate_time_activity_cohort` with JSON-ready ``PARAMS``.
+
+    The simulation fits every simulated time-activity curve, so it takes seconds; a cohort is
+    deterministic given its parameters (seed included), so the result is kept per process and a
+    second call with equal parameters (the catalogue build and the tests import each build script
+    more than once) returns the same object. Do not modify its frames.
+
+    Parameters
+    ----------
+    params : mapping
+        Keyword arguments of ``simulate_time_activity_cohort`` (lists where the function takes
+        tuples: ``(median, sd_log)`` pairs, covariates' ``[prevalence, factor]``).
+
+    Returns
+    -------
+    doseresponse.simulate.SimulatedTimeActivityCohort
+        The simulated cohort.
+    """
+    import json
+
+    from doseresponse.simulate import simulate_time_activity_cohort
+
+    key = json.dumps(params, sort_keys=True)
+    if key not in _TIME_ACTIVITY_CACHE:
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()}
+        if kwargs.get("covariates"):
+            kwargs["covariates"] = {k: tuple(v) for k, v in kwargs["covariates"].items()}
+        _TIME_ACTIVITY_CACHE[key] = simulate_time_activity_cohort(**kwargs)
+    return _TIME_ACTIVITY_CACHE[key]
+
+
 def json_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """Return a column mapping with tuples turned into lists, as stored in the catalogue JSON.
 
@@ -210,6 +246,7 @@ def simulation_entry(
     parameters: Mapping[str, Any],
     derivation: Sequence[str],
     truth: Mapping[str, Any],
+    generator: str = "doseresponse.simulate.simulate_cohort",
 ) -> dict[str, Any]:
     """Return the ``METADATA["simulation"]`` entry of a simulated dataset.
 
@@ -223,6 +260,8 @@ def simulation_entry(
         Where each parameter comes from, one sentence per item.
     truth : mapping
         Known true quantities a fit should recover (TD5, D50, ...).
+    generator : str, default "doseresponse.simulate.simulate_cohort"
+        The function that drew the data.
 
     Returns
     -------
@@ -230,7 +269,7 @@ def simulation_entry(
         ``generator``, ``seed``, ``parameters``, ``derivation`` and ``truth``, in that order.
     """
     return {
-        "generator": "doseresponse.simulate.simulate_cohort",
+        "generator": generator,
         "seed": seed,
         "parameters": parameters,
         "derivation": derivation,

@@ -41,7 +41,10 @@ LIST_COLUMNS = (
     "licence",
 )
 KINDS = ("published", "classic", "simulated")
-LEVELS = ("aggregate", "ipd", "mixed", "reference-table")
+LEVELS = ("aggregate", "ipd", "mixed", "reference-table", "time-activity")
+#: Levels that :func:`load_dataset` returns only as a table (``as_frame=True``): study-level
+#: results, and time-activity samples whose doses must be computed first.
+TABLE_ONLY_LEVELS = ("reference-table", "time-activity")
 
 
 def list_datasets() -> pd.DataFrame:
@@ -52,8 +55,9 @@ def list_datasets() -> pd.DataFrame:
     pandas.DataFrame
         One row per dataset with columns ``name``, ``description``, ``outcome``,
         ``dose_metric``, ``dose_unit``, ``kind`` (``"published"``, ``"classic"`` or
-        ``"simulated"``), ``level`` (``"aggregate"``, ``"ipd"``, ``"mixed"`` or
-        ``"reference-table"``), ``n_rows``, ``source`` (short citation) and ``licence``.
+        ``"simulated"``), ``level`` (``"aggregate"``, ``"ipd"``, ``"mixed"``,
+        ``"reference-table"`` or ``"time-activity"``), ``n_rows``, ``source`` (short citation)
+        and ``licence``.
 
     Notes
     -----
@@ -61,6 +65,9 @@ def list_datasets() -> pd.DataFrame:
     cohorts, the generating parameters and seed are in :func:`dataset_info` and on the pages of
     ``docs/datasets``. Published study-level tables that are not events/n per dose group are
     ``"reference-table"`` datasets: load them with ``load_dataset(name, as_frame=True)``.
+    ``"time-activity"`` datasets hold imaging samples (region, cycle, time, activity) from which
+    each patient's dose is computed first
+    (:func:`doseresponse.radiobiology.multicycle_dosimetry`); they also load as a table only.
 
     Examples
     --------
@@ -128,7 +135,8 @@ def load_dataset(name: str, *, as_frame: bool = False) -> DoseResponseData | pd.
     DoseResponseError
         If ``as_frame=False`` is asked of a ``"reference-table"`` dataset (study-level thresholds,
         fitted parameters, odds ratios...), which cannot be expressed as events/n per dose group
-        or patient outcomes; the message says why and to use ``as_frame=True``.
+        or patient outcomes, or of a ``"time-activity"`` dataset (imaging samples: compute the
+        doses first); the message says why and to use ``as_frame=True``.
 
     Notes
     -----
@@ -148,7 +156,7 @@ def load_dataset(name: str, *, as_frame: bool = False) -> DoseResponseData | pd.
         return frame
     if entry["mapping"] is None:
         raise DoseResponseError(
-            f"dataset {entry['name']!r} is a {entry['level']} and cannot be loaded as "
+            f"dataset {entry['name']!r} is a {entry['level']} dataset and cannot be loaded as "
             f"DoseResponseData: {entry['not_loadable_reason']}. Use "
             f"load_dataset({entry['name']!r}, as_frame=True) to get the table."
         )

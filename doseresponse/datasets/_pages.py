@@ -57,8 +57,10 @@ def render_dataset_page(entry: dict[str, Any], *, generator: str) -> str:
             "import load_dataset", ""]
     if entry["mapping"] is None:
         out += [f'frame = load_dataset("{name}", as_frame=True)', "```", ""]
+        what = "a reference table" if entry["level"] == "reference-table" else (
+            f"a {entry['level']} table")
         out += [
-            f"This is a reference table: `load_dataset(\"{name}\")` raises an error because "
+            f"This is {what}: `load_dataset(\"{name}\")` raises an error because "
             f"{entry['not_loadable_reason']}.",
             "",
         ]
@@ -142,7 +144,9 @@ def render_index(entries: Iterable[dict[str, Any]], *, generator: str, link_form
         "(transcribed from the cited source), **classic** (quantal datasets with published fits "
         "used to validate dose-response software), **simulated** (generated with known truth by "
         "`doseresponse.simulate`). Level `reference-table` datasets are study-level results "
-        "(thresholds, fitted D50, odds ratios) that load only with `as_frame=True`.",
+        "(thresholds, fitted D50, odds ratios) that load only with `as_frame=True`; level "
+        "`time-activity` datasets are imaging samples (region, cycle, time, activity) from which "
+        "each patient's dose is computed first, and also load only with `as_frame=True`.",
         "",
         "| dataset | kind | level | rows | outcome | dose metric (unit) | source |",
         "|---|---|---|---|---|---|---|",
