@@ -112,9 +112,6 @@ _EXTERNAL = {
     "py:obj": ["True", "False"],
 }
 nitpick_ignore = [(role, name) for role, names in _EXTERNAL.items() for name in names]
-# doseresponse/demo.py (rewritten on another branch) refers to its module constant, which is not
-# in its __all__; drop this line once the constant is public or the reference is a literal
-nitpick_ignore += [("py:data", "TUMOUR_ALPHA_ASSUMED")]
 # numpydoc links types with :obj:, so each external name is ignored under that role as well
 nitpick_ignore += [("py:obj", name) for name in _EXTERNAL["py:class"] + _EXTERNAL["py:func"]]
 

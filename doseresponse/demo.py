@@ -100,7 +100,16 @@ class DemoResult:
 
 
 def load_example_patient() -> tuple[pd.DataFrame, dict]:
-    """Time-activity samples (tidy frame) and metadata of the shipped example patient."""
+    """Time-activity samples (tidy frame) and metadata of the shipped example patient.
+
+    Returns
+    -------
+    samples : pandas.DataFrame
+        One row per (cycle, region, time) sample: activity in MBq at time in h.
+    meta : dict
+        The patient's metadata (administered activities, masses, nuclide, provenance), as in
+        ``doseresponse/examples/lu177_dotatate_patient.json``.
+    """
     folder = resources.files("doseresponse") / "examples"
     with (folder / f"{EXAMPLE_STEM}.csv").open("r") as handle:
         samples = pd.read_csv(handle)
@@ -143,8 +152,15 @@ def tumour_voxel_summary(
     :math:`w_v` log-normal with mean 1 and CV 30 % (seeded). Voxel BED is then
     :math:`\mathrm{BED}_v = w_v \sum_c D_c + w_v^2 \sum_c G_c D_c^2/(\alpha/\beta)`.
 
-    When the tissue preset has no single α, :data:`TUMOUR_ALPHA_ASSUMED` is used (stated in the
+    When the tissue preset has no single α, ``TUMOUR_ALPHA_ASSUMED`` is used (stated in the
     report).
+
+    Parameters
+    ----------
+    dosimetry : doseresponse.radiobiology.MultiCycleDosimetry
+        The patient's multi-cycle dosimetry (per-cycle mean doses and G factors of ``region``).
+    region : str, default "tumour"
+        The lesion's region name in ``dosimetry``.
 
     Returns
     -------

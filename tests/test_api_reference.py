@@ -262,28 +262,10 @@ def _canonical_callables():
             yield entry.target, getattr(importlib.import_module(entry.module), entry.name), entry
 
 
-# doseresponse/demo.py is rewritten on another branch (issue 10, the demo); its docstrings are
-# completed there. Each gap listed here must still exist (test below), so the list only shrinks.
-KNOWN_GAPS = {
-    "doseresponse.demo.DemoResult: constructor arguments not described: "
-    "['dosimetry', 'tumour', 'files']",
-    "doseresponse.demo.load_example_patient: no Returns section",
-    "doseresponse.demo.run_demo: no Returns section",
-    "doseresponse.demo.tumour_voxel_summary: no Parameters section (for dosimetry, region)",
-}
-
-
 def _problems(target, value, entry) -> list[str]:
     if entry.kind == "function":
         return _problems_of_function(target, value, bound=False)
     return _problems_of_class(target, value)
-
-
-def test_known_docstring_gaps_still_exist():
-    found = {p for target, value, entry in _canonical_callables()
-             for p in _problems(target, value, entry)}
-    fixed = KNOWN_GAPS - found
-    assert not fixed, f"fixed; remove from KNOWN_GAPS in this file: {sorted(fixed)}"
 
 
 @pytest.mark.parametrize(
@@ -292,7 +274,7 @@ def test_known_docstring_gaps_still_exist():
     ids=[target for target, _, _ in _canonical_callables()],
 )
 def test_public_callable_has_a_numpydoc_docstring(target, value, entry):
-    problems = [p for p in _problems(target, value, entry) if p not in KNOWN_GAPS]
+    problems = _problems(target, value, entry)
     assert not problems, "\n".join(problems)
 
 
