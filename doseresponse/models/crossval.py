@@ -9,10 +9,10 @@ model averaging:
 
 :func:`kfold`
     the likelihood rows (patients, and dose bins of published tables) are split into *k* folds,
-    stratified by study and outcome (each fold gets about the same share of every study's
-    events and non-events; seeded). Each fold is predicted by the model refitted on the other
-    folds, with the row's own study effect (the study is in the training data); a row whose
-    study has no row left in the training folds is predicted as a new centre.
+    stratified by study (each fold gets about the same share of every study's rows; seeded;
+    not by outcome, see :func:`kfold_folds`). Each fold is predicted by the model refitted on
+    the other folds, with the row's own study effect (the study is in the training data); a
+    row whose study has no row left in the training folds is predicted as a new centre.
 :func:`leave_one_study_out`
     each study in turn is left out, the model is refitted on the others and the left-out study
     is predicted **as a new centre**: its rows jointly, with one new study effect
@@ -32,7 +32,7 @@ K-fold ELPD: :math:`\mathrm{elpd}_i = \log \frac1S \sum_s p(y_i \mid \theta^{(s)
 with :math:`\theta^{(s)}_{-f}` the draws of the fit without fold *f*;
 :math:`p_\mathrm{kfold} = \mathrm{lppd} - \mathrm{elpd}` with lppd of the full fit; SE as for
 LOO (Vehtari A, Gelman A, Gabry J 2017 Stat Comput 27:1413, section 2.3 and eq. 22;
-stratified folds: their section 4.5 and the ``loo`` R package's ``kfold_split_stratified``).
+balanced folds as the ``loo`` R package's ``kfold_split_stratified``, here over studies).
 Leave-one-group-out for hierarchical models, predicting the left-out group through the
 population distribution of group effects: the same paper, and Vehtari's cross-validation FAQ
 (https://users.aalto.fi/~ave/CV-FAQ.html); the integral over the new study effect uses the
@@ -69,7 +69,7 @@ _DEFAULT_TUNE = 1000
 def kfold_folds(
     data: DoseResponseData, k: int = DEFAULT_K, *, random_seed: int = _DEFAULT_SEED
 ) -> np.ndarray:
-    """Seeded fold of every likelihood row, stratified by study and outcome.
+    """Seeded fold of every likelihood row, stratified by study.
 
     Parameters
     ----------
@@ -89,10 +89,15 @@ def kfold_folds(
 
     Notes
     -----
-    Strata are (study, outcome) for patient rows and study for aggregate rows. The rows of each
+    Strata are the study's patient rows and the study's aggregate rows. The rows of each
     stratum are shuffled and dealt to the folds in turn, continuing where the previous stratum
     stopped, so fold sizes differ by at most one and each fold has about ``1/k`` of every
-    stratum.
+    study. The folds do not depend on the outcomes: stratifying on the outcome as well keeps
+    every training set's event rate equal to the data's, which removes the (correct) penalty a
+    held-out event pays for lowering the training event rate. Measured on a 60-patient,
+    3-study cohort (mean of 3 fold seeds): PSIS-LOO −30.29 nats; 10-fold stratified by study
+    and outcome −29.13 (optimistic); by study only (these folds) −30.33; unstratified random
+    folds −31.02.
     """
     if not isinstance(data, DoseResponseData):
         raise DoseResponseError(f"data must be a DoseResponseData; got {type(data).__name__}.")
@@ -103,8 +108,7 @@ def kfold_folds(
         )
     _check_seed(random_seed)
     rng = np.random.default_rng(random_seed)
-    strata = [f"ipd|{s}|{int(y)}" for s, y in zip(data.ipd["study"], data.ipd["outcome"],
-                                                     strict=True)] if data.n_ipd else []
+    strata = [f"ipd|{s}" for s in data.ipd["study"]] if data.n_ipd else []
     strata += [f"agg|{s}" for s in data.aggregate["study"]] if data.n_aggregate_rows else []
     strata = np.asarray(strata, dtype=object)
     folds = np.empty(n_rows, dtype=np.int64)
