@@ -422,7 +422,14 @@ def _subset(
         _check_aligned(frame["dose"].to_numpy()[rows], table["dose"].to_numpy()[order])
         keep[rows] = np.asarray(mask, dtype=bool)[order]
         origin[rows] = order
-    part = frame[keep]
+    part = frame[keep].copy()
+    # a missing covariate of an aggregate row is imputed by the covariate's mean over the rows
+    # (models.design.model_inputs); use the full data's mean so that a subset is not imputed
+    # differently (or, with no rows left to average, not at all)
+    agg_rows = (part["row_kind"] == "aggregate").to_numpy()
+    for name in (*data.covariates, *data.study_covariates):
+        if agg_rows.any() and part.loc[agg_rows, name].isna().any():
+            part.loc[agg_rows, name] = part.loc[agg_rows, name].fillna(float(frame[name].mean()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small-study notes about a fold are not the user's data
         sub = type(data).from_frame(part, **data._mapping_for(part))

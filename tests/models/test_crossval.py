@@ -12,6 +12,7 @@ import doseresponse as dr
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models import checks, crossval
 from doseresponse.models.curves import log_pair
+from doseresponse.models.design import model_inputs
 from tests.test_checks import fake_fit, mixed_data  # noqa: F401 - the fixture is used
 
 
@@ -40,7 +41,7 @@ def test_folds_are_seeded_balanced_and_stratified_by_study(mixed_data):  # noqa:
         crossval.kfold_folds(mixed_data, n + 1)
 
 
-def test_subset_keeps_track_of_rows(mixed_data):  # noqa: F811
+def test_subset_keeps_track_of_rows_and_imputation(mixed_data):  # noqa: F811
     rng = np.random.default_rng(3)
     ipd_keep = rng.random(mixed_data.n_ipd) < 0.5
     agg_keep = np.array([True, False, True])
@@ -49,6 +50,12 @@ def test_subset_keeps_track_of_rows(mixed_data):  # noqa: F811
     assert sorted(agg_index) == [0, 2]
     np.testing.assert_array_equal(sub.ipd["outcome"].to_numpy(),
                                   mixed_data.ipd["outcome"].to_numpy()[ipd_index])
+    # a held-out bin with a missing covariate keeps the full data's imputation
+    only_bin, _, agg_index = crossval._subset(mixed_data, np.zeros(mixed_data.n_ipd, bool),
+                                              np.array([False, True, False]))
+    assert list(agg_index) == [1]
+    full = model_inputs(fake_fit(mixed_data).spec, mixed_data).agg_x[1]
+    np.testing.assert_allclose(only_bin.aggregate["htn"].to_numpy(), full, rtol=1e-12)
 
 
 def test_named_study_density_is_the_fits_own_log_likelihood(mixed_data):  # noqa: F811
