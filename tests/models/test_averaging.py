@@ -156,3 +156,20 @@ def test_compare_says_when_models_cannot_be_told_apart(mixed_data):  # noqa: F81
     assert far_table.loc["bad", "verdict"] == "worse"
     assert "predicts clearly better" in checks.compare_verdict(far_table)
     assert far_table.loc["bad", "elpd_diff"] > 2 * far_table.loc["bad", "dse"]
+
+
+def test_plot_curve_draws_the_average_and_each_fit(pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    avg = ModelAverage(pair, {"logistic": 0.4, "loglogistic": 0.6}, method="given",
+                       n_draws=400)
+    ax = avg.plot_curve("new_study", dose_grid=np.linspace(0.0, 80.0, 30))
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["averaged predictive risk", "logistic (weight 0.40)",
+                      "loglogistic (weight 0.60)"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(),
+                               avg.curve(np.linspace(0.0, 80.0, 30), "new_study").mean)
+    plt.close(ax.figure)
