@@ -380,10 +380,10 @@ class ModelAverage:
         p = float(check_probability(p, "p"))
         ci_prob = check_ci_prob(ci_prob)
         self._check_covariates(covariates)
-        results = {
+        results = {  # every fit with weight: the predictive dose is bracketed by all of them
             name: fit.dose_at(p, which, _covariates_for(fit, covariates), ci_prob, random_seed,
                               new_study=new_study)
-            for name, fit in self._active()
+            for name, fit in self.fits.items() if self.weights[name] > 0
         }
         draws = np.concatenate(
             [np.asarray(results[name].draws)[self._indices[name]] for name, _ in self._active()]
@@ -397,8 +397,7 @@ class ModelAverage:
             covariates=dict(covariates or {}), n_at_zero=int(np.sum(draws == 0.0)),
             method=f"equal-tailed quantiles of the {self.method} mixture of posteriors",
             predictive=self._predictive_dose(
-                p, [results[name].predictive for name, _ in self._active()], which, covariates,
-                random_seed,
+                p, [r.predictive for r in results.values()], which, covariates, random_seed
             ),
             new_study_view=new_study if which == "new_study" else "",
         )
