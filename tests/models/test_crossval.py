@@ -70,15 +70,15 @@ def test_new_centre_density_matches_monte_carlo(mixed_data):  # noqa: F811
     fit = fake_fit(mixed_data, "log-logistic")
     held = mixed_data.select_studies(["B"])
     ll_nodes, log_w = crossval._new_study_log_lik(fit, held)
-    joint = special.logsumexp(ll_nodes.sum(axis=2) + log_w, axis=1)[:40]  # first 40 draws
+    joint = special.logsumexp(ll_nodes.sum(axis=2) + log_w, axis=1)[:20]  # first 20 draws
     post = fit.posterior
-    d50 = post["d50"].values.ravel()[:40]
-    slope = post["gamma50"].values.ravel()[:40]
-    tau = post["tau"].values.ravel()[:40]
-    factor = post["factor"].values.reshape(-1)[:40]
+    d50 = post["d50"].values.ravel()[:20]
+    slope = post["gamma50"].values.ravel()[:20]
+    tau = post["tau"].values.ravel()[:20]
+    factor = post["factor"].values.reshape(-1)[:20]
     ipd = held.ipd
     dose, y, htn = (ipd[c].to_numpy(dtype=float) for c in ("dose", "outcome", "htn"))
-    u = np.random.default_rng(11).standard_normal((d50.size, 20000))
+    u = np.random.default_rng(11).standard_normal((d50.size, 10000))
     d50_rows = (d50[:, None] * np.exp(tau[:, None] * u))[..., None] * factor[:, None, None] ** htn
     log_p, log_q = log_pair("log-logistic", dose, d50_rows, slope[:, None, None])
     loglik = np.where(y == 1, log_p, log_q).sum(axis=-1)
