@@ -272,6 +272,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.fits) < 2:
         raise UsageError("compare needs at least two fit files, e.g. compare A.nc B.nc.")
+    out = None
+    if args.average is not None:
+        if args.output is None:
+            raise UsageError("--average needs -o DIR, the folder to save the model average in.")
+        out = Path(args.output)
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(
+                f"-o {args.output} already exists; pass --overwrite to replace it, or choose "
+                "another name."
+            )
+    elif args.output is not None:
+        raise UsageError("-o is only used with --average (it saves the model average).")
     fits: dict[str, Any] = {}
     for path in args.fits:
         name = Path(path).stem
@@ -279,13 +291,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         while name in fits:
             name, number = f"{Path(path).stem}#{number}", number + 1
         fits[name] = _load_fit(path)
-    table = dr.compare(fits, ic=args.ic)
+    options = {"k": args.k} if args.ic in ("kfold", "auto") else {}
+    table = dr.compare(fits, ic=args.ic, **options)
+    average = None
+    if args.average is not None:
+        average = dr.ModelAverage(
+            fits, {n: float(table.loc[n, "weight" if args.average == "stacking"
+                                     else "pseudo_bma_weight"]) for n in fits},
+            method=args.average, ic=str(table.attrs["ic"]), comparison=table,
+        )
+        average.save(out, overwrite=args.overwrite)
     if args.json:
         _print_json(_records(table.reset_index(names="name")))
         return EXIT_OK
-    print(f"fits ranked by {args.ic.upper()} expected log predictive density (elpd, nats; "
-          "best first). A difference below about two dse does not favour either fit.")
-    print(table.to_string(float_format="{:.4g}".format))
+    print(f"fits ranked by {table.attrs['ic'].upper()} expected log predictive density (elpd, "
+          "nats; best first); weight = stacking, pseudo_bma_weight = pseudo-BMA+.")
+    print(table.to_string(float_format="{:.4g}".format,
+                          formatters={"weight": "{:.2f}".format,
+                                      "pseudo_bma_weight": "{:.2f}".format}))
+    print()
+    print(table.attrs["verdict"])
+    if average is not None:
+        print(f"\nmodel average ({args.average} weights) saved to {out}")
     return EXIT_OK
 
 
@@ -617,14 +644,26 @@ def _add_summary(sub, common) -> None:
 def _add_compare(sub, common) -> None:
     p = _command(
         sub, common, "compare", "rank fits of the same data by expected predictive accuracy",
-        ["doseresponse compare logistic.nc log-logistic.nc"], _cmd_compare,
+        ["doseresponse compare logistic.nc log-logistic.nc",
+         "doseresponse compare a.nc b.nc --ic kfold --k 10",
+         "doseresponse compare a.nc b.nc --average stacking -o average"], _cmd_compare,
         description="Rank two or more fits of the same data by expected log predictive "
-        "density (PSIS-LOO or WAIC), best first, with stacking weights. Fits are named by "
-        "their file names.",
+        "density (PSIS-LOO, WAIC, K-fold or leave-one-study-out), best first, with stacking "
+        "and pseudo-BMA+ weights, and say in words which fits the data cannot tell apart. "
+        "Fits are named by their file names. --average saves the model average (mixture of "
+        "the fits' posteriors) to a folder.",
     )
     p.add_argument("fits", nargs="+", metavar="FIT.nc", help="two or more fit files")
-    p.add_argument("--ic", choices=("loo", "waic"), default="loo",
-                   help="information criterion (default: loo)")
+    p.add_argument("--ic", choices=("loo", "waic", "kfold", "loso", "auto"), default="loo",
+                   help="criterion (default: loo; kfold and loso refit every model; auto: "
+                   "K-fold where PSIS-LOO is unreliable)")
+    p.add_argument("--k", type=int, default=10, help="folds of --ic kfold/auto (default: 10)")
+    p.add_argument("--average", choices=("stacking", "pseudo-bma+"), default=None,
+                   help="save the model average with these weights (needs -o)")
+    p.add_argument("-o", "--output", metavar="DIR", default=None,
+                   help="folder for the model average (with --average)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing model average folder")
 
 
 def _add_plot(sub, common) -> None:

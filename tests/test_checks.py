@@ -298,9 +298,11 @@ def test_compare_ranks_fits_and_names_them(real_fits):
         by_name = checks.compare(real_fits, ic="waic")
     assert set(table.index) == {"logistic/partial", "log-logistic/partial"}
     assert list(table.columns) == [
-        "rank", "elpd", "p", "elpd_diff", "se", "dse", "weight", "warning", "curve", "pooling"
+        "rank", "elpd", "p", "elpd_diff", "se", "dse", "weight", "pseudo_bma_weight", "verdict",
+        "warning", "curve", "pooling",
     ]
-    assert table.attrs == {"ic": "loo", "scale": "log"}
+    assert {k: table.attrs[k] for k in ("ic", "scale")} == {"ic": "loo", "scale": "log"}
+    assert table.attrs["verdict"].startswith("Best by LOO")
     assert set(table["curve"]) == {"logistic", "log-logistic"}
     assert (table["pooling"] == "partial").all()
     assert list(table["rank"]) == [0, 1]

@@ -20,6 +20,10 @@ Modules, in dependency order (each imports only modules above it; enforced by
 ``checks``             pointwise log-likelihood, PPC, LOO/WAIC, compare — depends on ``results``
 ``plotting``           figures — depends on ``results``
 ``io``                 save/load NetCDF — depends on ``results``
+``model_weights``      stacking and pseudo-BMA(+) weights from pointwise ELPDs (numpy/scipy)
+``crossval``           K-fold and leave-one-study-out by refitting — depends on ``checks``
+``averaging``          ``ModelAverage``: mixture of fits' posteriors — depends on ``checks``
+``averaging_io``       saved averages: fit files + JSON manifest — depends on ``io``
 ``prior_predictive``   curves drawn from the priors alone
 ``model``              ``NTCPModel`` / ``TCPModel``: spec → density → sampling → ``FittedModel``
 ``hierarchical``       the PyMC graph: the independent autodiff oracle, ``model.build()``

@@ -33,21 +33,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import optimize, special
+from scipy import special
 
 from doseresponse import _arviz_compat
 from doseresponse._stats import check_ci_prob, check_n_bins, quantile_bins
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.models.curves import log_pair
 from doseresponse.models.design import model_inputs
+from doseresponse.models.model_weights import pseudo_bma_weights, stacking_weights
 from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.models.results import FittedModel
 
 __all__ = [
+    "IC_CHOICES",
     "PARETO_K_MAX",
+    "SMALL_ELPD_DIFF",
     "WAIC_VAR_MAX",
     "ELPDResult",
     "compare",
+    "compare_verdict",
     "log_likelihood",
     "loo",
     "posterior_predictive",
@@ -76,15 +80,16 @@ _ARVIZ_K_WARNING = "Estimated shape parameter of Pareto"
 
 @dataclass(frozen=True)
 class ELPDResult:
-    r"""Expected log pointwise predictive density of a fit (PSIS-LOO or WAIC).
+    r"""Expected log pointwise predictive density of a fit (PSIS-LOO, WAIC or cross-validation).
 
     The same fields on every ArviZ version; the ArviZ object a LOO came from is kept as
     ``arviz``.
 
     Attributes
     ----------
-    kind : {"loo", "waic"}
-        Criterion.
+    kind : {"loo", "waic", "kfold", "loso"}
+        Criterion (``"kfold"``: K-fold cross-validation by patient; ``"loso"``:
+        leave-one-study-out, one observation per study; :mod:`doseresponse.models.crossval`).
     elpd : float
         Estimated ELPD, in nats (log scale: higher is better).
     se : float
@@ -96,10 +101,12 @@ class ELPDResult:
         Posterior draws used (chains × draws).
     warning : bool
         True when the estimate is flagged unreliable: some row has Pareto k >
-        :data:`PARETO_K_MAX` (LOO, harmless rows excepted, see :func:`loo`), or a row's
-        log-density variance exceeds :data:`WAIC_VAR_MAX` (WAIC).
+        :data:`PARETO_K_MAX` (LOO, harmless rows excepted, see :func:`loo`), a row's
+        log-density variance exceeds :data:`WAIC_VAR_MAX` (WAIC), or a refit reported
+        divergent transitions (K-fold, leave-one-study-out).
     observations : tuple of str
-        Row ids ``"ipd:<i>"`` (patient rows) then ``"agg:<j>"`` (aggregate rows).
+        Row ids ``"ipd:<i>"`` (patient rows) then ``"agg:<j>"`` (aggregate rows);
+        ``"study:<label>"`` for leave-one-study-out.
     labels : tuple of str
         Human-readable row descriptions (study, patient or dose bin).
     elpd_i : numpy.ndarray or None
@@ -469,7 +476,8 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
         warnings.warn(
             f"PSIS-LOO is unreliable for {bad.size} row(s) with Pareto k > {PARETO_K_MAX}: "
             f"{shown}{more}. These rows are highly influential; check them for data errors, "
-            "refit leaving them out (exact LOO) or use K-fold cross-validation.",
+            "refit leaving them out (exact LOO) or use K-fold cross-validation "
+            "(doseresponse.kfold(fit), or compare(..., ic='kfold')).",
             UserWarning,
             stacklevel=2,
         )
@@ -530,8 +538,25 @@ def waic(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     )
 
 
+IC_CHOICES = ("loo", "waic", "kfold", "loso", "auto")
+"""Criteria :func:`compare` ranks by (``"auto"``: LOO, or K-fold where LOO is unreliable)."""
+SMALL_ELPD_DIFF = 4.0
+"""ELPD difference (nats) below which two models' predictive accuracy is not told apart."""
+_VERDICTS = {
+    "best": "best",
+    "indistinguishable": "cannot be told apart from the best",
+    "uncertain": "worse, but by less than two standard errors",
+    "worse": "worse",
+}
+
+
 def compare(
-    fits: Mapping[str, FittedModel] | Sequence[FittedModel], *, ic: str = "loo"
+    fits: Mapping[str, FittedModel] | Sequence[FittedModel],
+    *,
+    ic: str = "loo",
+    k: int = 10,
+    random_seed: int = _DEFAULT_SEED,
+    **refit: Any,
 ) -> pd.DataFrame:
     r"""Rank fits of the same data by expected log predictive density.
 
@@ -540,8 +565,18 @@ def compare(
     fits : mapping or sequence of FittedModel
         ``{name: fit}``, or a sequence named ``"<curve>/<pooling>"`` (e.g.
         ``"logistic/partial"``; repeated names get ``#2``, ``#3``, ...).
-    ic : {"loo", "waic"}
-        Information criterion.
+    ic : {"loo", "waic", "kfold", "loso", "auto"}
+        Criterion: PSIS-LOO, WAIC, K-fold cross-validation by patient
+        (:func:`doseresponse.models.crossval.kfold`), leave-one-study-out (each study
+        predicted as a new centre), or ``"auto"``: PSIS-LOO unless it is unreliable for some
+        fit (Pareto k > 0.7), then K-fold for every fit, with a warning saying so.
+    k : int
+        Folds of ``ic="kfold"`` / ``"auto"``.
+    random_seed : int
+        Seed of the folds and refits (the same folds for every fit) and of the Bayesian
+        bootstrap of the pseudo-BMA+ weights.
+    **refit
+        ``draws=``, ``tune=``, ``chains=`` of the refits of K-fold / leave-one-study-out.
 
     Returns
     -------
@@ -549,8 +584,11 @@ def compare(
         One row per fit, best first (index: the names). Columns ``rank`` (0 = best), ``elpd``
         (nats), ``p`` (effective number of parameters), ``elpd_diff`` (best minus this, >= 0),
         ``se``, ``dse`` (SE of the difference, 0 for the best), ``weight`` (stacking weight),
-        ``warning`` (the criterion flagged the fit unreliable), ``curve``, ``pooling``.
-        ``attrs``: ``ic`` and ``scale="log"``. The same columns on every ArviZ version.
+        ``pseudo_bma_weight`` (pseudo-BMA+ weight), ``verdict`` (``"best"``,
+        ``"indistinguishable"``, ``"uncertain"`` or ``"worse"``, see Notes), ``warning`` (the
+        criterion flagged the fit unreliable), ``curve``, ``pooling``. ``attrs``: ``ic`` (the
+        criterion used), ``scale="log"`` and ``verdict`` (the comparison in words, also
+        :func:`compare_verdict`). The same columns on every ArviZ version.
 
     Raises
     ------
@@ -560,17 +598,30 @@ def compare(
         The fits were not fitted to the same data (ELPDs of different data are not
         comparable).
 
+    Warns
+    -----
+    UserWarning
+        With ``ic="auto"``, when K-fold replaces an unreliable PSIS-LOO.
+
     Notes
     -----
     :math:`\mathrm{dse} = \sqrt{n}\,\mathrm{sd}(\mathrm{elpd}_{i,\mathrm{best}} -
-    \mathrm{elpd}_{i})` (``ddof=1``). A difference smaller than about two of its standard errors
-    does not favour either model (Vehtari, Gelman & Gabry 2017 Stat Comput 27:1413; Sivula T,
-    Magnusson M, Matamoros AA, Vehtari A 2020 arXiv:2008.10296). Stacking weights maximise
-    :math:`\sum_i \log \sum_k w_k e^{\mathrm{elpd}_{ik}}` over the simplex (Yao Y, Vehtari A,
-    Simpson D, Gelman A 2018 Bayesian Anal 13:917), as :func:`arviz.compare` does.
+    \mathrm{elpd}_{i})` (``ddof=1``). The verdict follows Vehtari's cross-validation FAQ
+    (https://users.aalto.fi/~ave/CV-FAQ.html, "How to interpret in Standard error (SE) of elpd
+    difference") and Sivula T, Magnusson M, Matamoros AA, Vehtari A (2022) "Uncertainty in
+    Bayesian leave-one-out cross-validation based model comparison" arXiv:2008.10296: a
+    difference below :data:`SMALL_ELPD_DIFF` = 4 nats is small — the data cannot tell the
+    models apart, whatever its SE (the SE is unreliable there) — ``"indistinguishable"``; a
+    larger difference below two of its standard errors is ``"uncertain"``; otherwise
+    ``"worse"``. Stacking weights maximise :math:`\sum_i \log \sum_k w_k e^{\mathrm{elpd}_{ik}}`
+    (Yao Y, Vehtari A, Simpson D, Gelman A 2018 Bayesian Anal 13:917): they choose the best
+    *combination* and may put all weight on one of several models that predict alike, so they
+    are not evidence for a model; pseudo-BMA+ weights (same paper, Bayesian bootstrap) carry
+    the uncertainty of the ELPDs and stay comparable for indistinguishable models
+    (:mod:`doseresponse.models.model_weights`).
     """
-    if ic not in ("loo", "waic"):
-        raise DoseResponseError(f"ic must be 'loo' or 'waic'; got {ic!r}.")
+    if ic not in IC_CHOICES:
+        raise DoseResponseError(f"ic must be one of {', '.join(IC_CHOICES)}; got {ic!r}.")
     named = _named_fits(fits)
     names = list(named)
     first = named[names[0]]
@@ -581,32 +632,136 @@ def compare(
                 "can only compare models of the same observations. Refit both on one "
                 "DoseResponseData."
             )
-    criterion = loo if ic == "loo" else waic
-    results = {name: criterion(fit, pointwise=True) for name, fit in named.items()}
+    results, ic = _criteria(named, ic, k, random_seed, refit)
     order = sorted(names, key=lambda name: -results[name].elpd)  # stable: ties keep input order
     best = results[order[0]]
     pointwise = np.stack([results[name].elpd_i for name in order], axis=1)
     n_rows = pointwise.shape[0]
     diffs = best.elpd_i[:, None] - pointwise
-    dse = np.sqrt(n_rows) * np.std(diffs, axis=0, ddof=1)
+    dse = np.sqrt(n_rows) * np.std(diffs, axis=0, ddof=1) if n_rows > 1 else np.full(
+        len(order), math.nan
+    )
     dse[0] = 0.0
+    elpd_diff = np.array([best.elpd - results[name].elpd for name in order])
     table = pd.DataFrame(
         {
             "rank": np.arange(len(order)),
             "elpd": [results[name].elpd for name in order],
             "p": [results[name].p for name in order],
-            "elpd_diff": [best.elpd - results[name].elpd for name in order],
+            "elpd_diff": elpd_diff,
             "se": [results[name].se for name in order],
             "dse": dse,
-            "weight": _stacking_weights(pointwise),
+            "weight": stacking_weights(pointwise),
+            "pseudo_bma_weight": pseudo_bma_weights(pointwise, random_seed=random_seed),
+            "verdict": [_verdict(d, s) for d, s in zip(elpd_diff, dse, strict=True)],
             "warning": [results[name].warning for name in order],
             "curve": [named[name].spec.curve for name in order],
             "pooling": [named[name].spec.pooling for name in order],
         },
         index=pd.Index(order, name="model"),
     )
+    table.iloc[0, table.columns.get_loc("verdict")] = "best"
     table.attrs.update({"ic": ic, "scale": "log"})
+    table.attrs["verdict"] = compare_verdict(table)
     return table
+
+
+def compare_verdict(table: pd.DataFrame) -> str:
+    """The outcome of :func:`compare` in words: which models the data can tell apart.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table returned by :func:`compare`.
+
+    Returns
+    -------
+    str
+        One sentence per model after the best, then what the weights mean (see the Notes of
+        :func:`compare`).
+    """
+    needed = {"elpd_diff", "dse", "weight", "pseudo_bma_weight", "verdict", "warning"}
+    if not isinstance(table, pd.DataFrame) or not needed <= set(table.columns):
+        raise DoseResponseError("table must be a DataFrame returned by compare().")
+    ic = str(table.attrs.get("ic", "loo")).upper()
+    names = list(table.index)
+    lines = [f"Best by {ic}: {names[0]}."]
+    for name in names[1:]:
+        row = table.loc[name]
+        diff = f"elpd difference {row['elpd_diff']:.2f} ± {row['dse']:.2f} (SE) nats"
+        if row["verdict"] == "indistinguishable":
+            lines.append(
+                f"{name}: {diff} — smaller than {SMALL_ELPD_DIFF:g}: the data cannot tell it "
+                "apart from the best."
+            )
+        elif row["verdict"] == "uncertain":
+            lines.append(
+                f"{name}: {diff} — less than two standard errors: the data do not clearly "
+                "favour the best."
+            )
+        else:
+            lines.append(f"{name}: {diff} — the best predicts clearly better.")
+    if (table["verdict"] == "indistinguishable").any():
+        lines.append(
+            "Stacking weights choose the best combination and may give all weight to one of "
+            "models that predict alike: they are not evidence against the others. Pseudo-BMA+ "
+            "weights: " + ", ".join(
+                f"{n} {w:.2f}" for n, w in zip(names, table["pseudo_bma_weight"], strict=True)
+            ) + ". Prefer averaging these models (average_models) to choosing one."
+        )
+    flagged = [str(n) for n, bad in zip(names, table["warning"], strict=True) if bad]
+    if flagged:
+        lines.append(
+            f"{ic} is flagged unreliable for {', '.join(flagged)}"
+            + ("; use compare(..., ic='kfold') (K-fold cross-validation)." if ic == "LOO"
+               else ".")
+        )
+    return "\n".join(lines)
+
+
+def _verdict(diff: float, dse: float) -> str:
+    if diff < SMALL_ELPD_DIFF:
+        return "indistinguishable"
+    if not math.isfinite(dse) or diff < 2.0 * dse:
+        return "uncertain"
+    return "worse"
+
+
+def _criteria(
+    named: Mapping[str, FittedModel], ic: str, k: int, random_seed: int, refit: Mapping
+) -> tuple[dict[str, ELPDResult], str]:
+    """The ELPD of every fit under ``ic`` (``"auto"`` resolved), and the criterion used."""
+    if refit and ic not in ("kfold", "loso", "auto"):
+        raise DoseResponseError(
+            f"{', '.join(refit)} only apply to ic='kfold', 'loso' or 'auto' (refits)."
+        )
+    if ic in ("loo", "waic", "auto"):
+        criterion = waic if ic == "waic" else loo
+        with warnings.catch_warnings():
+            if ic == "auto":
+                warnings.filterwarnings("ignore", message="PSIS-LOO is unreliable")
+            results = {name: criterion(fit, pointwise=True) for name, fit in named.items()}
+        flagged = [name for name, r in results.items() if r.warning]
+        if ic != "auto" or not flagged:
+            return results, "loo" if ic == "auto" else ic
+        warnings.warn(
+            f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {', '.join(flagged)}; "
+            f"comparing every fit by {k}-fold cross-validation instead (each model refitted "
+            f"{k} times, seeded).",
+            UserWarning,
+            stacklevel=3,
+        )
+        ic = "kfold"
+    from doseresponse.models.crossval import kfold, leave_one_study_out
+
+    if ic == "kfold":
+        return {
+            name: kfold(fit, k=k, random_seed=random_seed, **refit) for name, fit in named.items()
+        }, ic
+    return {
+        name: leave_one_study_out(fit, random_seed=random_seed, **refit)
+        for name, fit in named.items()
+    }, ic
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -789,34 +944,6 @@ def _elpd_result(
         pareto_k=pareto_k if pointwise else None,
         arviz=arviz,
     )
-
-
-def _stacking_weights(elpd_i: np.ndarray) -> np.ndarray:
-    r"""Stacking weights of models (columns) from per-row LOO densities ``(n_rows, n_models)``.
-
-    Maximises :math:`\sum_i \log \sum_k w_k e^{\mathrm{elpd}_{ik}}` on the simplex (Yao et
-    al. 2018 Bayesian Anal 13:917). Each row is shifted by its maximum first (it changes the
-    objective by a constant), so far-tail rows do not underflow.
-    """
-    n_models = elpd_i.shape[1]
-    dens = np.exp(elpd_i - elpd_i.max(axis=1, keepdims=True))
-
-    def neg_log_score(w):
-        return -np.sum(np.log(dens @ w))
-
-    def gradient(w):
-        return -np.sum(dens / (dens @ w)[:, None], axis=0)
-
-    result = optimize.minimize(
-        neg_log_score,
-        np.full(n_models, 1.0 / n_models),
-        jac=gradient,
-        bounds=optimize.Bounds(np.zeros(n_models), np.ones(n_models)),
-        constraints=optimize.LinearConstraint(np.ones(n_models), lb=1.0, ub=1.0),
-        method="SLSQP",
-    )
-    weights = np.clip(result.x, 0.0, None)
-    return weights / weights.sum()
 
 
 def _named_fits(fits) -> dict[str, FittedModel]:
