@@ -412,7 +412,7 @@ def summary_lines(results: dict) -> list[str]:
     Parameters
     ----------
     results : dict
-        :attr:`DemoResult.results` (or the saved ``results.json``).
+        ``DemoResult.results`` (or the saved ``results.json``).
 
     Returns
     -------

@@ -246,7 +246,14 @@ class ModelAverage:
         return frame
 
     def summary(self) -> str:
-        """Printable summary: the quantity averaged, the weights and what the comparison says."""
+        """Printable summary: the quantity averaged, the weights and what the comparison says.
+
+        Returns
+        -------
+        str
+            Several lines of plain text: the method and criterion, the data, the table of
+            :meth:`summary_frame` and the comparison's verdict in words.
+        """
         data = self.data
         lines = [
             f"{self.kind} model average ({self.method} weights"

@@ -85,7 +85,7 @@ def kfold_folds(
     numpy.ndarray
         Fold number (0 .. k-1) of each row: patient rows in the order of ``data.ipd``, then
         aggregate rows in the order of ``data.aggregate`` (the order of
-        :attr:`~doseresponse.models.checks.ELPDResult.observations`).
+        ``ELPDResult.observations``).
 
     Notes
     -----
