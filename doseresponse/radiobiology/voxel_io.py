@@ -157,7 +157,7 @@ class VoxelMap:
 
     @property
     def voxel_volume_ml(self) -> float:
-        """Volume of one voxel (mL = cm³): the absolute determinant of the affine's 3×3 part / 1000."""
+        """Volume of one voxel (mL = cm³): absolute determinant of the affine's 3×3 part / 1000."""
         return float(abs(np.linalg.det(self.affine[:3, :3])) / 1000.0)
 
     def with_values(self, values: ArrayLike, *, quantity: str, unit: str) -> VoxelMap:
