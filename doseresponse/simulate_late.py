@@ -251,21 +251,21 @@ def simulate_late_toxicity(
         else:
             times = t50 * np.exp(rng.standard_normal(n) / onset_shape)
         end = rng.uniform(lo, hi, n)
-        rows = []
-        for i in range(n):
-            count = int(end[i] // visit_interval) + 1
-            visits = visit_interval * np.arange(1, count + 1)
-            visits = visits + rng.uniform(-visit_jitter, visit_jitter, count)
-            visits = visits[visits <= end[i]]
-            if visits.size == 0:
-                visits = np.array([end[i]])
-            seen = ever[i] and times[i] <= visits[-1]
-            if seen:
-                j = int(np.searchsorted(visits, times[i]))
-                rows.append((1, visits[-1], visits[j], visits[j - 1] if j > 0 else 0.0))
-            else:
-                rows.append((0, visits[-1], np.nan, np.nan))
-        outcome, last, upper, lower = (np.array(c) for c in zip(*rows, strict=True))
+        count = int(hi // visit_interval) + 1
+        visits = visit_interval * np.arange(1, count + 1)[None, :] + rng.uniform(
+            -visit_jitter, visit_jitter, (n, count))
+        valid = visits <= end[:, None]
+        # a patient with no visit inside the follow-up is seen once, at its end
+        visits = np.where(valid.any(axis=1)[:, None], visits, end[:, None])
+        valid = valid | ~valid.any(axis=1)[:, None]
+        last = np.where(valid, visits, -np.inf).max(axis=1)
+        outcome = ever & (times <= last)
+        after = valid & (visits >= times[:, None])
+        first = np.argmax(after, axis=1)
+        rows_ = np.arange(n)
+        upper = np.where(outcome, visits[rows_, first], np.nan)
+        previous = np.where(first > 0, visits[rows_, np.maximum(first - 1, 0)], 0.0)
+        lower = np.where(outcome, previous, np.nan)
         part = pd.DataFrame({
             "study": label, "patient": [f"{label}-{i + 1}" for i in range(n)], "dose": dose,
             "outcome": outcome.astype(int), "follow_up": last, "event_time": upper,

@@ -11,9 +11,8 @@ Priors of the onset distribution (times in the data's ``time_unit``):
 =======================  ===========  ==========================================================
 key                      distribution default
 =======================  ===========  ==========================================================
-``onset_median``         log-normal   median = median of the observed event times (upper
-                                      bounds; the median follow-up when no event is observed),
-                                      95 % range median ×/÷ 10
+``onset_median``         log-normal   median = median time of every patient's last visit
+                                      (event or not), 95 % range median ×/÷ 10
 ``onset_shape``          log-normal   Weibull shape k (log-normal: 1/σ of ln T), median 1.5,
                                       95 % range 0.5–4.5
 ``onset_dose_slope``     normal       ψ in :math:`t_{50}(D) = t_{50}(D/D_{ref})^{\psi}`, mean 0,
@@ -206,7 +205,8 @@ def late_default_priors(
     event_times : numpy.ndarray
         Observed event times (upper bounds, ``time_unit``); may be empty.
     follow_up : numpy.ndarray
-        Follow-up of the patients without the event (``time_unit``).
+        Follow-up of the patients without the event (``time_unit``); with ``event_times``
+        the patients' last informative visits, whose median centres the onset prior.
     slope_name : {"gamma50", "m"}
         The curve family's slope parameter.
     covariates : tuple of str
@@ -236,11 +236,11 @@ def late_default_priors(
         raise UnknownNameError(
             f"{err} The onset priors are {', '.join(ONSET_PRIOR_KEYS)}."
         ) from None
-    times = np.asarray(event_times, dtype=np.float64)
+    # centred on the follow-up, not on the observed event times: with short follow-up the
+    # events seen so far are the early ones, and centring on them would favour short onsets
+    times = np.concatenate([np.asarray(follow_up, dtype=np.float64).ravel(),
+                            np.asarray(event_times, dtype=np.float64).ravel()])
     times = times[np.isfinite(times) & (times > 0)]
-    if times.size == 0:
-        times = np.asarray(follow_up, dtype=np.float64)
-        times = times[np.isfinite(times) & (times > 0)]
     if times.size == 0:
         raise DoseResponseError(
             "cannot centre the default onset prior: no positive event or follow-up time; give "
