@@ -56,7 +56,7 @@ from doseresponse.models.predictive import NEW_STUDY_VIEWS, DrawParameters, draw
 from doseresponse.models.result_types import DEFAULT_CI_PROB, CurveBand, DoseAt
 from doseresponse.models.results import ESS_MIN, RHAT_MAX
 
-__all__ = ["LateToxicityFit", "LateToxicityModel"]
+__all__ = ["LateToxicityAtHorizon", "LateToxicityFit", "LateToxicityModel"]
 
 _NEW_STUDY_SEED = 20240917
 _SAMPLERS = ("auto", "nutpie", "nutpie-python")
@@ -393,7 +393,8 @@ class LateToxicityFit:
     # ------------------------------------------------------------------ predictions
 
     def _parameters(self, which: str, covariates: Mapping[str, float] | None,
-                    new_study: str) -> tuple[DrawParameters, dict[str, float]]:
+                    new_study: str, random_seed: int = _NEW_STUDY_SEED,
+                    ) -> tuple[DrawParameters, dict[str, float]]:
         spec, studies = self.spec, list(self.data.studies)
         which = str(which)
         if new_study not in NEW_STUDY_VIEWS:
@@ -438,7 +439,7 @@ class LateToxicityFit:
         params = draw_parameters(
             spec.family, log_d50=log_d50, log_slope=log_slope, tau=tau,
             new_study=new_study if which == "new_study" else None, log_shift=shift,
-            rng=np.random.default_rng(_NEW_STUDY_SEED),
+            rng=np.random.default_rng(random_seed),
         )
         return params, values
 
@@ -486,6 +487,7 @@ class LateToxicityFit:
         covariates: Mapping[str, float] | None = None,
         *,
         new_study: str = "spread",
+        random_seed: int = _NEW_STUDY_SEED,
     ) -> np.ndarray:
         r"""Cumulative incidence by ``horizon`` per posterior draw, shape ``(n_draws, n_dose)``.
 
@@ -497,6 +499,8 @@ class LateToxicityFit:
             Time since treatment (time unit); None: the eventual probability π(D).
         which, covariates, new_study
             As in :meth:`curve`.
+        random_seed : int
+            Seed of the new-centre effects of ``new_study="spread"`` (fixed by default).
 
         Returns
         -------
@@ -504,7 +508,7 @@ class LateToxicityFit:
             :math:`\pi(D)F(h \mid D)` per draw; its mean over draws is the predictive risk.
         """
         dose = self._doses(dose)
-        params, _ = self._parameters(which, covariates, new_study)
+        params, _ = self._parameters(which, covariates, new_study, random_seed)
         prob = params.probability(dose)
         if horizon is None:
             return prob
@@ -726,6 +730,21 @@ class LateToxicityFit:
             raise DoseResponseError(f"doses must be 1-dimensional; got shape {dose.shape}.")
         return dose
 
+    def at_horizon(self, horizon: float) -> LateToxicityAtHorizon:
+        """The fit as an NTCP curve source at a stated horizon (for ``doseresponse.prescribe``).
+
+        Parameters
+        ----------
+        horizon : float
+            Time since treatment (time unit), > 0: the source's probability is the cumulative
+            incidence by the horizon.
+
+        Returns
+        -------
+        LateToxicityAtHorizon
+        """
+        return LateToxicityAtHorizon(self, horizon)
+
     # ------------------------------------------------------------------ plots and files
 
     def plot_cumulative_incidence(self, doses: ArrayLike | None = None, **kwargs):
@@ -750,6 +769,63 @@ class LateToxicityFit:
         from doseresponse.models.late_io import load_late_fit
 
         return load_late_fit(path, key=key)
+
+
+class LateToxicityAtHorizon:
+    """A late-toxicity fit read as an NTCP curve: the cumulative incidence by one horizon.
+
+    The curve-source contract of :mod:`doseresponse.prescribe` (``probability_draws`` plus
+    ``kind``, ``dose_metric``, ``dose_unit``, ``curve_name``), so a prescription limits the
+    risk *by the stated horizon*, e.g. ``rx.prescribe(..., ntcp={"kidney":
+    fit.at_horizon(60)})`` for 5 % risk of nephrotoxicity within 5 years.
+
+    Parameters
+    ----------
+    fit : LateToxicityFit
+        The fit.
+    horizon : float
+        Time since treatment (the fit's time unit), > 0.
+    """
+
+    kind = "NTCP"
+
+    def __init__(self, fit: LateToxicityFit, horizon: float) -> None:
+        if not isinstance(fit, LateToxicityFit):
+            raise DoseResponseError(f"fit must be a LateToxicityFit; got {type(fit).__name__}.")
+        self.fit = fit
+        self.horizon = check_scalar(horizon, "horizon", positive=True)
+        self.dose_metric = fit.spec.dose_metric
+        self.dose_unit = fit.spec.dose_unit
+        self.curve_name = (f"{fit.spec.curve} x {fit.spec.onset} onset, risk by "
+                           f"{self.horizon:g} {fit.time_unit}")
+
+    def __repr__(self) -> str:
+        return f"LateToxicityAtHorizon({self.curve_name})"
+
+    def probability_draws(
+        self,
+        dose: ArrayLike,
+        which: str = "population",
+        covariates: Mapping[str, float] | None = None,
+        *,
+        new_study: str = "spread",
+        random_seed: int = _NEW_STUDY_SEED,
+    ) -> np.ndarray:
+        """P(toxicity by the horizon | dose) per draw, shape ``(n_draws, n_dose)``.
+
+        Parameters
+        ----------
+        dose : array_like
+            Doses (dose unit), >= 0.
+        which, covariates, new_study, random_seed
+            As in :meth:`LateToxicityFit.incidence_draws`.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        return self.fit.incidence_draws(dose, self.horizon, which, covariates,
+                                        new_study=new_study, random_seed=random_seed)
 
 
 def _worst(dataset: xr.Dataset, pick) -> tuple[float, str]:

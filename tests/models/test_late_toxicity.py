@@ -19,7 +19,8 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def fit():
-    sim = simulate_late_toxicity(n_studies=3, patients_per_study=60, random_seed=5)
+    sim = simulate_late_toxicity(n_studies=3, patients_per_study=60, random_seed=5,
+                                 dose_metric="absorbed dose")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a short run: diagnostics are not the point here
         return LateToxicityModel().fit(sim.data, draws=300, tune=300, chains=2,
@@ -104,3 +105,17 @@ def test_bad_arguments(fit):
         fit.curve([10.0], which="nowhere")
     with pytest.raises(DoseResponseError, match="horizon"):
         fit.curve([10.0], horizon=-1)
+
+
+def test_prescription_limits_the_risk_by_the_stated_horizon(fit):
+    from doseresponse import prescribe as rx
+
+    regions = {"kidney": rx.Region(0.5, effective_half_life=50.0)}
+    by_24 = rx.prescribe(regions, cycles=4, ntcp={"kidney": fit.at_horizon(24)},
+                         ntcp_limit=0.05, which="population")
+    by_60 = rx.prescribe(regions, cycles=4, ntcp={"kidney": fit.at_horizon(60)},
+                         ntcp_limit=0.05, which="population")
+    assert by_60.activity_gbq < by_24.activity_gbq  # more time at risk: less activity
+    # the activity's absorbed dose (4 cycles x 0.5 Gy/GBq) is the predictive TD5 by 24 months
+    td5 = fit.dose_at(0.05, horizon=24).predictive
+    assert by_24.activity_gbq * 4 * 0.5 == pytest.approx(td5, rel=0.02)
