@@ -137,9 +137,8 @@ class LateToxicityModel:
         UnknownNameError
             A covariate that is not in the data.
         """
-        covariates = self.covariates if self.covariates is not None else data.covariates \
-            if isinstance(data, DoseResponseData) else ()
-        rows = late_rows(data, ())
+        rows = late_rows(data, ())  # raises a DataValidationError for unusable data
+        covariates = data.covariates if self.covariates is None else self.covariates
         unknown = [c for c in covariates if c not in data.covariates]
         if unknown:
             raise UnknownNameError(
