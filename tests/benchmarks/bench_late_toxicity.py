@@ -19,16 +19,16 @@ Run: ``python tests/benchmarks/bench_late_toxicity.py`` (several minutes on 2 co
 Measured 2026-12-01, Python 3.11 stack (nutpie 0.16.8), 2 cores shared with other jobs (load
 average ≈ 11, so absolute times are inflated; the ratios are the information), one run each:
 
-===========  ====  =========  ========  =========  ============  =====  ===========
-config       cache compile s  sample s  first fit  min bulk ESS  ESS/s  divergences
-===========  ====  =========  ========  =========  ============  =====  ===========
-late         cold  31.6       43.0      74.6       751           17.4   0
-late         warm  2.1        43.4      45.4       751           17.3   0
-late-python  cold  2.1        83.2      85.3       751           9.0    0
-late-python  warm  2.5        62.5      65.1       751           12.0   0
-binary       cold  12.2       8.5       20.7       829           97.9   0
-binary       warm  1.9        7.7       9.6        829           107.7  0
-===========  ====  =========  ========  =========  ============  =====  ===========
+===========  =====  =========  ========  =========  ============  =====  ===========
+config       cache  compile s  sample s  first fit  min bulk ESS  ESS/s  divergences
+===========  =====  =========  ========  =========  ============  =====  ===========
+late         cold   31.6       43.0      74.6       751           17.4   0
+late         warm   2.1        43.4      45.4       751           17.3   0
+late-python  cold   2.1        83.2      85.3       751           9.0    0
+late-python  warm   2.5        62.5      65.1       751           12.0   0
+binary       cold   12.2       8.5       20.7       829           97.9   0
+binary       warm   1.9        7.7       9.6        829           107.7  0
+===========  =====  =========  ========  =========  ============  =====  ===========
 
 The cold C-callback compile includes the binary model's callbacks (imported with the shared
 helpers of ``_nutpie_callbacks``) as well as the late-toxicity kernel and callback.
