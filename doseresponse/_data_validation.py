@@ -61,10 +61,15 @@ RESERVED_COLUMNS = (
     "n",
     "follow_up",
     "event_time",
+    "event_time_lower",
     "dose_metric",
     "dose_unit",
 )
-IPD_ONLY_ROLES = ("patient", "follow_up", "event_time")
+TIME_COLUMNS = ("follow_up", "event_time", "event_time_lower")
+"""Patient-level time columns, in ``time_unit``: last visit without the event (``follow_up``),
+first visit with it (``event_time``) and last visit without it before the event
+(``event_time_lower``; the event lies in ``(event_time_lower, event_time]``)."""
+IPD_ONLY_ROLES = ("patient", "follow_up", "event_time", "event_time_lower")
 AGGREGATE_ONLY_ROLES = ("dose_low", "dose_high", "dose_sd")
 _COLUMN_ROLES = (
     "dose",
@@ -80,6 +85,7 @@ _COLUMN_ROLES = (
     "dose_sd",
     "follow_up",
     "event_time",
+    "event_time_lower",
     "dose_metric_column",
     "dose_unit_column",
 )
@@ -147,6 +153,7 @@ def validate_frame(
     event_time: Hashable | None = None,
     time_unit: str = "months",
     dose_metric: str = "dose",
+    event_time_lower: Hashable | None = None,
     dose_unit: str = "Gy",
     outcome_name: str | None = None,
     drop_rows: Any = None,
@@ -181,6 +188,7 @@ def validate_frame(
         "dose_sd": dose_sd,
         "follow_up": follow_up,
         "event_time": event_time,
+        "event_time_lower": event_time_lower,
         "dose_metric_column": dose_metric_column,
         "dose_unit_column": dose_unit_column,
     }
@@ -211,7 +219,10 @@ def validate_frame(
     se_values = _checked_dose_se(work, dose_se, dose_rel_se, dose_values, rows, problems)
     low, high, sd = _checked_bins(work, roles, dose_values, is_ipd, is_agg, rows, problems)
     patients = _checked_patients(work, patient, study_labels, is_ipd, is_agg, rows, problems)
-    times = _checked_times(work, follow_up, event_time, is_agg, rows, problems)
+    times = _checked_times(
+        work, {"follow_up": follow_up, "event_time": event_time,
+               "event_time_lower": event_time_lower}, is_agg, rows, problems,
+    )
     covariate_values = {
         name: _checked_covariate(work, name, "covariates", is_ipd, rows, problems)
         for name in covariates
@@ -249,7 +260,7 @@ def validate_frame(
             str(outcome) if outcome is not None else "outcome"
         ),
         time_unit=time_unit,
-        time_columns=tuple(name for name in ("follow_up", "event_time") if name in times),
+        time_columns=tuple(name for name in TIME_COLUMNS if name in times),
         dropped=dropped,
     )
 
@@ -818,11 +829,11 @@ def _checked_patients(
 
 
 def _checked_times(
-    work: pd.DataFrame, follow_up: Hashable | None, event_time: Hashable | None,
-    is_agg: np.ndarray, rows: np.ndarray, problems: _Problems,
+    work: pd.DataFrame, columns: dict[str, Hashable | None], is_agg: np.ndarray,
+    rows: np.ndarray, problems: _Problems,
 ) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    for role, column in (("follow_up", follow_up), ("event_time", event_time)):
+    for role, column in columns.items():
         if column is None:
             continue
         values = _numeric(work, column, role, rows, problems,
@@ -835,11 +846,32 @@ def _checked_times(
         _report(problems, role, column, rows, values < 0, values, "negative time",
                 "times must be >= 0")
         out[role] = np.where(is_agg, np.nan, values)
+    follow_up, event_time = columns["follow_up"], columns["event_time"]
+    lower = columns.get("event_time_lower")
     if "follow_up" in out and "event_time" in out:
         late = out["event_time"] > out["follow_up"]
         _report(problems, "event_time", event_time, rows, late, out["event_time"],
                 "event time after the end of follow-up",
                 f"event_time must be <= follow_up ({follow_up!r})")
+    if "event_time_lower" in out:
+        if "event_time" not in out:
+            problems.add(
+                f"argument event_time_lower={lower!r} is mapped but event_time= is not; an "
+                "interval-censored event lies between the last visit without it "
+                "(event_time_lower) and the first visit with it (event_time): map both."
+            )
+        else:
+            bounds = out["event_time_lower"]
+            alone = np.isfinite(bounds) & ~np.isfinite(out["event_time"])
+            _report(problems, "event_time_lower", lower, rows, alone, bounds,
+                    "lower bound without an event time",
+                    f"give the first visit with the event in event_time ({event_time!r}) or "
+                    "clear the lower bound")
+            reversed_ = bounds > out["event_time"]
+            _report(problems, "event_time_lower", lower, rows, reversed_, bounds,
+                    "lower bound after the event time",
+                    f"event_time_lower must be <= event_time ({event_time!r}): the event lies "
+                    "in (event_time_lower, event_time]")
     return out
 
 

@@ -53,7 +53,8 @@ class DoseResponseData:
     ipd : pandas.DataFrame
         Patient-level rows, columns ``study`` (str), ``patient`` (str), ``dose`` (float, in
         ``dose_unit``), ``dose_se`` (float, absolute standard error of the dose, NaN = not
-        reported), ``outcome`` (int 0/1), then ``follow_up`` and ``event_time`` (float, in
+        reported), ``outcome`` (int 0/1), then ``follow_up``, ``event_time`` and
+        ``event_time_lower`` (float, in
         ``time_unit``) when mapped, then the covariates and the study covariates (float).
         Rows are grouped by study in the order of :attr:`studies`, keeping the input order within
         a study.
@@ -114,6 +115,7 @@ class DoseResponseData:
         study_covariates: Iterable[Hashable] | str = (),
         follow_up: Hashable | None = None,
         event_time: Hashable | None = None,
+        event_time_lower: Hashable | None = None,
         time_unit: str = "months",
         dose_metric: str = "dose",
         dose_unit: str = "Gy",
@@ -165,7 +167,14 @@ class DoseResponseData:
             Covariates constant within each study (numeric, no NaN).
         follow_up, event_time : column name, optional
             Patient-level follow-up time and event time (>= 0, ``event_time <= follow_up``),
-            in ``time_unit``, for time-to-event work.
+            in ``time_unit``, for time-to-event work: ``follow_up`` is the last time a patient
+            was seen (without the event, for patients without it), ``event_time`` the first
+            time the event was seen.
+        event_time_lower : column name, optional
+            Last time seen without the event, for events found at a visit (interval-censored:
+            the event lies in ``(event_time_lower, event_time]``); empty or equal to
+            ``event_time`` for an exactly known time. Needs ``event_time``; ``0 <=
+            event_time_lower <= event_time``.
         time_unit : str
             Unit of the time columns.
         dose_metric, dose_unit : str
@@ -205,6 +214,7 @@ class DoseResponseData:
             dose_se=dose_se, dose_rel_se=dose_rel_se, dose_low=dose_low, dose_high=dose_high,
             dose_sd=dose_sd, dose_summary=dose_summary, covariates=covariates,
             study_covariates=study_covariates, follow_up=follow_up, event_time=event_time,
+            event_time_lower=event_time_lower,
             time_unit=time_unit, dose_metric=dose_metric, dose_unit=dose_unit,
             outcome_name=outcome_name, drop_rows=drop_rows,
             dose_metric_column=dose_metric_column, dose_unit_column=dose_unit_column,
@@ -364,6 +374,7 @@ class DoseResponseData:
             covariates=tuple(covariates),
             follow_up="follow_up" if "follow_up" in time_cols else None,
             event_time="event_time" if "event_time" in time_cols else None,
+            event_time_lower="event_time_lower" if "event_time_lower" in time_cols else None,
             dose_summary=with_aggregate[0].dose_summary if with_aggregate else first.dose_summary,
             outcome_name=outcome_name if outcome_name is not None else first.outcome_name,
         )
@@ -513,7 +524,7 @@ class DoseResponseData:
 
     @property
     def time_unit(self) -> str:
-        """Unit of ``follow_up`` and ``event_time``."""
+        """Unit of ``follow_up``, ``event_time`` and ``event_time_lower``."""
         return self._meta["time_unit"]
 
     @property
@@ -694,6 +705,7 @@ class DoseResponseData:
             "study_covariates": self.study_covariates,
             "follow_up": "follow_up" if "follow_up" in times else None,
             "event_time": "event_time" if "event_time" in times else None,
+            "event_time_lower": "event_time_lower" if "event_time_lower" in times else None,
             "time_unit": self.time_unit,
             "dose_metric": self.dose_metric,
             "dose_unit": self.dose_unit,
@@ -706,7 +718,8 @@ class DoseResponseData:
         kinds = set(frame["row_kind"])
         mapping = self.canonical_mapping()
         if "ipd" not in kinds:
-            mapping.update(outcome=None, patient=None, follow_up=None, event_time=None)
+            mapping.update(outcome=None, patient=None, follow_up=None, event_time=None,
+                           event_time_lower=None)
         if "aggregate" not in kinds:
             mapping.update(events=None, n=None, dose_low=None, dose_high=None, dose_sd=None)
         return mapping
@@ -720,7 +733,8 @@ class DoseResponseData:
             Columns ``row_kind`` (``"ipd"`` / ``"aggregate"``), ``study``, then (when present)
             ``patient``, ``dose``, ``dose_se``, ``dose_low``, ``dose_high``, ``dose_sd``,
             ``outcome``, ``events``, ``n`` (nullable integers), ``follow_up``, ``event_time``,
-            covariates, study covariates, and ``dose_metric`` / ``dose_unit`` on every row.
+            ``event_time_lower``, covariates, study covariates, and ``dose_metric`` /
+            ``dose_unit`` on every row.
             Rows are grouped by study in :attr:`studies` order, patient rows before bins.
         """
         parts = []

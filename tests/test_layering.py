@@ -6,8 +6,10 @@ The rules (``doseresponse/models/__init__.py`` tabulates the modules):
 * ``models.results`` is the Bayesian leaf: no module-level import of ``checks``, ``plotting``,
   ``io``, ``model`` or the PyMC oracle (its delegating methods import on call);
 * ``checks``, ``plotting`` and ``io`` depend on ``results``, never on each other's callers;
-* only ``hierarchical``, ``tensor_curves`` and ``pymc_sampling`` import PyMC or PyTensor at
-  module level (the default fit, a loaded fit, LOO and PPC never load them).
+* only ``hierarchical``, ``tensor_curves``, ``pymc_sampling`` and ``late_hierarchical`` (the
+  late-toxicity model's PyMC oracle, imported only by tests and ``LateToxicityModel.build``)
+  import PyMC or PyTensor at module level (the default fit, a loaded fit, LOO and PPC never
+  load them).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "doseresponse"
 PYMC_MODULES = {"doseresponse.models.hierarchical", "doseresponse.models.tensor_curves",
-                "doseresponse.models.pymc_sampling"}
+                "doseresponse.models.pymc_sampling",
+                # the late-toxicity PyMC oracle; the fast path (late_density) never imports it
+                "doseresponse.models.late_hierarchical"}
 
 
 def _module_name(path: Path) -> str:

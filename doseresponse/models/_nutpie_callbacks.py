@@ -165,14 +165,19 @@ class CompiledDensity:
         order); kept alive by this object.
     ndim : int
         Length of the unconstrained vector.
+    callback : numba.core.ccallback.CFunc, optional
+        A log-density ``numba.cfunc`` with this module's signature reading ``arrays`` through
+        the pointer table (default: the hierarchical model's; the late-toxicity model passes
+        :func:`doseresponse.models._late_callbacks.late_logp_callback`).
     """
 
-    def __init__(self, arrays, ndim: int) -> None:
+    def __init__(self, arrays, ndim: int, callback=None) -> None:
+        callback = _logp_callback if callback is None else callback
         self._arrays = list(arrays)
         self._table = _pointer_table(self._arrays)
         self._ndim = int(ndim)
-        self._call = _logp_callback.ctypes
-        self._address = _logp_callback.address
+        self._call = callback.ctypes
+        self._address = callback.address
         self._table_ptr = ctypes.c_void_p(self._table.ctypes.data)
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -301,7 +306,9 @@ def compiled_model(density):
     from nutpie.compile_pymc import CompiledPyMCModel
 
     arrays = list(density.kernel_arrays)
-    if len(arrays) != _N_ARRAYS:  # pragma: no cover - internal consistency
+    # a density may bring its own log-density callback (same signature and pointer table)
+    logp_callback = getattr(density, "logp_callback", None) or _logp_callback
+    if logp_callback is _logp_callback and len(arrays) != _N_ARRAYS:  # pragma: no cover
         raise UnsupportedNutpieError("kernel arrays do not match the callback table")
     ndim = density.ndim
     coords = {"unconstrained_parameter": pd.Index(density.unconstrained_names)}
@@ -310,7 +317,7 @@ def compiled_model(density):
         dims={UNCONSTRAINED: ("unconstrained_parameter",)},
         _coords=coords,
         _shapes={UNCONSTRAINED: (ndim,)},
-        compiled_logp_func=_logp_callback,
+        compiled_logp_func=logp_callback,
         compiled_expand_func=_expand_callback,
         initial_point_func=density.initial_point,
         shared_data={f"array{i}": a for i, a in enumerate(arrays)},  # keeps them alive
