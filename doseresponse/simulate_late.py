@@ -83,7 +83,18 @@ class LateToxicityTruth:
     random_seed: int
 
     def probability(self, dose) -> np.ndarray:
-        """Eventual probability of the typical study (covariate 0) at ``dose`` (Gy)."""
+        """Eventual probability of the typical study (covariate 0) at ``dose`` (Gy).
+
+        Parameters
+        ----------
+        dose : array_like
+            Doses in the simulation's dose unit (Gy).
+
+        Returns
+        -------
+        numpy.ndarray
+            P(toxicity ever | dose), the shape of ``dose``.
+        """
         dose = np.asarray(dose, dtype=np.float64)
         return get_curve_family(self.curve).probability(dose, self.d50, self.slope)
 

@@ -6,30 +6,30 @@ r"""Log posterior of the late-toxicity mixture cure model, laid out for nutpie (
 with a :class:`~doseresponse.exceptions.DataValidationError` listing every row that cannot be
 used. :class:`LateToxicityDensity` lays out the unconstrained parameters, packs data and priors
 into the arrays of the compiled kernel
-:func:`doseresponse.models._late_kernel.late_log_posterior` and names posterior draws. It has
+``doseresponse.models._late_kernel.late_log_posterior`` and names posterior draws. It has
 the interface :func:`doseresponse.models.sampling.sample_density` samples (C callbacks of
-:mod:`doseresponse.models._late_callbacks`, or nutpie's public Python callbacks).
+``doseresponse.models._late_callbacks``, or nutpie's public Python callbacks).
 
 Unconstrained parameters, in order (the PyMC oracle's value variables,
 :func:`doseresponse.models.late_hierarchical.build_late_model`):
 
-=========================  ==============================================  ================
-block                      meaning                                         size
-=========================  ==============================================  ================
-``log_d50``                population ln D50 (dose unit)                   1 (partial,
-                                                                           complete)
-``log_slope``              ln slope (γ50 or m)                             1 (partial,
-                                                                           complete)
-``tau_log__``              ln τ, between-study SD of ln D50                1 (partial)
-``z_d50``                  standardised study effects                      n_study (partial)
-``log_d50_study``          per-study ln D50                                n_study (none)
-``log_slope_study``        per-study ln slope                              n_study (none)
-``log_factor``             ln dose-modifying factor per covariate          n_covariate
-``log_onset_median``       ln t50, median onset given toxicity (time unit) 1
-``log_onset_shape``        ln k                                            1
-``onset_dose_slope``       ψ, :math:`t_{50}(D) = t_{50}(D/D_{ref})^\psi`   1 (with dose
-                                                                           effect)
-=========================  ==============================================  ================
+=========================  ================================================  ================
+block                      meaning                                           size
+=========================  ================================================  ================
+``log_d50``                population ln D50 (dose unit)                     1 (partial,
+                                                                             complete)
+``log_slope``              ln slope (γ50 or m)                               1 (partial,
+                                                                             complete)
+``tau_log__``              ln τ, between-study SD of ln D50                  1 (partial)
+``z_d50``                  standardised study effects                        n_study (partial)
+``log_d50_study``          per-study ln D50                                  n_study (none)
+``log_slope_study``        per-study ln slope                                n_study (none)
+``log_factor``             ln dose-modifying factor per covariate            n_covariate
+``log_onset_median``       ln t50, median onset given toxicity (time unit)   1
+``log_onset_shape``        ln k                                              1
+``onset_dose_slope``       ψ, :math:`t_{50}(D) = t_{50}(D/D_{ref})^\psi`     1 (with dose
+                                                                             effect)
+=========================  ================================================  ================
 
 Notes
 -----
@@ -418,13 +418,35 @@ class LateToxicityDensity:
         return self._compiled_density().buffered()
 
     def logp(self, x: np.ndarray) -> float:
-        """Log posterior density at ``x``."""
+        """Log posterior density at ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Unconstrained parameters, shape ``(ndim,)``.
+
+        Returns
+        -------
+        float
+            The log posterior density (normalising constants included).
+        """
         return self.logp_and_grad(x)[0]
 
     # ------------------------------------------------------------------ outputs
 
     def expand(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Named quantities at one unconstrained point (see :meth:`expand_draws`)."""
+        """Named quantities at one unconstrained point.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Unconstrained parameters, shape ``(ndim,)``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            As :meth:`expand_draws` for a single draw.
+        """
         return self.expand_draws(np.asarray(x, dtype=np.float64))
 
     def expand_draws(self, draws: np.ndarray) -> dict[str, np.ndarray]:
@@ -438,7 +460,7 @@ class LateToxicityDensity:
         Returns
         -------
         dict of str to numpy.ndarray
-            Each of :attr:`names` (D50 in the dose unit, onset median in the time unit).
+            Each of ``names`` (D50 in the dose unit, onset median in the time unit).
         """
         draws = np.asarray(draws, dtype=np.float64)
         b = self.blocks

@@ -13,7 +13,7 @@ Notes
 -----
 Weibull with shape :math:`k` and median :math:`t_{50}` has PyMC scale
 :math:`\beta = t_{50}(\ln 2)^{-1/k}`; the log-normal has :math:`\mu = \ln t_{50}`,
-:math:`\sigma = 1/k`. Row terms as in :mod:`doseresponse.models._late_kernel` (Farewell VT 1982
+:math:`\sigma = 1/k`. Row terms as in ``doseresponse.models._late_kernel`` (Farewell VT 1982
 Biometrics 38:1041).
 """
 

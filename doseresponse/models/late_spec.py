@@ -8,16 +8,16 @@ SHA-256.
 
 Priors of the onset distribution (times in the data's ``time_unit``):
 
-=======================  ===========  ==========================================================
-key                      distribution default
-=======================  ===========  ==========================================================
-``onset_median``         log-normal   median = median time of every patient's last visit
-                                      (event or not), 95 % range median ×/÷ 10
-``onset_shape``          log-normal   Weibull shape k (log-normal: 1/σ of ln T), median 1.5,
-                                      95 % range 0.5–4.5
-``onset_dose_slope``     normal       ψ in :math:`t_{50}(D) = t_{50}(D/D_{ref})^{\psi}`, mean 0,
-                                      SD 1 (only with ``onset_dose_effect=True``)
-=======================  ===========  ==========================================================
+=======================  ============  ==========================================================
+key                      distribution  default
+=======================  ============  ==========================================================
+``onset_median``         log-normal    median = median time of every patient's last visit
+                                       (event or not), 95 % range median ×/÷ 10
+``onset_shape``          log-normal    Weibull shape k (log-normal: 1/σ of ln T), median 1.5,
+                                       95 % range 0.5–4.5
+``onset_dose_slope``     normal        ψ in :math:`t_{50}(D) = t_{50}(D/D_{ref})^{\psi}`, mean 0,
+                                       SD 1 (only with ``onset_dose_effect=True``)
+=======================  ============  ==========================================================
 
 The curve priors (``d50``, ``slope``, ``tau``, ``factor``, ``factor:<covariate>``) are the binary
 model's defaults (:func:`doseresponse.models.priors.default_priors`) and are overridden the same
@@ -92,6 +92,8 @@ class LateToxicitySpec:
         :math:`D_{ref}` of the onset dose effect (dose unit): the median patient dose.
     dose_metric, dose_unit, time_unit, outcome_name : str
         Labels carried from the data.
+    format_version : int
+        Version of this spec's layout in saved files.
     """
 
     curve: str = "log-logistic"
@@ -144,22 +146,50 @@ class LateToxicitySpec:
         return self.family.slope_name
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dict of every field (tuples become lists)."""
+        """Plain-JSON dict of every field (tuples become lists).
+
+        Returns
+        -------
+        dict
+            Field name → JSON-compatible value.
+        """
         payload = asdict(self)
         payload["covariates"] = list(self.covariates)
         return payload
 
     def to_json(self) -> str:
-        """Canonical JSON (sorted keys, no whitespace): the input of :meth:`sha256`."""
+        """Canonical JSON (sorted keys, no whitespace): the input of :meth:`sha256`.
+
+        Returns
+        -------
+        str
+            The spec as canonical JSON text.
+        """
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     def sha256(self) -> str:
-        """SHA-256 hex digest of :meth:`to_json`."""
+        """SHA-256 hex digest of :meth:`to_json`.
+
+        Returns
+        -------
+        str
+            64 hexadecimal characters.
+        """
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     @classmethod
     def from_json(cls, text: str) -> LateToxicitySpec:
         """Rebuild a spec from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            JSON text written by :meth:`to_json`.
+
+        Returns
+        -------
+        LateToxicitySpec
+            The spec, validated.
 
         Raises
         ------

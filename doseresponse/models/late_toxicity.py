@@ -14,7 +14,7 @@ the binary NTCP model (partial pooling of :math:`\ln D_{50}`, covariates as dose
 factors) — and :math:`F` the onset-time distribution given toxicity (Weibull or log-normal,
 median :math:`t_{50}`, optionally :math:`t_{50}(D/D_{ref})^{\psi}`). Every patient row
 contributes its censored, exact or interval-censored likelihood
-(:mod:`doseresponse.models._late_kernel`). The fit runs nutpie on the compiled analytic density
+(``doseresponse.models._late_kernel``). The fit runs nutpie on the compiled analytic density
 (:class:`~doseresponse.models.late_density.LateToxicityDensity`); the PyMC model of
 :mod:`doseresponse.models.late_hierarchical` is its autodiff oracle.
 
@@ -332,7 +332,18 @@ class LateToxicityFit:
         ).set_index("parameter")
 
     def summary(self, ci_prob: float = DEFAULT_CI_PROB) -> str:
-        """Printable summary: the model, the units and :meth:`summary_frame`."""
+        """Printable summary: the model, the units and :meth:`summary_frame`.
+
+        Parameters
+        ----------
+        ci_prob : float
+            Probability of the equal-tailed interval.
+
+        Returns
+        -------
+        str
+            One line stating the model and units, then the rounded :meth:`summary_frame` table.
+        """
         head = (
             f"Late toxicity ({self.spec.outcome_name}): P(by t | D) = π(D)·F(t | D); "
             f"π {self.spec.curve}, onset {self.spec.onset}, pooling {self.spec.pooling}. "
@@ -369,6 +380,11 @@ class LateToxicityFit:
 
         Also warns when no event was observed: the eventual probability then comes from the
         prior and the onset distribution is not identified.
+
+        Returns
+        -------
+        bool
+            True when every diagnostic passes and at least one event was observed.
         """
         ok = True
         for row in self.diagnostics().itertuples():
@@ -746,14 +762,21 @@ class LateToxicityFit:
 
     # ------------------------------------------------------------------ plots and files
 
-    def plot_cumulative_incidence(self, doses: ArrayLike | None = None, **kwargs):
-        """Cumulative incidence against time by dose group, over the Turnbull estimate.
-
-        See :func:`doseresponse.models.late_plotting.plot_cumulative_incidence`.
-        """
+    def plot_cumulative_incidence(
+        self,
+        doses: ArrayLike | None = None,
+        *,
+        n_groups: int = 3,
+        times: ArrayLike | None = None,
+        ci_prob: float = 0.9,
+        ax=None,
+    ):
+        """Cumulative incidence by dose group over the Turnbull estimate; see :func:`doseresponse.models.late_plotting.plot_cumulative_incidence`."""  # noqa: E501
         from doseresponse.models.late_plotting import plot_cumulative_incidence
 
-        return plot_cumulative_incidence(self, doses, **kwargs)
+        return plot_cumulative_incidence(
+            self, doses, n_groups=n_groups, times=times, ci_prob=ci_prob, ax=ax
+        )
 
     def save(self, path: str | PathLike[str], *, overwrite: bool = False,
              key: bytes | None = None):
@@ -764,7 +787,7 @@ class LateToxicityFit:
 
     @classmethod
     def load(cls, path: str | PathLike[str], *, key: bytes | None = None) -> LateToxicityFit:
-        """Read a fit written by :meth:`save` (see :func:`~.late_io.load_late_fit`)."""
+        """Read a fit written by :meth:`save`; see :func:`doseresponse.models.late_io.load_late_fit`."""  # noqa: E501
         from doseresponse.models.late_io import load_late_fit
 
         return load_late_fit(path, key=key)

@@ -3,9 +3,10 @@ r"""Nonparametric maximum-likelihood estimate of a distribution from interval-ce
 :func:`turnbull_npmle` is Turnbull's self-consistency estimate for observations known only to
 lie in :math:`(L_i, R_i]` (an event between two visits), exactly at :math:`t_i`
 (:math:`L_i = R_i`) or after :math:`C_i` (:math:`R_i = \infty`, right-censored). It is the
-data-side picture that :meth:`~doseresponse.models.late_toxicity.LateToxicityFit.
-plot_cumulative_incidence` draws the model over; with exact and right-censored times only it is
-the Kaplan–Meier estimate (tested against :class:`statsmodels.duration.survfunc.SurvfuncRight`).
+data-side picture that
+:meth:`~doseresponse.models.late_toxicity.LateToxicityFit.plot_cumulative_incidence` draws the
+model over; with exact and right-censored times only it is the Kaplan–Meier estimate (tested
+against statsmodels' ``SurvfuncRight``).
 
 Times are in any unit (the data's ``time_unit``).
 
