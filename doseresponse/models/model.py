@@ -28,6 +28,7 @@ from doseresponse.models.priors import default_priors, resolve_priors
 from doseresponse.models.sampling import (
     DENSITY_SAMPLERS,
     resolve_sampler,
+    run_settings,
     sample_density,
 )
 from doseresponse.models.spec import ModelSpec
@@ -218,9 +219,22 @@ class DoseResponseModel:
         Returns
         -------
         FittedModel
+
+        Raises
+        ------
+        DoseResponseError
+            Invalid data or run settings (checked before anything is compiled or sampled).
+        FitError
+            The sampler failed or returned an incomplete posterior; nothing is returned.
+        KeyboardInterrupt
+            The fit was interrupted (Ctrl-C); the partial posterior is discarded and the
+            message says how far the chains got.
         """
         from doseresponse.models.results import FittedModel
 
+        draws, tune, chains, random_seed, progressbar = run_settings(
+            draws, tune, chains, random_seed, progressbar, target_accept
+        )
         spec = self.spec_for(data)
         settings = dict(
             draws=draws, tune=tune, chains=chains, random_seed=random_seed,
