@@ -15,14 +15,16 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from doseresponse.data import DoseResponseData
-from doseresponse.exceptions import DoseResponseError
+from doseresponse.exceptions import DegenerateDataWarning, DoseResponseError
 from doseresponse.models.curves import get_curve_family
+from doseresponse.models.degenerate import prior_driven_causes
 from doseresponse.models.density import LogDensity
 from doseresponse.models.priors import default_priors, resolve_priors
 from doseresponse.models.sampling import (
@@ -220,6 +222,13 @@ class DoseResponseModel:
         -------
         FittedModel
 
+        Warns
+        -----
+        DegenerateDataWarning
+            Before sampling, once per cause that makes part of the answer prior-driven (no
+            events, only events, a constant covariate, one study under partial pooling; see
+            :func:`doseresponse.models.degenerate.prior_driven_causes`).
+
         Raises
         ------
         DoseResponseError
@@ -236,6 +245,8 @@ class DoseResponseModel:
             draws, tune, chains, random_seed, progressbar, target_accept
         )
         spec = self.spec_for(data)
+        for cause in prior_driven_causes(spec, data):
+            warnings.warn(f"prior-driven fit: {cause}.", DegenerateDataWarning, stacklevel=2)
         settings = dict(
             draws=draws, tune=tune, chains=chains, random_seed=random_seed,
             progressbar=progressbar, target_accept=target_accept,
