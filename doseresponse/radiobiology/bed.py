@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, finite_or_error
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.radiobiology.doserate import ExponentialDoseRate, PiecewiseDoseRate
 
@@ -66,6 +66,7 @@ DoseRateHistory = ExponentialDoseRate | PiecewiseDoseRate
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def lea_catcheside_integral(
     dose_rate: DoseRateHistory,
     repair_half_time: float | Sequence[float],
@@ -112,6 +113,7 @@ def lea_catcheside_integral(
     return _integral(history, mus, weights, horizon)
 
 
+@finite_or_error
 def g_factor(
     dose_rate: DoseRateHistory,
     repair_half_time: float | Sequence[float],
@@ -182,6 +184,7 @@ def g_factor(
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def bed(
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
     *,
@@ -279,6 +282,7 @@ def bed(
     return float(total)
 
 
+@finite_or_error
 def scale_for_bed(
     target_bed: ArrayLike,
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
@@ -329,6 +333,7 @@ def scale_for_bed(
     return factor[()] if factor.ndim == 0 else factor
 
 
+@finite_or_error
 def dose_for_bed_history(
     target_bed: ArrayLike,
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
@@ -464,6 +469,7 @@ def bed_exponential(
     return out
 
 
+@finite_or_error
 def dose_for_bed(
     target_bed: ArrayLike,
     *,
@@ -519,6 +525,7 @@ def dose_for_bed(
     return result[()] if result.ndim == 0 else result
 
 
+@finite_or_error
 def bed_fractionated(
     total_dose: ArrayLike, *, dose_per_fraction: ArrayLike, alpha_beta: ArrayLike
 ) -> NDArray[np.float64] | np.float64:
@@ -553,6 +560,7 @@ def bed_fractionated(
     return result[()] if result.ndim == 0 else result
 
 
+@finite_or_error
 def eqd(
     bed: ArrayLike, *, alpha_beta: ArrayLike, dose_per_fraction: ArrayLike = 2.0
 ) -> NDArray[np.float64] | np.float64:
