@@ -168,6 +168,7 @@ def _sample_pymc(model, settings: dict) -> tuple[Groups, float, float]:
             random_seed=settings["seed"],
             progressbar=settings["progressbar"],
             target_accept=settings["target_accept"],
+            nuts_sampler="pymc",  # PyMC 6 would otherwise pick nutpie when it is installed
             compute_convergence_checks=False,
             return_inferencedata=True,
             idata_kwargs={"log_likelihood": False},

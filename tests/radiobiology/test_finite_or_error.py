@@ -5,8 +5,8 @@ extremes where products overflow and quotients vanish) and arrays whose shapes d
 broadcast. Each call must return only finite numbers or raise ``DoseResponseError`` whose
 message names the function or an argument, the cause and the fix. Before the shared check
 (:func:`doseresponse._validation.finite_or_error`) a probe of 300 draws per function found
-``inf``/NaN returned silently by 21 of the 35 cases and raw ``OverflowError``,
-``ZeroDivisionError`` or numpy broadcast ``ValueError`` from 7.
+``inf``/NaN returned silently in 18 of 35 cases (650 of 10 500 calls) and raw ``OverflowError``,
+``ZeroDivisionError`` or numpy broadcast ``ValueError`` in 8 cases (1 472 calls); after it, none.
 """
 
 from __future__ import annotations
