@@ -168,3 +168,27 @@ def test_the_installed_command_on_a_narrow_terminal(env):
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr == b""
     assert completed.stdout.split()[0] == b"name"
+
+
+def test_an_interrupted_fit_prints_how_far_it_got_and_writes_nothing(tmp_path, monkeypatch,
+                                                                      three_centre_ipd_frame):
+    import doseresponse as dr
+
+    def interrupted(self, data, **settings):
+        raise KeyboardInterrupt(
+            "fit interrupted after 120 of 1000 draws per chain (4 chains); the partial "
+            "posterior was discarded and nothing was returned or saved."
+        )
+
+    monkeypatch.setattr(dr.NTCPModel, "fit", interrupted)
+    table = tmp_path / "cohort.csv"
+    three_centre_ipd_frame.to_csv(table, index=False)
+    out = tmp_path / "fit.nc"
+    err_stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    code, err = _call(["fit", str(table), "--dose", "bed", "--outcome", "tox", "--study",
+                       "study", "-o", str(out)],
+                      io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), err_stream, monkeypatch)
+    assert code == 130
+    lines = err.splitlines()
+    assert lines[-1].startswith("doseresponse fit: interrupted: fit interrupted after 120 of")
+    assert "Traceback" not in err and not out.exists()
