@@ -6,8 +6,11 @@ the argument and says what a valid value looks like. None of them uses ``assert`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -16,12 +19,21 @@ from doseresponse.exceptions import DoseResponseError, UnknownNameError
 
 __all__ = [
     "as_float_array",
+    "check_finite_result",
     "check_increasing_times",
     "check_probability",
     "check_scalar",
+    "finite_or_error",
     "known_covariates",
     "lookup_name",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_FINITE_FIX = (
+    "the numbers overflow double precision (magnitudes beyond about 1.8e308) or vanish where "
+    "they divide; check the inputs for unit errors (MBq vs GBq, h vs d, Gy vs cGy) and rescale"
+)
 
 
 def as_float_array(
@@ -159,6 +171,141 @@ def known_covariates(
             f"{', '.join(names) if names else '(none)'}."
         )
     return given
+
+
+def check_finite_result(value: Any, what: str, inputs: str = "") -> None:
+    """Raise unless every number in ``value`` is finite (the answer to finite, valid input).
+
+    Parameters
+    ----------
+    value : float, numpy.ndarray, tuple or dataclass
+        A result; tuples, lists and dataclass fields are checked element by element.
+    what : str
+        What the result is, for the message (e.g. ``"absorbed_dose()"``).
+    inputs : str
+        Short description of the inputs' magnitudes, appended to the message.
+
+    Raises
+    ------
+    DoseResponseError
+        ``value`` holds an infinite or NaN number; the message names ``what``, the cause and
+        the fix.
+    """
+    bad = _first_non_finite(value)
+    if bad is not None:
+        raise DoseResponseError(
+            f"{what} is {bad} for finite input: {_FINITE_FIX}"
+            + (f" ({inputs})." if inputs else ".")
+        )
+
+
+def finite_or_error(func: _F) -> _F:
+    """Decorate a public numeric function: finite valid input gives a finite answer or an error.
+
+    The one rule of the radiobiology functions, kept in one place: a result that is not
+    finite, an ``OverflowError``/``ZeroDivisionError``/``FloatingPointError`` from scalar
+    arithmetic, and numpy's "could not be broadcast" ``ValueError`` all become a
+    :class:`~doseresponse.exceptions.DoseResponseError` naming the function, the arguments
+    and their magnitudes or shapes, and the fix. Input that already holds NaN or infinity is
+    left to the function's own checks.
+
+    Parameters
+    ----------
+    func : callable
+        The function to wrap (its signature and docstring are kept).
+
+    Returns
+    -------
+    callable
+        The checked function.
+    """
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                result = func(*args, **kwargs)  # a non-finite result is refused below
+        except DoseResponseError:
+            raise
+        except (OverflowError, ZeroDivisionError, FloatingPointError):
+            raise DoseResponseError(
+                f"{func.__name__}() cannot be evaluated for these inputs: {_FINITE_FIX} "
+                f"({_magnitudes(signature, args, kwargs)})."
+            ) from None
+        except ValueError as exc:
+            if "broadcast" not in str(exc):
+                raise
+            raise DoseResponseError(
+                f"{func.__name__}(): the array arguments do not broadcast together "
+                f"({_shapes(signature, args, kwargs)}); pass arrays of one shape, or scalars."
+            ) from None
+        if not _holds_non_finite(signature, args, kwargs):
+            check_finite_result(result, f"the result of {func.__name__}()",
+                                _magnitudes(signature, args, kwargs))
+        return result
+
+    return checked  # type: ignore[return-value]
+
+
+def _numeric_arguments(signature, args, kwargs) -> dict[str, np.ndarray]:
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    out = {}
+    for name, value in bound.arguments.items():
+        if isinstance(value, (bool, str)) or value is None:
+            continue
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        out[name] = arr
+    return out
+
+
+def _holds_non_finite(signature, args, kwargs) -> bool:
+    arrays = _numeric_arguments(signature, args, kwargs).values()
+    return any(not np.isfinite(a).all() for a in arrays)
+
+
+def _magnitudes(signature, args, kwargs) -> str:
+    parts = []
+    for name, arr in _numeric_arguments(signature, args, kwargs).items():
+        finite = np.abs(arr[np.isfinite(arr)])
+        if finite.size:
+            low, high = float(finite.min()), float(finite.max())
+            parts.append(f"{name} {low:.3g}" if low == high else f"{name} {low:.3g}..{high:.3g}")
+    return "magnitudes: " + ", ".join(parts) if parts else "no numeric arguments"
+
+
+def _shapes(signature, args, kwargs) -> str:
+    parts = [f"{name} {arr.shape}"
+             for name, arr in _numeric_arguments(signature, args, kwargs).items() if arr.ndim]
+    return "shapes: " + ", ".join(parts)
+
+
+def _first_non_finite(value: Any) -> str | None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            found = _first_non_finite(item)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (bool, str)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if np.isnan(arr).any():
+        return "NaN"
+    if np.isinf(arr).any():
+        return "infinite"
+    return None
 
 
 def _normalise(name: str) -> str:

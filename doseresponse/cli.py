@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
+import io
 import json
 import math
 import os
@@ -112,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # this halved the physician report's wall time (56 -> 27 s) and its CPU time (13.7 ->
     # 6.6 s); a user's own setting wins. Read by libgomp when it loads (the first parallel call).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    with _encodable_output():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -131,8 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a fit says how far it got; nothing was saved
+        detail = f": {_one_line(exc)}" if str(exc) else ""
+        print(f"{prog}: interrupted{detail}", file=sys.stderr)
         return 130
     except Exception as exc:  # every error becomes one line (traceback with --debug)
         if debug:
@@ -141,8 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = ""
         if not (debug or _is_expected(exc)):
             hint = " (rerun with --debug for the traceback and report it as a bug)"
-        with contextlib.suppress(BrokenPipeError):
+        try:
             sys.stdout.flush()
+        except OSError:  # standard output itself failed (full disk): drop what is left
+            _quiet_broken_pipe()
         print(f"{prog}: error: {message}{hint}", file=sys.stderr)
         return code
     return code
@@ -1582,6 +1592,35 @@ def _plain_warnings() -> Iterator[None]:
         yield
 
 
+_SAMPLE_TEXT = "α/β γ50 τ ± · ≈ § ½ µ ×"
+"""Characters the output uses; a stream that cannot encode them gets escapes instead."""
+
+
+@contextlib.contextmanager
+def _encodable_output() -> Iterator[None]:
+    r"""On an ASCII-only (or other narrow) terminal write ``\u03b1`` for ``α``, never crash.
+
+    Standard output and error are text streams with a fixed encoding (``PYTHONIOENCODING=ascii``,
+    a legacy code page); characters they cannot encode are written as backslash escapes for the
+    duration of the command, and the streams' error handlers are restored afterwards.
+    """
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if not isinstance(stream, io.TextIOWrapper) or stream.errors == "backslashreplace":
+            continue
+        try:
+            _SAMPLE_TEXT.encode(stream.encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            changed.append((stream, stream.errors))
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in changed:
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors=errors)
+
+
 def _is_expected(exc: BaseException) -> bool:
     return isinstance(exc, (DoseResponseError, OSError))
 
@@ -1599,6 +1638,8 @@ def _describe_error(exc: BaseException) -> tuple[int, str]:
 
 def _os_error_text(exc: OSError) -> str:
     if exc.filename is None:
+        if exc.errno == errno.ENOSPC:
+            return "no space left on the device being written; free disk space or write elsewhere."
         return _one_line(exc)
     name = exc.filename
     if isinstance(exc, FileNotFoundError):
@@ -1617,7 +1658,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _quiet_broken_pipe() -> int:
-    """The reader of standard output went away: discard what is left and exit 0."""
+    """The reader of standard output went away (or it failed): discard what is left, exit 0."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK

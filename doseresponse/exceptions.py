@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
+    "DegenerateDataWarning",
     "DoseResponseError",
     "DroppedRowsWarning",
     "FitError",
@@ -49,6 +50,16 @@ class ModelMismatchError(DoseResponseError):
 
 class ConvergenceWarning(UserWarning):
     """A fit finished but failed a diagnostic (divergences, R-hat, ESS, fit-acceptance rules)."""
+
+
+class DegenerateDataWarning(UserWarning):
+    """The data cannot inform part of a Bayesian fit, so that part restates its prior.
+
+    No events, only events, a constant covariate, a single study under partial pooling, or a
+    study without events (or with only events) under no pooling. The message names the cause
+    and the fix (:func:`doseresponse.models.degenerate.prior_driven_causes`). Turn it into an
+    error with ``warnings.simplefilter("error", DegenerateDataWarning)``.
+    """
 
 
 class SamplerFallbackWarning(UserWarning):

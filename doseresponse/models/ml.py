@@ -363,7 +363,23 @@ def _glm_theta(family: CurveFamily, design: _Design) -> FloatArray:
         )
     a, b = float(result.params[0]), float(result.params[1])
     c = np.asarray(result.params[2:], dtype=np.float64)
-    name = family.name
+    try:
+        with np.errstate(all="ignore"):
+            slope, d50, beta = _glm_to_curve(family.name, a, b, c)
+    except (ZeroDivisionError, OverflowError):
+        slope = d50 = math.nan
+        beta = np.zeros(0)
+    if not (d50 > 0 and slope > 0):  # NaN too: a flat fit (b = 0) has no D50
+        raise FitError(
+            f"the GLM estimate corresponds to a decreasing or degenerate {family.name} curve "
+            f"(D50 = {d50:.4g}, {family.slope_name} = {slope:.4g}); the data do not show an "
+            "increasing dose response that this family can describe."
+        )
+    return np.concatenate([[math.log(d50), math.log(slope)], beta])
+
+
+def _glm_to_curve(name: str, a: float, b: float, c: FloatArray):
+    """GLM coefficients -> (slope, D50, beta); raises ZeroDivisionError/OverflowError if flat."""
     if name == "logistic":  # eta = -4g + (4g/D50) D
         gamma50, d50 = -a / 4.0, -a / b
         slope, beta = gamma50, np.zeros(0)
@@ -378,13 +394,7 @@ def _glm_theta(family: CurveFamily, design: _Design) -> FloatArray:
     else:  # poisson: cloglog(1-P) = ln ln2 + k - (k/D50) D
         k = a - math.log(_LN2)
         slope, d50, beta = k * _LN2 / 2.0, -k / b, np.zeros(0)
-    if not (d50 > 0 and slope > 0):
-        raise FitError(
-            f"the GLM estimate corresponds to a decreasing or degenerate {family.name} curve "
-            f"(D50 = {d50:.4g}, {family.slope_name} = {slope:.4g}); the data do not show an "
-            "increasing dose response that this family can describe."
-        )
-    return np.concatenate([[math.log(d50), math.log(slope)], beta])
+    return slope, d50, beta
 
 
 # --------------------------------------------------------------------------------------------
@@ -815,7 +825,7 @@ class MLFit:
 
         def log_ratio(log_slope: float) -> float:
             """Return ln r(s) = ln(T/D50) at slope s (nan when the level is unreachable)."""
-            slope = math.exp(log_slope)
+            slope = _exp(log_slope)
             level = target(slope)
             if not 0.0 < level < 1.0:
                 return math.nan
@@ -1050,7 +1060,7 @@ def fit_ml(
     if not converged:
         message = (
             f"the maximum-likelihood fit of the {family.name} curve did not converge "
-            f"(D50 = {math.exp(theta[0]):.4g}, {family.slope_name} = {math.exp(theta[1]):.4g}, "
+            f"(D50 = {_exp(theta[0]):.4g}, {family.slope_name} = {_exp(theta[1]):.4g}, "
             f"Newton decrement {decrement:.3g}). Common causes: complete separation (all "
             "responders at higher doses than all non-responders, so the slope is infinite), "
             "D50 far outside the dose range, or too few events. Try another family or a "
@@ -1087,11 +1097,18 @@ def fit_ml(
 def _plausible(family: CurveFamily, design: _Design, theta: FloatArray) -> bool:
     """Reject optima that are really boundary solutions (infinite slope or far-away D50)."""
     positive = design.dose[design.dose > 0]
-    d50 = math.exp(theta[0])
+    d50 = _exp(theta[0])
     if not (positive.min() * 1e-3 < d50 < design.dose.max() * 1e3):
         return False
-    gamma50 = float(family.normalised_slope(d50, math.exp(theta[1])))
+    with np.errstate(all="ignore"):
+        gamma50 = float(family.normalised_slope(d50, _exp(theta[1])))
     return 1e-4 < gamma50 < 1e3
+
+
+def _exp(x: float) -> float:
+    """``exp(x)`` that overflows to ``inf`` (for comparisons and messages) instead of raising."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(x))
 
 
 def compare_ml(fits: Sequence[MLFit] | Mapping[str, MLFit]) -> pd.DataFrame:

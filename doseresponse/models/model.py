@@ -15,19 +15,22 @@ Examples
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from doseresponse.data import DoseResponseData
-from doseresponse.exceptions import DoseResponseError
+from doseresponse.exceptions import DegenerateDataWarning, DoseResponseError
 from doseresponse.models.curves import get_curve_family
+from doseresponse.models.degenerate import prior_driven_causes
 from doseresponse.models.density import LogDensity
 from doseresponse.models.priors import default_priors, resolve_priors
 from doseresponse.models.sampling import (
     DENSITY_SAMPLERS,
     resolve_sampler,
+    run_settings,
     sample_density,
 )
 from doseresponse.models.spec import ModelSpec
@@ -228,10 +231,32 @@ class DoseResponseModel:
         Returns
         -------
         FittedModel
+
+        Warns
+        -----
+        DegenerateDataWarning
+            Before sampling, once per cause that makes part of the answer prior-driven (no
+            events, only events, a constant covariate, one study under partial pooling; see
+            :func:`doseresponse.models.degenerate.prior_driven_causes`).
+
+        Raises
+        ------
+        DoseResponseError
+            Invalid data or run settings (checked before anything is compiled or sampled).
+        FitError
+            The sampler failed or returned an incomplete posterior; nothing is returned.
+        KeyboardInterrupt
+            The fit was interrupted (Ctrl-C); the partial posterior is discarded and the
+            message says how far the chains got.
         """
         from doseresponse.models.results import FittedModel
 
+        draws, tune, chains, random_seed, progressbar = run_settings(
+            draws, tune, chains, random_seed, progressbar, target_accept
+        )
         spec = self.spec_for(data)
+        for cause in prior_driven_causes(spec, data):
+            warnings.warn(f"prior-driven fit: {cause}.", DegenerateDataWarning, stacklevel=2)
         settings = dict(
             draws=draws, tune=tune, chains=chains, random_seed=random_seed,
             progressbar=progressbar, target_accept=target_accept,

@@ -24,7 +24,12 @@ and 1.x; ``doseresponse._arviz_compat``).
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pymc as pm
@@ -33,7 +38,16 @@ import pytensor.tensor as pt
 from pymc.pytensorf import join_nonshared_inputs
 
 from doseresponse._arviz_compat import Groups, as_groups
-from doseresponse.models.sampling import SamplingInfo, _run_nutpie, resolve_sampler, run_settings
+from doseresponse.models.sampling import (
+    SamplingInfo,
+    _run_nutpie,
+    finite_draws_per_chain,
+    interrupt_watch,
+    interrupted_message,
+    require_complete_posterior,
+    resolve_sampler,
+    run_settings,
+)
 
 __all__ = ["sample_model"]
 
@@ -75,6 +89,16 @@ def sample_model(
         ``sample_stats`` (including ``diverging``).
     info : SamplingInfo
         Sampler used, timings and seed.
+
+    Raises
+    ------
+    DoseResponseError
+        A run setting is invalid.
+    FitError
+        The sampler returned fewer or non-finite draws than asked for (nothing is returned).
+    KeyboardInterrupt
+        The run was interrupted (Ctrl-C); ``pymc.sample`` would return the draws it has, they
+        are discarded and the message says how far the chains got.
     """
     draws, tune, chains, random_seed, progressbar = run_settings(
         draws, tune, chains, random_seed, progressbar, target_accept
@@ -92,6 +116,7 @@ def sample_model(
     sampled, compile_s, sample_s = run[name](model, settings)
     info = SamplingInfo(name, compile_s, sample_s, random_seed, draws, tune, chains)
     groups = {g: sampled[g] for g in ("posterior", "sample_stats") if g in sampled}
+    require_complete_posterior(groups, draws, chains, name)
     groups["posterior"].attrs.update(info.to_attrs())
     return groups, info
 
@@ -134,7 +159,7 @@ def _sample_nutpie_numba(model, settings: dict) -> tuple[Groups, float, float]:
 
 def _sample_pymc(model, settings: dict) -> tuple[Groups, float, float]:
     start = time.perf_counter()
-    with model:
+    with _workers_end_with_parent(), interrupt_watch() as watch, model:
         idata = pm.sample(
             draws=settings["draws"],
             tune=settings["tune"],
@@ -143,14 +168,61 @@ def _sample_pymc(model, settings: dict) -> tuple[Groups, float, float]:
             random_seed=settings["seed"],
             progressbar=settings["progressbar"],
             target_accept=settings["target_accept"],
+            nuts_sampler="pymc",  # PyMC 6 would otherwise pick nutpie when it is installed
             compute_convergence_checks=False,
             return_inferencedata=True,
             idata_kwargs={"log_likelihood": False},
         )
-    total = time.perf_counter() - start
     groups = as_groups(idata)
+    if watch["interrupted"]:  # pymc.sample swallowed the KeyboardInterrupt
+        done = finite_draws_per_chain(groups["posterior"])
+        raise KeyboardInterrupt(
+            interrupted_message(done, settings["draws"], settings["tune"], settings["chains"])
+        )
+    total = time.perf_counter() - start
     sample_s = float(groups["posterior"].attrs.get("sampling_time", total))
     return groups, max(total - sample_s, 0.0), sample_s
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while PyMC's chain processes ran (raised to run their clean-up)."""
+
+
+@contextmanager
+def _workers_end_with_parent() -> Iterator[None]:
+    """Make SIGTERM stop ``pymc.sample``'s chain processes before this process ends.
+
+    By default SIGTERM ends the process at once, without the clean-up that stops PyMC's
+    worker processes (they held each other's pipes open and ran on as orphans). Inside this
+    context SIGTERM raises in the main thread, PyMC's own exit path terminates the workers, and
+    the signal is then delivered again with its default action, so the process still ends as
+    SIGTERM asks. A handler the program installed itself is left alone, as is every thread but
+    the main one; forked workers that inherit the handler take the default action at once.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    parent = os.getpid()
+
+    def terminate(signum, frame):
+        if os.getpid() != parent:  # a forked worker: behave as if no handler were installed
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        raise  # pragma: no cover - only reached if the default action did not end us
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _CBridge:

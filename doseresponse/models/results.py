@@ -50,6 +50,7 @@ from doseresponse._validation import (
 )
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
+from doseresponse.models.degenerate import prior_driven_causes
 from doseresponse.models.predictive import NEW_STUDY_VIEWS, DrawParameters, draw_parameters
 from doseresponse.models.result_types import DEFAULT_CI_PROB, CurveBand, DoseAt
 from doseresponse.models.spec import ModelSpec
@@ -233,6 +234,7 @@ class FittedModel:
             f"data: {len(data.studies)} studies, {data.n_patients} patients, "
             f"{data.n_events} events",
             "diagnostics: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)),
+            *(f"PRIOR-DRIVEN: {cause}" for cause in prior_driven_causes(spec, data)),
             "",
             self.summary_frame(ci_prob).to_string(float_format=lambda v: f"{v:.4g}"),
         ]

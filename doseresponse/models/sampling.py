@@ -36,9 +36,13 @@ Learn Res 15:1593 (NUTS).
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +51,15 @@ import xarray as xr
 
 from doseresponse._arviz_compat import Groups, as_groups
 from doseresponse._validation import lookup_name
-from doseresponse.exceptions import DoseResponseError, SamplerFallbackWarning
+from doseresponse.exceptions import DoseResponseError, FitError, SamplerFallbackWarning
 
 __all__ = [
     "ROUTES",
     "SAMPLERS",
     "SamplingInfo",
     "c_callback_route_status",
+    "interrupt_watch",
+    "require_complete_posterior",
     "resolve_sampler",
     "run_settings",
     "sample_density",
@@ -233,6 +239,12 @@ def sample_density(
     ------
     DoseResponseError
         nutpie is not installed, or a run setting is invalid.
+    FitError
+        nutpie failed inside its Rust code (a panic) or returned fewer or non-finite draws
+        than asked for; nothing is returned.
+    KeyboardInterrupt
+        The run was interrupted (Ctrl-C); the message says how many draws each chain had.
+        The partial trace is discarded, never returned.
 
     Warns
     -----
@@ -257,6 +269,8 @@ def sample_density(
         try:
             groups, compile_s, sample_s = _sample_c_callbacks(density, start, run)
             taken = "c-callbacks"
+        except FitError:  # nutpie itself failed (not the route): the other route would too
+            raise
         except Exception as err:  # any failure of the undocumented route -> the public one
             warnings.warn(
                 f"nutpie's C-callback route failed ({type(err).__name__}: {err}); sampling "
@@ -275,6 +289,7 @@ def sample_density(
     sampler = "nutpie" if route != "python-callbacks" else "nutpie-python"
     info = SamplingInfo(sampler, compile_s, sample_s, random_seed, draws, tune, chains, taken)
     groups = {name: groups[name] for name in ("posterior", "sample_stats") if name in groups}
+    require_complete_posterior(groups, draws, chains, sampler)
     groups["posterior"].attrs.update(info.to_attrs())
     return groups, info
 
@@ -306,19 +321,172 @@ def _named_posterior(density, posterior: xr.Dataset, name: str) -> xr.Dataset:
 
 
 def _run_nutpie(compiled, *, draws, tune, chains, seed, progressbar, target_accept):
-    """``nutpie.sample`` with the package's settings (warm-up draws discarded)."""
+    """``nutpie.sample`` with the package's settings (warm-up draws discarded).
+
+    nutpie's blocking ``sample`` answers Ctrl-C by returning the draws it has; this runs it in
+    the background (its public ``blocking=False``) and waits, so an interrupt discards the
+    partial trace and propagates as :class:`KeyboardInterrupt` saying how far the chains got,
+    and a Rust panic (``pyo3_runtime.PanicException``, a :class:`BaseException`) becomes a
+    :class:`~doseresponse.exceptions.FitError`.
+    """
     import nutpie
 
-    return nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        progress_bar=progressbar,
-        save_warmup=False,
-        target_accept=float(target_accept),
+    sampler = None
+    try:
+        sampler = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            target_accept=float(target_accept),
+            blocking=False,
+        )
+        return sampler.wait()
+    except KeyboardInterrupt:
+        done = _abort_and_count(sampler)
+        raise KeyboardInterrupt(interrupted_message(done, draws, tune, chains)) from None
+    except BaseException as err:
+        _cancel(sampler)
+        if isinstance(err, (Exception, SystemExit, GeneratorExit)):
+            raise
+        raise FitError(  # a Rust panic: not an Exception, so it escapes `except Exception`
+            f"nutpie failed inside its sampler ({type(err).__name__}: {err}) with draws="
+            f"{draws}, tune={tune}, chains={chains}; no draws were kept. Check the run "
+            "settings, or try sampler='pymc'."
+        ) from err
+
+
+def _cancel(sampler) -> None:
+    """Stop a failed nutpie run; a second panic from its poisoned state is not the news."""
+    if sampler is None:
+        return
+    try:
+        sampler.cancel()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # the original failure is raised by the caller
+        pass
+
+
+def _abort_and_count(sampler) -> list[int] | None:
+    """Stop an interrupted nutpie run; kept (finite) draws per chain, ``None`` if unknown."""
+    if sampler is None:
+        return None
+    try:
+        trace = as_groups(sampler.abort())
+        return finite_draws_per_chain(trace["posterior"])
+    except Exception:  # the count only decorates the message; never mask the interrupt
+        return None
+
+
+def finite_draws_per_chain(posterior: xr.Dataset) -> list[int]:
+    """Number of draws per chain at which every posterior variable is finite.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws with dims ``(chain, draw, ...)``.
+
+    Returns
+    -------
+    list of int
+        One count per chain (nutpie pads unfinished chains with NaN).
+    """
+    if not posterior.data_vars or posterior.sizes.get("draw", 0) == 0:
+        return [0] * int(posterior.sizes.get("chain", 0))
+    ok = None
+    for values in posterior.data_vars.values():
+        arr = values.transpose("chain", "draw", ...).to_numpy()
+        if not np.issubdtype(arr.dtype, np.number):
+            continue
+        finite = np.isfinite(arr.reshape(arr.shape[0], arr.shape[1], -1)).all(axis=2)
+        ok = finite if ok is None else ok & finite
+    if ok is None:
+        return [int(posterior.sizes["draw"])] * int(posterior.sizes["chain"])
+    return [int(n) for n in ok.sum(axis=1)]
+
+
+def interrupted_message(done: list[int] | None, draws: int, tune: int, chains: int) -> str:
+    """Text of the :class:`KeyboardInterrupt` raised when a fit is interrupted."""
+    if done is None:
+        progress = "how many draws the chains had is unknown"
+    elif not any(done):
+        progress = f"during warm-up ({tune} iterations per chain): no draw was kept yet"
+    else:
+        got = str(min(done)) if min(done) == max(done) else f"{min(done)}-{max(done)}"
+        progress = f"after {got} of {draws} draws per chain ({chains} chains)"
+    return (
+        f"fit interrupted {progress}; the partial posterior was discarded and nothing was "
+        "returned or saved. Run fit() again to the end (fewer draws= finish sooner)."
     )
+
+
+def require_complete_posterior(groups: Groups, draws: int, chains: int, sampler: str) -> None:
+    """Refuse a posterior with fewer chains or draws than asked for, or non-finite draws.
+
+    Parameters
+    ----------
+    groups : dict of str to xarray.Dataset
+        What the sampler returned (``posterior`` group).
+    draws, chains : int
+        The run settings.
+    sampler : str
+        Sampler name, for the message.
+
+    Raises
+    ------
+    FitError
+        The posterior is incomplete (an interrupted or failed run); the message says how
+        many draws each chain has.
+    """
+    posterior = groups["posterior"]
+    got_chains = int(posterior.sizes.get("chain", 0))
+    got_draws = int(posterior.sizes.get("draw", 0))
+    done = finite_draws_per_chain(posterior)
+    if got_chains == chains and got_draws == draws and all(n == draws for n in done):
+        return
+    shown = ", ".join(str(n) for n in done) or "none"
+    raise FitError(
+        f"sampler {sampler!r} returned an incomplete posterior: {got_chains} of {chains} "
+        f"chains, finite draws per chain {shown} of {draws} asked for (an interrupted or "
+        "failed run). It was discarded; run the fit again."
+    )
+
+
+@contextmanager
+def interrupt_watch() -> Iterator[dict[str, bool]]:
+    """Note a Ctrl-C (SIGINT) that a sampler swallows, so the caller can still raise it.
+
+    ``pymc.sample`` catches :class:`KeyboardInterrupt` and returns the draws it has. Inside
+    this context a SIGINT sets ``state["interrupted"]`` and then runs the previous handler as
+    before. Outside the main thread, or when SIGINT is not handled by Python, it only yields.
+
+    Yields
+    ------
+    dict
+        ``{"interrupted": bool}``.
+    """
+    state = {"interrupted": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield state
+        return
+
+    def note(signum, frame):
+        state["interrupted"] = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def public_callback_model(density):
@@ -381,22 +549,34 @@ def run_settings(draws, tune, chains, random_seed, progressbar, target_accept):
     Raises
     ------
     DoseResponseError
-        A setting is not a valid integer or ``target_accept`` is outside (0, 1).
+        A setting is not a valid integer (``draws``, ``tune`` and ``chains`` >= 1: nutpie
+        cannot run without warm-up), or ``target_accept`` is not a number in (0, 1).
     """
-    draws = _positive_int(draws, "draws")
-    tune = _positive_int(tune, "tune", minimum=0)
-    chains = _positive_int(chains, "chains")
-    if not 0.0 < float(target_accept) < 1.0:
-        raise DoseResponseError(f"target_accept must lie in (0, 1); got {target_accept!r}.")
+    draws = _positive_int(draws, "draws", hint="kept draws per chain; 1000 is usual")
+    tune = _positive_int(
+        tune, "tune", hint="warm-up iterations adapt the step size and mass matrix; 1000 is usual"
+    )
+    chains = _positive_int(chains, "chains", hint="4 chains let R-hat detect poor mixing")
+    try:
+        accept = float(target_accept)
+    except (TypeError, ValueError):
+        accept = float("nan")
+    if isinstance(target_accept, bool) or not 0.0 < accept < 1.0:
+        raise DoseResponseError(
+            f"target_accept must be a number in (0, 1), e.g. 0.95; got {target_accept!r}."
+        )
     if random_seed is None:
         random_seed = int(np.random.SeedSequence().generate_state(1)[0])
-    random_seed = _positive_int(random_seed, "random_seed", minimum=0)
+    random_seed = _positive_int(random_seed, "random_seed", minimum=0, hint="any integer seed")
     if progressbar is None:
         progressbar = bool(getattr(sys.stderr, "isatty", lambda: False)())
     return draws, tune, chains, random_seed, bool(progressbar)
 
 
-def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+def _positive_int(value: Any, name: str, *, minimum: int = 1, hint: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DoseResponseError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+        raise DoseResponseError(
+            f"{name} must be an integer >= {minimum}; got {value!r}" + (f" ({hint})." if hint
+                                                                         else ".")
+        )
     return int(value)

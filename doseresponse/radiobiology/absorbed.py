@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, finite_or_error
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.radiobiology.nuclides import Nuclide, get_nuclide
 
@@ -45,6 +45,7 @@ DECAYS_PER_MBQ_H = 3.6e9
 _LN2 = math.log(2.0)
 
 
+@finite_or_error
 def absorbed_dose(tia: ArrayLike, s_value: ArrayLike) -> float | NDArray[np.float64]:
     r"""Mean absorbed dose by the MIRD schema, :math:`D_T=\sum_S \tilde A_S\,S(T\leftarrow S)`.
 
@@ -110,6 +111,7 @@ def absorbed_dose(tia: ArrayLike, s_value: ArrayLike) -> float | NDArray[np.floa
         ) from None
 
 
+@finite_or_error
 def local_deposition_s_value(
     nuclide: str | Nuclide, mass_kg: ArrayLike
 ) -> float | NDArray[np.float64]:
@@ -146,6 +148,7 @@ def local_deposition_s_value(
     return float(s) if s.ndim == 0 else s
 
 
+@finite_or_error
 def local_deposition_dose(
     tia: ArrayLike, nuclide: str | Nuclide, mass_kg: ArrayLike
 ) -> float | NDArray[np.float64]:
@@ -248,6 +251,7 @@ def hanscheid_factor(nuclide: str | Nuclide, density_g_per_ml: float = 1.0) -> f
     return s_per_ml / _LN2
 
 
+@finite_or_error
 def single_time_point_tia(
     activity_mbq: ArrayLike,
     time_h: ArrayLike,
@@ -300,6 +304,7 @@ def single_time_point_tia(
     return float(tia) if np.ndim(tia) == 0 else tia
 
 
+@finite_or_error
 def rescale_s_value(
     s_value: ArrayLike, phantom_mass_kg: ArrayLike, patient_mass_kg: ArrayLike
 ) -> float | NDArray[np.float64]:

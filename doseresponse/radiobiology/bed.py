@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, finite_or_error
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.radiobiology.doserate import ExponentialDoseRate, PiecewiseDoseRate
 
@@ -67,6 +67,7 @@ DoseRateHistory = ExponentialDoseRate | PiecewiseDoseRate
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def lea_catcheside_integral(
     dose_rate: DoseRateHistory,
     repair_half_time: float | Sequence[float],
@@ -113,6 +114,7 @@ def lea_catcheside_integral(
     return _integral(history, mus, weights, horizon)
 
 
+@finite_or_error
 def g_factor(
     dose_rate: DoseRateHistory,
     repair_half_time: float | Sequence[float],
@@ -183,6 +185,7 @@ def g_factor(
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def bed(
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
     *,
@@ -280,6 +283,7 @@ def bed(
     return float(total)
 
 
+@finite_or_error
 def scale_for_bed(
     target_bed: ArrayLike,
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
@@ -330,6 +334,7 @@ def scale_for_bed(
     return factor[()] if factor.ndim == 0 else factor
 
 
+@finite_or_error
 def dose_for_bed_history(
     target_bed: ArrayLike,
     dose_rate_or_cycles: DoseRateHistory | Sequence[DoseRateHistory],
@@ -473,6 +478,7 @@ def bed_exponential(
     return out
 
 
+@finite_or_error
 def dose_for_bed(
     target_bed: ArrayLike,
     *,
@@ -528,6 +534,7 @@ def dose_for_bed(
     return result[()] if result.ndim == 0 else result
 
 
+@finite_or_error
 def bed_fractionated(
     total_dose: ArrayLike, *, dose_per_fraction: ArrayLike, alpha_beta: ArrayLike
 ) -> NDArray[np.float64] | np.float64:
@@ -562,6 +569,7 @@ def bed_fractionated(
     return result[()] if result.ndim == 0 else result
 
 
+@finite_or_error
 def eqd(
     bed: ArrayLike, *, alpha_beta: ArrayLike, dose_per_fraction: ArrayLike = 2.0
 ) -> NDArray[np.float64] | np.float64:

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from doseresponse._validation import as_float_array, check_increasing_times, check_scalar
+from doseresponse._validation import (
+    as_float_array,
+    check_finite_result,
+    check_increasing_times,
+    check_scalar,
+)
 from doseresponse.exceptions import DoseResponseError
 
 __all__ = ["DoseRate", "ExponentialDoseRate", "PiecewiseDoseRate"]
@@ -75,6 +80,8 @@ class ExponentialDoseRate:
         object.__setattr__(self, "amplitudes", amps)
         object.__setattr__(self, "rates", lams)
         self._check_nonnegative()
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            check_finite_result(self.total_dose, "the total dose (Gy) of this ExponentialDoseRate")
 
     @classmethod
     def from_half_lives(cls, amplitudes: ArrayLike, half_lives: ArrayLike) -> ExponentialDoseRate:
@@ -275,6 +282,8 @@ class PiecewiseDoseRate:
         object.__setattr__(self, "dose_rates", rr)
         object.__setattr__(self, "tail_rate", lam)
         object.__setattr__(self, "start_rate", r0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            check_finite_result(self.total_dose, "the total dose (Gy) of this PiecewiseDoseRate")
 
     @property
     def knots(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

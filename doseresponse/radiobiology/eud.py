@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, finite_or_error
 from doseresponse.exceptions import DoseResponseError
 
 __all__ = [
@@ -371,6 +371,7 @@ class DVH:
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def geud(doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, a: float) -> float:
     r"""Generalised equivalent uniform dose (power mean of the dose distribution).
 
@@ -431,6 +432,7 @@ def geud(doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, a: float) 
     return _geud_chunked(flat, weights, a)
 
 
+@finite_or_error
 def clonogenic_eud(
     doses: ArrayLike | DVH, volumes: ArrayLike | None = None, *, alpha: float
 ) -> float:
@@ -468,6 +470,7 @@ def clonogenic_eud(
     return _log_mean_exp_eud(alpha * flat, weights) / alpha
 
 
+@finite_or_error
 def eubed(beds: ArrayLike | DVH, volumes: ArrayLike | None = None, *, alpha: float) -> float:
     r"""Equivalent uniform BED (EUBED) of voxel BEDs.
 
@@ -502,6 +505,7 @@ def eubed(beds: ArrayLike | DVH, volumes: ArrayLike | None = None, *, alpha: flo
     return _log_mean_exp_eud(alpha * flat, weights) / alpha
 
 
+@finite_or_error
 def odonoghue_eud(
     doses: ArrayLike | DVH,
     volumes: ArrayLike | None = None,

@@ -29,6 +29,7 @@ from doseresponse._validation import (
     check_increasing_times,
     check_probability,
     check_scalar,
+    finite_or_error,
     lookup_name,
 )
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, FitError
@@ -158,6 +159,7 @@ TAC_MODELS: tuple[str, ...] = (*EXPONENTIAL_MODELS, "trapezoid")
 # --------------------------------------------------------------------------------------------
 
 
+@finite_or_error
 def exponential_tia(amplitudes_mbq: ArrayLike, rates_per_h: ArrayLike) -> float | NDArray:
     r"""Time-integrated activity of a sum of exponentials, :math:`\sum_j A_j/\lambda_j`.
 
@@ -206,6 +208,7 @@ def exponential_tia(amplitudes_mbq: ArrayLike, rates_per_h: ArrayLike) -> float 
     return float(tia) if tia.ndim == 0 else tia
 
 
+@finite_or_error
 def trapezoid_tail_tia(
     times_h: ArrayLike,
     activity_mbq: ArrayLike,

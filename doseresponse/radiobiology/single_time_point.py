@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from doseresponse._validation import as_float_array, check_scalar
+from doseresponse._validation import as_float_array, check_scalar, finite_or_error
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.radiobiology.absorbed import single_time_point_tia
 from doseresponse.radiobiology.doserate import ExponentialDoseRate
@@ -131,6 +131,7 @@ class SingleTimePointTIA:
         )
 
 
+@finite_or_error
 def hanscheid_tia(
     activity_mbq: float,
     time_h: float,
@@ -214,6 +215,7 @@ def hanscheid_tia(
     )
 
 
+@finite_or_error
 def madsen_tia(
     activity_mbq: float,
     time_h: float,
@@ -289,6 +291,7 @@ def madsen_tia(
     )
 
 
+@finite_or_error
 def reference_curve_tia(
     activity_mbq: float,
     time_h: float,
