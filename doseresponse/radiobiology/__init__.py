@@ -13,6 +13,8 @@ doserate   dose-rate histories (sum of exponentials; piecewise linear + exponent
 bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopulation), EQDx, inverses
 eud        DVH, gEUD, clonogen EUD, EUBED, O'Donoghue EUD
 tissues    α/β, repair half-time and α presets with citations
+population_kinetics  hierarchical Bayesian TAC fit across patients and cycles (nutpie)
+samples    tidy time-activity tables: column mapping, units (MBq/kBq/GBq/%IA; h/min/d)
 pipeline   multi-cycle organ/lesion dosimetry from time-activity samples in one call
 """
 
@@ -52,6 +54,15 @@ from doseresponse.radiobiology.pipeline import (
     MultiCycleDosimetry,
     multicycle_dosimetry,
 )
+from doseresponse.radiobiology.population_kinetics import (
+    PopulationCycleTIA,
+    PopulationKineticsFit,
+    fit_time_activity_population,
+)
+from doseresponse.radiobiology.samples import (
+    masses_by_region_and_cycle,
+    read_time_activity_samples,
+)
 from doseresponse.radiobiology.single_time_point import (
     SingleTimePointTIA,
     hanscheid_tia,
@@ -70,6 +81,8 @@ __all__ = [
     "Nuclide",
     "PhysicalDecayBoundWarning",
     "PiecewiseDoseRate",
+    "PopulationCycleTIA",
+    "PopulationKineticsFit",
     "SingleTimePointTIA",
     "TimeActivityFit",
     "TissueParameters",
@@ -85,6 +98,7 @@ __all__ = [
     "eubed",
     "exponential_tia",
     "fit_time_activity",
+    "fit_time_activity_population",
     "g_factor",
     "get_nuclide",
     "geud",
@@ -96,8 +110,10 @@ __all__ = [
     "local_deposition_dose",
     "local_deposition_s_value",
     "madsen_tia",
+    "masses_by_region_and_cycle",
     "multicycle_dosimetry",
     "odonoghue_eud",
+    "read_time_activity_samples",
     "reference_curve_tia",
     "rescale_s_value",
     "scale_for_bed",
