@@ -11,8 +11,10 @@ Parameter vector (unconstrained), with P patients and C patient-cycles::
      b_a (P), b_l (P), z_a_cycle (C), z_l_cycle (C)]
 
 with ``b`` the patients' log amplitude and log biological rate (centred parametrisation: with
-several cycles per patient they are well informed) and ``z`` the standard-normal cycle effects
-(non-centred: a single-time-point cycle hardly informs its own effect).
+several cycles per patient they are well informed) and the cycle effects parametrised centred
+(the effect itself, ~ N(0, omega^2)) for cycles with >= 3 samples, which inform them, and
+non-centred (standard-normal ``z``, effect = omega z) for sparser cycles, which hardly do
+(Papaspiliopoulos, Roberts and Sköld 2007, Stat Sci 22:59).
 
 Notes
 -----
@@ -55,8 +57,8 @@ GLOBAL_NAMES = (
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, log_offset, lam_phys,
-                  priors):  # pragma: no cover - compiled; tested against finite differences
+def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centred, log_offset,
+                  lam_phys, priors):  # pragma: no cover - compiled; checked by finite differences
     """Log posterior and gradient at unconstrained ``x`` (see the module docstring).
 
     ``priors`` holds ``[mu_a_loc, mu_a_scale, mu_l_loc, mu_l_scale, scale_omega_a,
@@ -100,17 +102,27 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, log_offset, 
             grad[idx] -= r / w[j]
             grad[j] += r / w[j]
             grad[2 + j] += r * r - 1.0
-    for i in range(zac0, x.size):  # non-centred cycle effects: z ~ N(0, 1)
-        lp -= 0.5 * x[i] * x[i]
-        grad[i] -= x[i]
+    for c in range(n_cycles):  # cycle effects: centred e ~ N(0, omega^2) or z ~ N(0, 1)
+        for j in range(2):
+            idx = zac0 + c if j == 0 else zlc0 + c
+            if cycle_centred[c]:
+                r = x[idx] / w[2 + j]
+                lp -= 0.5 * r * r + x[4 + j]
+                grad[idx] -= r / w[2 + j]
+                grad[4 + j] += r * r - 1.0
+            else:
+                lp -= 0.5 * x[idx] * x[idx]
+                grad[idx] -= x[idx]
 
     # --- per patient-cycle curve
     log_a = np.empty(n_cycles)
     lam_bio = np.empty(n_cycles)
     for c in range(n_cycles):
         p = cycle_patient[c]
-        log_a[c] = log_offset[c] + x[za0 + p] + w[2] * x[zac0 + c]
-        lam_bio[c] = math.exp(x[zl0 + p] + w[3] * x[zlc0 + c])
+        sa = 1.0 if cycle_centred[c] else w[2]
+        sl = 1.0 if cycle_centred[c] else w[3]
+        log_a[c] = log_offset[c] + x[za0 + p] + sa * x[zac0 + c]
+        lam_bio[c] = math.exp(x[zl0 + p] + sl * x[zlc0 + c])
 
     # --- likelihood: d(logp)/d(log A_c) and d(logp)/d(log lambda_bio_c) accumulated per cycle
     g_log_a = np.zeros(n_cycles)
@@ -133,17 +145,21 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, log_offset, 
         p = cycle_patient[c]
         ga = g_log_a[c]
         gl = g_log_lb[c]
-        grad[4] += ga * w[2] * x[zac0 + c]
-        grad[5] += gl * w[3] * x[zlc0 + c]
         grad[za0 + p] += ga
         grad[zl0 + p] += gl
-        grad[zac0 + c] += ga * w[2]
-        grad[zlc0 + c] += gl * w[3]
+        if cycle_centred[c]:
+            grad[zac0 + c] += ga
+            grad[zlc0 + c] += gl
+        else:
+            grad[4] += ga * w[2] * x[zac0 + c]
+            grad[5] += gl * w[3] * x[zlc0 + c]
+            grad[zac0 + c] += ga * w[2]
+            grad[zlc0 + c] += gl * w[3]
     return lp, grad
 
 
-def curves(draws: np.ndarray, cycle_patient: np.ndarray, log_offset: np.ndarray,
-           lam_phys: float) -> tuple[np.ndarray, np.ndarray]:
+def curves(draws: np.ndarray, cycle_patient: np.ndarray, cycle_centred: np.ndarray,
+           log_offset: np.ndarray, lam_phys: float) -> tuple[np.ndarray, np.ndarray]:
     """Amplitudes (MBq) and effective rates (1/h) of every patient-cycle for many draws.
 
     Parameters
@@ -152,6 +168,8 @@ def curves(draws: np.ndarray, cycle_patient: np.ndarray, log_offset: np.ndarray,
         Unconstrained draws, shape ``(..., ndim)``.
     cycle_patient : numpy.ndarray
         Patient index of each patient-cycle, shape ``(C,)``.
+    cycle_centred : numpy.ndarray
+        1 where the cycle effects are parametrised centred, 0 where non-centred, shape ``(C,)``.
     log_offset : numpy.ndarray
         Log injected activity of each patient-cycle (0 when not given), shape ``(C,)``.
     lam_phys : float
@@ -168,8 +186,10 @@ def curves(draws: np.ndarray, cycle_patient: np.ndarray, log_offset: np.ndarray,
     zl0, zac0 = za0 + n_patients, za0 + 2 * n_patients
     zlc0 = zac0 + n_cycles
     w = np.exp(draws[..., 2:6])
+    centred = np.asarray(cycle_centred, dtype=bool)
+    scale_a = np.where(centred, 1.0, w[..., 2:3])
+    scale_l = np.where(centred, 1.0, w[..., 3:4])
     log_a = (log_offset + draws[..., za0 + cycle_patient]
-             + w[..., 2:3] * draws[..., zac0:zac0 + n_cycles])
-    log_lb = (draws[..., zl0 + cycle_patient]
-              + w[..., 3:4] * draws[..., zlc0:zlc0 + n_cycles])
+             + scale_a * draws[..., zac0:zac0 + n_cycles])
+    log_lb = draws[..., zl0 + cycle_patient] + scale_l * draws[..., zlc0:zlc0 + n_cycles]
     return np.exp(log_a), lam_phys + np.exp(log_lb)

@@ -61,6 +61,8 @@ _PRIOR_DEFAULTS = {
     "sigma": 0.3,
 }
 _RHAT_MAX = 1.01
+#: Cycles with at least this many samples get centred cycle effects (see _population_kernel).
+_CENTRED_MIN_POINTS = 3
 _ESS_MIN = 400
 
 
@@ -395,6 +397,7 @@ class _PopulationData:
     patients: tuple[str, ...]
     cycle_labels: tuple[str, ...]
     cycle_patient: NDArray[np.int64]
+    cycle_centred: NDArray[np.int64]
     cycle_number: NDArray[np.int64]
     n_points: NDArray[np.int64]
     log_offset: NDArray[np.float64]
@@ -440,6 +443,7 @@ class _PopulationData:
             patients=patients,
             cycle_labels=tuple(_cycle_label(p, c) for p, c in keys),
             cycle_patient=np.array([p_index[p] for p, _ in keys], dtype=np.int64),
+            cycle_centred=(n_points >= _CENTRED_MIN_POINTS).astype(np.int64),
             cycle_number=np.array([c for _, c in keys], dtype=np.int64),
             n_points=n_points,
             log_offset=np.where(np.isfinite(injected), np.log(np.where(
@@ -475,16 +479,16 @@ class _PopulationDensity:
 
         d = self.data
         return log_posterior(np.ascontiguousarray(x, dtype=np.float64), d.obs_cycle, d.t,
-                             d.log_y, d.known_var, d.cycle_patient, d.log_offset, d.lam_phys,
-                             self.priors)
+                             d.log_y, d.known_var, d.cycle_patient, d.cycle_centred,
+                             d.log_offset, d.lam_phys, self.priors)
 
     def logp_and_grad_function(self):
         """``x -> (logp, grad)`` for nutpie's Python callbacks."""
         from doseresponse.radiobiology._population_kernel import log_posterior
 
         d = self.data
-        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.log_offset,
-                d.lam_phys, self.priors)
+        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.cycle_centred,
+                d.log_offset, d.lam_phys, self.priors)
         return lambda x: log_posterior(x, *args)
 
     def expand(self, x: NDArray) -> dict[str, NDArray]:
@@ -503,7 +507,8 @@ class _PopulationDensity:
         n_p = self.n_patients
         start[7:7 + n_p] = start[0] + rng.uniform(-0.5, 0.5, n_p)
         start[7 + n_p:7 + 2 * n_p] = start[1] + rng.uniform(-0.5, 0.5, n_p)
-        start[7 + 2 * n_p:] = rng.uniform(-0.5, 0.5, self.ndim - 7 - 2 * n_p)
+        small = np.where(self.data.cycle_centred == 1, 0.1, 1.0)  # centred: the effect itself
+        start[7 + 2 * n_p:] = rng.uniform(-0.5, 0.5, self.ndim - 7 - 2 * n_p) * np.tile(small, 2)
         return start
 
     def named_posterior(self, posterior):
@@ -514,7 +519,8 @@ class _PopulationDensity:
 
         raw = posterior["unconstrained_draw"].transpose("chain", "draw", ...).to_numpy()
         d = self.data
-        amplitude, rate = curves(raw, d.cycle_patient, d.log_offset, d.lam_phys)
+        amplitude, rate = curves(raw, d.cycle_patient, d.cycle_centred, d.log_offset,
+                                 d.lam_phys)
         dims = ("chain", "draw")
         cdims = (*dims, "patient_cycle")
         variables = {
