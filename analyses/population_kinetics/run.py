@@ -6,7 +6,7 @@ cycle's TIA off by more than 10 % with the hierarchical population fit
 Madsen and the reference-curve (hybrid) method, on 1-, 2-, 3- and 4-point schedules and a
 hybrid schedule — and do the intervals cover the truth?
 
-Run: ``python analyses/population_kinetics/run.py`` (2 replicate cohorts of 50 patients × 4
+Run: ``python analyses/population_kinetics/run.py`` (one cohort of 50 patients × 4
 cycles per schedule at 5 % noise, and the sparse schedules again at 10 %; ~30 min on 2 cores)
 or ``--quick`` (small cohorts, short chains; run by ``tests/test_analyses.py`` as a slow test).
 Writes ``results/population_kinetics[_quick].csv`` (every TIA), ``..._table.csv`` and
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     else:
         sparse = ["1 point (96 h)", "hybrid (cycle 1: 4 points; cycles 2-4: 96 h)"]
         plan = dict(runs=[(0.05, name) for name in SCHEDULES] + [(0.10, n) for n in sparse],
-                    replicates=2, n_reference=10, n_study=40, draws=1000, tune=1000, chains=4)
+                    replicates=1, n_reference=10, n_study=40, draws=1000, tune=1000, chains=4)
     frames, runs = [], []
     for noise, name in plan["runs"]:
         s_index = list(SCHEDULES).index(name)
