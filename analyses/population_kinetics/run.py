@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     else:
         sparse = ["1 point (96 h)", "hybrid (cycle 1: 4 points; cycles 2-4: 96 h)"]
         plan = dict(runs=[(0.05, name) for name in SCHEDULES] + [(0.10, n) for n in sparse],
-                    replicates=1, n_reference=10, n_study=40, draws=1000, tune=1000, chains=4)
+                    replicates=1, n_reference=10, n_study=40, draws=500, tune=500, chains=4)
     frames, runs = [], []
     for noise, name in plan["runs"]:
         s_index = list(SCHEDULES).index(name)

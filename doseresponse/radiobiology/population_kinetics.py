@@ -6,8 +6,8 @@ between-cycle variation of the amplitude and of the biological clearance rate. A
 imaged once (single time point) or twice borrows the curve shape from the population and from the
 patient's other cycles instead of relying on one assumed half-life; every patient-cycle gets a
 time-integrated activity (TIA) with a posterior SD and interval. This is the Bayesian analogue of
-the non-linear mixed-effects (NLME) fits of Devasia et al. 2021 (J Nucl Med 62:1118) and
-Hardiansyah et al. 2023 (EJNMMI Phys 10:12, doi 10.1186/s40658-023-00530-1).
+the non-linear mixed-effects (NLME) fits of Devasia et al. and of the MS–NLME study (EJNMMI Phys
+2023, doi 10.1186/s40658-023-00530-1).
 
 The posterior is sampled with nutpie's NUTS through its public Python-callback interface
 (:func:`doseresponse.models.sampling.sample_density` with ``route="python-callbacks"``) on a
