@@ -126,7 +126,7 @@ def estimate_all(samples: pd.DataFrame, truth: pd.DataFrame, *, noise_log_sd: fl
     # Madsen's population T_eff: mean and SD of the reference patients' own mono-exponential fits
     ref_teff, fits = [], {}
     for (patient, cycle), g in samples.groupby(["patient", "cycle"]):
-        if len(g) < 2:
+        if len(g) < 3:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -146,7 +146,19 @@ def estimate_all(samples: pd.DataFrame, truth: pd.DataFrame, *, noise_log_sd: fl
         g = samples[(samples["patient"] == row.patient) & (samples["cycle"] == row.cycle)]
         n = len(g)
         key = (row.patient, row.cycle)
-        if n >= 2:
+        if n == 2:  # a 2-parameter fit needs 3 points: the package's per-patient options
+            for name, kwargs in (("per-patient auto (trapezoid + physical tail)", {}),
+                                 ("per-patient trapezoid + fitted tail", {"tail": "fit"})):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit = rb.fit_time_activity(
+                        g["time_h"], g["activity_mbq"], model="auto" if not kwargs else
+                        "trapezoid", nuclide="Lu-177",
+                        activity_sd=noise_log_sd * g["activity_mbq"], **kwargs)
+                tia, se = fit.time_integrated_activity, fit.time_integrated_activity_se
+                lo, hi = (np.nan, np.nan) if se is None else (tia - z * se, tia + z * se)
+                out.append((name, *key, n, tia, lo, hi, row.true_tia_mbq_h))
+        if n >= 3:
             fit = fits.get(key)
             if fit is not None and fit.time_integrated_activity_se is not None:
                 tia, se = fit.time_integrated_activity, fit.time_integrated_activity_se

@@ -10,8 +10,10 @@ Parameter vector (unconstrained), with P patients and C patient-cycles::
     [mu_a, mu_l, log omega_a, log omega_l, log omega_a_cycle, log omega_l_cycle, log sigma,
      b_a (P), b_l (P), z_a_cycle (C), z_l_cycle (C)]
 
-with ``b`` the patients' log amplitude and log biological rate (centred parametrisation: with
-several cycles per patient they are well informed) and the cycle effects parametrised centred
+with ``b`` the patients' log amplitude and log biological rate — parametrised centred (the
+value itself, ~ N(mu, omega^2)) for patients with a cycle of >= 3 samples, which inform it, and
+non-centred (standard-normal, b = mu + omega z) otherwise — and the cycle effects parametrised
+centred
 (the effect itself, ~ N(0, omega^2)) for cycles with >= 3 samples, which inform them, and
 non-centred (standard-normal ``z``, effect = omega z) for sparser cycles, which hardly do
 (Papaspiliopoulos, Roberts and Sköld 2007, Stat Sci 22:59).
@@ -57,8 +59,8 @@ GLOBAL_NAMES = (
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centred, log_offset,
-                  lam_phys, priors):  # pragma: no cover - compiled; checked by finite differences
+def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, patient_centred,
+                  cycle_centred, log_offset, lam_phys, priors):  # pragma: no cover - compiled; checked by finite differences
     """Log posterior and gradient at unconstrained ``x`` (see the module docstring).
 
     ``priors`` holds ``[mu_a_loc, mu_a_scale, mu_l_loc, mu_l_scale, scale_omega_a,
@@ -93,15 +95,19 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centre
     r = sigma / priors[8]
     lp += -0.5 * r * r + x[6]
     grad[6] += -r * r + 1.0
-    for p in range(n_patients):  # centred patient effects: b ~ N(mu, omega^2)
+    for p in range(n_patients):  # patient effects: centred b ~ N(mu, omega^2) or z ~ N(0, 1)
         for j in range(2):
             mu = mu_a if j == 0 else mu_l
             idx = za0 + p if j == 0 else zl0 + p
-            r = (x[idx] - mu) / w[j]
-            lp -= 0.5 * r * r + x[2 + j]
-            grad[idx] -= r / w[j]
-            grad[j] += r / w[j]
-            grad[2 + j] += r * r - 1.0
+            if patient_centred[p]:
+                r = (x[idx] - mu) / w[j]
+                lp -= 0.5 * r * r + x[2 + j]
+                grad[idx] -= r / w[j]
+                grad[j] += r / w[j]
+                grad[2 + j] += r * r - 1.0
+            else:
+                lp -= 0.5 * x[idx] * x[idx]
+                grad[idx] -= x[idx]
     for c in range(n_cycles):  # cycle effects: centred e ~ N(0, omega^2) or z ~ N(0, 1)
         for j in range(2):
             idx = zac0 + c if j == 0 else zlc0 + c
@@ -117,12 +123,21 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centre
     # --- per patient-cycle curve
     log_a = np.empty(n_cycles)
     lam_bio = np.empty(n_cycles)
+    b_a = np.empty(n_patients)
+    b_l = np.empty(n_patients)
+    for p in range(n_patients):
+        if patient_centred[p]:
+            b_a[p] = x[za0 + p]
+            b_l[p] = x[zl0 + p]
+        else:
+            b_a[p] = mu_a + w[0] * x[za0 + p]
+            b_l[p] = mu_l + w[1] * x[zl0 + p]
     for c in range(n_cycles):
         p = cycle_patient[c]
         sa = 1.0 if cycle_centred[c] else w[2]
         sl = 1.0 if cycle_centred[c] else w[3]
-        log_a[c] = log_offset[c] + x[za0 + p] + sa * x[zac0 + c]
-        lam_bio[c] = math.exp(x[zl0 + p] + sl * x[zlc0 + c])
+        log_a[c] = log_offset[c] + b_a[p] + sa * x[zac0 + c]
+        lam_bio[c] = math.exp(b_l[p] + sl * x[zlc0 + c])
 
     # --- likelihood: d(logp)/d(log A_c) and d(logp)/d(log lambda_bio_c) accumulated per cycle
     g_log_a = np.zeros(n_cycles)
@@ -145,8 +160,16 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centre
         p = cycle_patient[c]
         ga = g_log_a[c]
         gl = g_log_lb[c]
-        grad[za0 + p] += ga
-        grad[zl0 + p] += gl
+        if patient_centred[p]:
+            grad[za0 + p] += ga
+            grad[zl0 + p] += gl
+        else:
+            grad[0] += ga
+            grad[1] += gl
+            grad[2] += ga * w[0] * x[za0 + p]
+            grad[3] += gl * w[1] * x[zl0 + p]
+            grad[za0 + p] += ga * w[0]
+            grad[zl0 + p] += gl * w[1]
         if cycle_centred[c]:
             grad[zac0 + c] += ga
             grad[zlc0 + c] += gl
@@ -158,8 +181,9 @@ def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, cycle_centre
     return lp, grad
 
 
-def curves(draws: np.ndarray, cycle_patient: np.ndarray, cycle_centred: np.ndarray,
-           log_offset: np.ndarray, lam_phys: float) -> tuple[np.ndarray, np.ndarray]:
+def curves(draws: np.ndarray, cycle_patient: np.ndarray, patient_centred: np.ndarray,
+           cycle_centred: np.ndarray, log_offset: np.ndarray,
+           lam_phys: float) -> tuple[np.ndarray, np.ndarray]:
     """Amplitudes (MBq) and effective rates (1/h) of every patient-cycle for many draws.
 
     Parameters
@@ -168,6 +192,8 @@ def curves(draws: np.ndarray, cycle_patient: np.ndarray, cycle_centred: np.ndarr
         Unconstrained draws, shape ``(..., ndim)``.
     cycle_patient : numpy.ndarray
         Patient index of each patient-cycle, shape ``(C,)``.
+    patient_centred : numpy.ndarray
+        1 where the patient effects are parametrised centred, 0 where non-centred, ``(P,)``.
     cycle_centred : numpy.ndarray
         1 where the cycle effects are parametrised centred, 0 where non-centred, shape ``(C,)``.
     log_offset : numpy.ndarray
@@ -189,7 +215,11 @@ def curves(draws: np.ndarray, cycle_patient: np.ndarray, cycle_centred: np.ndarr
     centred = np.asarray(cycle_centred, dtype=bool)
     scale_a = np.where(centred, 1.0, w[..., 2:3])
     scale_l = np.where(centred, 1.0, w[..., 3:4])
-    log_a = (log_offset + draws[..., za0 + cycle_patient]
+    pc = np.asarray(patient_centred, dtype=bool)
+    raw_a, raw_l = draws[..., za0:za0 + n_patients], draws[..., zl0:zl0 + n_patients]
+    b_a = np.where(pc, raw_a, draws[..., 0:1] + w[..., 0:1] * raw_a)
+    b_l = np.where(pc, raw_l, draws[..., 1:2] + w[..., 1:2] * raw_l)
+    log_a = (log_offset + b_a[..., cycle_patient]
              + scale_a * draws[..., zac0:zac0 + n_cycles])
-    log_lb = draws[..., zl0 + cycle_patient] + scale_l * draws[..., zlc0:zlc0 + n_cycles]
+    log_lb = b_l[..., cycle_patient] + scale_l * draws[..., zlc0:zlc0 + n_cycles]
     return np.exp(log_a), lam_phys + np.exp(log_lb)

@@ -397,6 +397,7 @@ class _PopulationData:
     patients: tuple[str, ...]
     cycle_labels: tuple[str, ...]
     cycle_patient: NDArray[np.int64]
+    patient_centred: NDArray[np.int64]
     cycle_centred: NDArray[np.int64]
     cycle_number: NDArray[np.int64]
     n_points: NDArray[np.int64]
@@ -439,10 +440,14 @@ class _PopulationData:
             (frame["activity_sd_mbq"].to_numpy(float) / y) ** 2
             if "activity_sd_mbq" in frame.columns else np.zeros(y.size)
         )
+        cycle_patient = np.array([p_index[p] for p, _ in keys], dtype=np.int64)
         return cls(
             patients=patients,
             cycle_labels=tuple(_cycle_label(p, c) for p, c in keys),
-            cycle_patient=np.array([p_index[p] for p, _ in keys], dtype=np.int64),
+            cycle_patient=cycle_patient,
+            patient_centred=np.bincount(
+                cycle_patient, weights=(n_points >= _CENTRED_MIN_POINTS),
+                minlength=len(patients)).astype(bool).astype(np.int64),
             cycle_centred=(n_points >= _CENTRED_MIN_POINTS).astype(np.int64),
             cycle_number=np.array([c for _, c in keys], dtype=np.int64),
             n_points=n_points,
@@ -479,7 +484,7 @@ class _PopulationDensity:
 
         d = self.data
         return log_posterior(np.ascontiguousarray(x, dtype=np.float64), d.obs_cycle, d.t,
-                             d.log_y, d.known_var, d.cycle_patient, d.cycle_centred,
+                             d.log_y, d.known_var, d.cycle_patient, d.patient_centred, d.cycle_centred,
                              d.log_offset, d.lam_phys, self.priors)
 
     def logp_and_grad_function(self):
@@ -487,7 +492,7 @@ class _PopulationDensity:
         from doseresponse.radiobiology._population_kernel import log_posterior
 
         d = self.data
-        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.cycle_centred,
+        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.patient_centred, d.cycle_centred,
                 d.log_offset, d.lam_phys, self.priors)
         return lambda x: log_posterior(x, *args)
 
@@ -505,8 +510,10 @@ class _PopulationDensity:
         start[6] = math.log(0.5 * self.priors[8])
         start[:7] += rng.uniform(-0.5, 0.5, 7)
         n_p = self.n_patients
-        start[7:7 + n_p] = start[0] + rng.uniform(-0.5, 0.5, n_p)
-        start[7 + n_p:7 + 2 * n_p] = start[1] + rng.uniform(-0.5, 0.5, n_p)
+        centred = self.data.patient_centred == 1  # centred: the value; else z around 0
+        start[7:7 + n_p] = np.where(centred, start[0], 0.0) + rng.uniform(-0.5, 0.5, n_p)
+        start[7 + n_p:7 + 2 * n_p] = np.where(centred, start[1], 0.0) + rng.uniform(-0.5, 0.5,
+                                                                                      n_p)
         small = np.where(self.data.cycle_centred == 1, 0.1, 1.0)  # centred: the effect itself
         start[7 + 2 * n_p:] = rng.uniform(-0.5, 0.5, self.ndim - 7 - 2 * n_p) * np.tile(small, 2)
         return start
@@ -519,8 +526,8 @@ class _PopulationDensity:
 
         raw = posterior["unconstrained_draw"].transpose("chain", "draw", ...).to_numpy()
         d = self.data
-        amplitude, rate = curves(raw, d.cycle_patient, d.cycle_centred, d.log_offset,
-                                 d.lam_phys)
+        amplitude, rate = curves(raw, d.cycle_patient, d.patient_centred, d.cycle_centred,
+                                 d.log_offset, d.lam_phys)
         dims = ("chain", "draw")
         cdims = (*dims, "patient_cycle")
         variables = {

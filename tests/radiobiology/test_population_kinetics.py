@@ -27,6 +27,8 @@ def _samples(n_patients=4, seed=3, sd=False, injected=False):
     for p in range(n_patients):
         for c in (1, 2):
             times = (4.0, 24.0, 96.0) if c == 1 else (96.0,)
+            if p == n_patients - 1 and c == 1:  # a patient without a 3-point cycle
+                times = (24.0, 96.0)
             for t in times:
                 y = 150 * math.exp(-(math.log(2) / 50) * t) * math.exp(rng.normal(0, 0.05))
                 rows.append({"patient": f"p{p}", "cycle": c, "time_h": t, "activity_mbq": y,
@@ -77,7 +79,12 @@ def test_log_density_equals_scipy_closed_form():
         for j in range(4):
             lp += stats.halfnorm.logpdf(w[j], scale=pri[4 + j]) + x[2 + j]
         lp += stats.halfnorm.logpdf(sigma, scale=pri[8]) + x[6]
-        lp += stats.norm.logpdf(b_a, x[0], w[0]).sum() + stats.norm.logpdf(b_l, x[1], w[1]).sum()
+        pc = d.patient_centred.astype(bool)
+        lp += stats.norm.logpdf(b_a[pc], x[0], w[0]).sum()
+        lp += stats.norm.logpdf(b_l[pc], x[1], w[1]).sum()
+        lp += stats.norm.logpdf(b_a[~pc]).sum() + stats.norm.logpdf(b_l[~pc]).sum()
+        b_a = np.where(pc, b_a, x[0] + w[0] * b_a)  # non-centred: b = mu + omega z
+        b_l = np.where(pc, b_l, x[1] + w[1] * b_l)
         centred = d.cycle_centred.astype(bool)
         # centred cycles: the effect itself ~ N(0, omega^2); others: z ~ N(0, 1), effect omega z
         lp += stats.norm.logpdf(z_a[centred], 0, w[2]).sum()
@@ -102,7 +109,8 @@ def test_curves_give_tia_of_a_mono_exponential():
     density = _density(_samples(injected=True))
     x = density.initial_point(2)
     d = density.data
-    amp, rate = curves(x[None, :], d.cycle_patient, d.cycle_centred, d.log_offset, LAM_PHYS)
+    amp, rate = curves(x[None, :], d.cycle_patient, d.patient_centred, d.cycle_centred,
+                       d.log_offset, LAM_PHYS)
     assert np.all(rate > LAM_PHYS)  # never slower than physical decay
     # TIA = A/λ is the integral of A e^{-λt} (closed form vs the package's exponential_tia)
     for a, r in zip(amp[0], rate[0], strict=True):
@@ -113,10 +121,11 @@ def test_data_layout_sorts_patients_and_counts_points():
     density = _density(_samples(n_patients=3))
     d = density.data
     assert d.patients == ("p0", "p1", "p2")
-    assert list(d.n_points) == [3, 1] * 3
+    assert list(d.n_points) == [3, 1, 3, 1, 2, 1]
     assert density.ndim == N_GLOBAL + 2 * 3 + 2 * 6
     assert np.all(d.known_var == 0.0)
-    assert list(d.cycle_centred) == [1, 0] * 3  # >= 3 samples: centred cycle effects
+    assert list(d.cycle_centred) == [1, 0, 1, 0, 0, 0]  # >= 3 samples: centred cycle effects
+    assert list(d.patient_centred) == [1, 1, 0]  # a cycle with >= 3 samples: centred patient
 
 
 @pytest.mark.parametrize(
@@ -126,7 +135,7 @@ def test_data_layout_sorts_patients_and_counts_points():
         (lambda f: f.assign(activity_mbq=0.0), "activity_mbq"),
         (lambda f: f.assign(time_h=-1.0), "time_h"),
         (lambda f: f.assign(cycle=1.5), "whole numbers"),
-        (lambda f: f.assign(region=["a", "b"] * (len(f) // 2)), "several regions"),
+        (lambda f: f.assign(region=np.where(np.arange(len(f)) % 2, "a", "b")), "several regions"),
         (lambda f: f[f["time_h"] == 96.0], "two or more time points"),
         (lambda f: f.iloc[0:0], "no rows"),
     ],
