@@ -11,7 +11,7 @@ Parameter vector (unconstrained), with P patients and C patient-cycles::
      b_a (P), b_l (P), z_a_cycle (C), z_l_cycle (C)]
 
 with ``b`` the patients' log amplitude and log biological rate — parametrised centred (the
-value itself, ~ N(mu, omega^2)) for patients with a cycle of >= 3 samples, which inform it, and
+value itself, ~ N(mu, omega^2)) for patients with a cycle of >= 2 samples, which inform it, and
 non-centred (standard-normal, b = mu + omega z) otherwise — and the cycle effects parametrised
 centred
 (the effect itself, ~ N(0, omega^2)) for cycles with >= 3 samples, which inform them, and

@@ -61,7 +61,8 @@ _PRIOR_DEFAULTS = {
     "sigma": 0.3,
 }
 _RHAT_MAX = 1.01
-#: Cycles with at least this many samples get centred cycle effects (see _population_kernel).
+#: Cycles with at least this many samples get centred cycle effects; patients with a cycle of
+#: >= 2 samples get centred patient effects (see _population_kernel).
 _CENTRED_MIN_POINTS = 3
 _ESS_MIN = 400
 
@@ -446,8 +447,8 @@ class _PopulationData:
             cycle_labels=tuple(_cycle_label(p, c) for p, c in keys),
             cycle_patient=cycle_patient,
             patient_centred=np.bincount(
-                cycle_patient, weights=(n_points >= _CENTRED_MIN_POINTS),
-                minlength=len(patients)).astype(bool).astype(np.int64),
+                cycle_patient, weights=(n_points >= 2), minlength=len(patients)
+            ).astype(bool).astype(np.int64),
             cycle_centred=(n_points >= _CENTRED_MIN_POINTS).astype(np.int64),
             cycle_number=np.array([c for _, c in keys], dtype=np.int64),
             n_points=n_points,

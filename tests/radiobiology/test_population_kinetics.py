@@ -27,8 +27,8 @@ def _samples(n_patients=4, seed=3, sd=False, injected=False):
     for p in range(n_patients):
         for c in (1, 2):
             times = (4.0, 24.0, 96.0) if c == 1 else (96.0,)
-            if p == n_patients - 1 and c == 1:  # a patient without a 3-point cycle
-                times = (24.0, 96.0)
+            if p == n_patients - 1:  # a patient imaged once per cycle (non-centred)
+                times = (96.0,) if c == 1 else (168.0,)
             for t in times:
                 y = 150 * math.exp(-(math.log(2) / 50) * t) * math.exp(rng.normal(0, 0.05))
                 rows.append({"patient": f"p{p}", "cycle": c, "time_h": t, "activity_mbq": y,
@@ -121,11 +121,11 @@ def test_data_layout_sorts_patients_and_counts_points():
     density = _density(_samples(n_patients=3))
     d = density.data
     assert d.patients == ("p0", "p1", "p2")
-    assert list(d.n_points) == [3, 1, 3, 1, 2, 1]
+    assert list(d.n_points) == [3, 1, 3, 1, 1, 1]
     assert density.ndim == N_GLOBAL + 2 * 3 + 2 * 6
     assert np.all(d.known_var == 0.0)
     assert list(d.cycle_centred) == [1, 0, 1, 0, 0, 0]  # >= 3 samples: centred cycle effects
-    assert list(d.patient_centred) == [1, 1, 0]  # a cycle with >= 3 samples: centred patient
+    assert list(d.patient_centred) == [1, 1, 0]  # a cycle with >= 2 samples: centred patient
 
 
 @pytest.mark.parametrize(
