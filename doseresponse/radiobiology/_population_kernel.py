@@ -60,7 +60,7 @@ GLOBAL_NAMES = (
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def log_posterior(x, obs_cycle, t, log_y, known_var, cycle_patient, patient_centred,
-                  cycle_centred, log_offset, lam_phys, priors):  # pragma: no cover - compiled; checked by finite differences
+                  cycle_centred, log_offset, lam_phys, priors):  # pragma: no cover - compiled
     """Log posterior and gradient at unconstrained ``x`` (see the module docstring).
 
     ``priors`` holds ``[mu_a_loc, mu_a_scale, mu_l_loc, mu_l_scale, scale_omega_a,

@@ -485,16 +485,16 @@ class _PopulationDensity:
 
         d = self.data
         return log_posterior(np.ascontiguousarray(x, dtype=np.float64), d.obs_cycle, d.t,
-                             d.log_y, d.known_var, d.cycle_patient, d.patient_centred, d.cycle_centred,
-                             d.log_offset, d.lam_phys, self.priors)
+                             d.log_y, d.known_var, d.cycle_patient, d.patient_centred,
+                             d.cycle_centred, d.log_offset, d.lam_phys, self.priors)
 
     def logp_and_grad_function(self):
         """``x -> (logp, grad)`` for nutpie's Python callbacks."""
         from doseresponse.radiobiology._population_kernel import log_posterior
 
         d = self.data
-        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.patient_centred, d.cycle_centred,
-                d.log_offset, d.lam_phys, self.priors)
+        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.patient_centred,
+                d.cycle_centred, d.log_offset, d.lam_phys, self.priors)
         return lambda x: log_posterior(x, *args)
 
     def expand(self, x: NDArray) -> dict[str, NDArray]:
