@@ -227,7 +227,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         cov = "—" if not np.isfinite(r.coverage_95) else f"{100 * r.coverage_95:.1f} %"
         lines.append(
             f"| {100 * r.noise_log_sd:.0f} % | {r.schedule} | {r.points_in_cycle} | {r.method} "
-            f"| {r.n_tia} | {100 * r.frac_off_gt_10pct:.1f} % | "
+            f"| {int(r.n_tia)} | {100 * r.frac_off_gt_10pct:.1f} % | "
             f"{100 * r.median_abs_error:.1f} % | {100 * r.rms_error:.1f} % | "
             f"{100 * r.mean_error:+.1f} % | {cov} |")
     return "\n".join(lines) + "\n"
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, pd.DataFrame]:
     else:
         sparse = ["1 point (96 h)", "hybrid (cycle 1: 4 points; cycles 2-4: 96 h)"]
         plan = dict(runs=[(0.05, name) for name in SCHEDULES] + [(0.10, n) for n in sparse],
-                    replicates=1, n_reference=10, n_study=40, draws=500, tune=500, chains=4)
+                    replicates=1, n_reference=10, n_study=40, draws=1000, tune=1000, chains=4)
     frames, runs = [], []
     for noise, name in plan["runs"]:
         s_index = list(SCHEDULES).index(name)
