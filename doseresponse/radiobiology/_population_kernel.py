@@ -14,7 +14,8 @@ with ``b`` the patients' log amplitude and log biological rate — parametrised 
 value itself, ~ N(mu, omega^2)) for patients with a cycle of >= 2 samples, which inform it, and
 non-centred (standard-normal, b = mu + omega z) otherwise — and the cycle effects parametrised
 centred
-(the effect itself, ~ N(0, omega^2)) for cycles with >= 3 samples, which inform them, and
+(the effect itself, ~ N(0, omega^2)) for cycles with >= 3 samples in a patient with two such
+cycles, which inform them, and
 non-centred (standard-normal ``z``, effect = omega z) for sparser cycles, which hardly do
 (Papaspiliopoulos, Roberts and Sköld 2007, Stat Sci 22:59).
 

@@ -61,8 +61,8 @@ _PRIOR_DEFAULTS = {
     "sigma": 0.3,
 }
 _RHAT_MAX = 1.01
-#: Cycles with at least this many samples get centred cycle effects; patients with a cycle of
-#: >= 2 samples get centred patient effects (see _population_kernel).
+#: Cycles with at least this many samples (in a patient with two such cycles) get centred cycle
+#: effects; patients with a cycle of >= 2 samples get centred patient effects.
 _CENTRED_MIN_POINTS = 3
 _ESS_MIN = 400
 
@@ -449,7 +449,7 @@ class _PopulationData:
             patient_centred=np.bincount(
                 cycle_patient, weights=(n_points >= 2), minlength=len(patients)
             ).astype(bool).astype(np.int64),
-            cycle_centred=(n_points >= _CENTRED_MIN_POINTS).astype(np.int64),
+            cycle_centred=_centred_cycles(n_points, cycle_patient, len(patients)),
             cycle_number=np.array([c for _, c in keys], dtype=np.int64),
             n_points=n_points,
             log_offset=np.where(np.isfinite(injected), np.log(np.where(
@@ -690,6 +690,18 @@ def _validated(samples: pd.DataFrame) -> pd.DataFrame:
             )
         frame[column] = values.astype(float)
     return frame
+
+
+def _centred_cycles(n_points: NDArray, cycle_patient: NDArray, n_patients: int) -> NDArray:
+    """1 for cycles with >= 3 samples of a patient with two or more such cycles, else 0.
+
+    A patient's only well-sampled cycle cannot separate its cycle effect from the patient effect
+    (only their sum is informed); centring both would leave a ridge, so that cycle's effect
+    stays non-centred (prior-scaled).
+    """
+    rich = n_points >= _CENTRED_MIN_POINTS
+    per_patient = np.bincount(cycle_patient, weights=rich, minlength=n_patients)
+    return (rich & (per_patient[cycle_patient] >= 2)).astype(np.int64)
 
 
 def _cycle_label(patient: Any, cycle: Any) -> str:
