@@ -1182,7 +1182,7 @@ def _add_report(sub, common) -> None:
     _ci_option(p)
 
 
-_TIME_UNITS = ("h", "d", "min")
+_TIME_UNITS = ("h", "d")
 _ACTIVITY_UNITS = ("MBq", "kBq", "GBq")
 _DOSIMETRY_COLUMNS = ["region", "cycle", "n_points", "model", "tia_mbq_h", "tia_se_mbq_h",
                       "effective_half_life_h", "dose_gy", "dose_se_gy", "bed_gy", "bed_se_gy",
