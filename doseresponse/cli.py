@@ -1379,8 +1379,8 @@ def _add_report(sub, common) -> None:
     _ci_option(p)
 
 
-_TIME_FACTOR_H = {"h": 1.0, "d": 24.0}
-_ACTIVITY_FACTOR_MBQ = {"MBq": 1.0, "kBq": 1e-3, "GBq": 1e3}
+_TIME_UNITS = ("h", "d")
+_ACTIVITY_UNITS = ("MBq", "kBq", "GBq")
 _DOSIMETRY_COLUMNS = ["region", "cycle", "n_points", "model", "tia_mbq_h", "tia_se_mbq_h",
                       "effective_half_life_h", "dose_gy", "dose_se_gy", "bed_gy", "bed_se_gy",
                       "eqd2_gy", "alpha_beta_gy", "flags"]
@@ -1393,6 +1393,7 @@ def _cmd_dosimetry(args: argparse.Namespace) -> int:
         eqd,
         get_nuclide,
         multicycle_dosimetry,
+        read_time_activity_samples,
         tissue_parameters,
     )
 
@@ -1413,28 +1414,13 @@ def _cmd_dosimetry(args: argparse.Namespace) -> int:
             f"{args.samples} has no column {col!r} (it has {', '.join(map(str, table.columns))});"
             f" name the {what} column with --{what}-col COL."
         )
-    samples = pd.DataFrame({
-        "cycle": table[args.cycle_col], "region": table[args.region_col].astype(str),
-        "time_h": pd.to_numeric(table[args.time_col], errors="coerce")
-        * _TIME_FACTOR_H[args.time_unit],
-        "activity_mbq": pd.to_numeric(table[args.activity_col], errors="coerce")
-        * _ACTIVITY_FACTOR_MBQ[args.activity_unit],
-    })
-    if args.activity_sd_col is not None:
-        samples["activity_sd_mbq"] = (pd.to_numeric(table[args.activity_sd_col], errors="coerce")
-                                      * _ACTIVITY_FACTOR_MBQ[args.activity_unit])
-    for column, source in (("time_h", args.time_col), ("activity_mbq", args.activity_col)):
-        bad = samples.index[~(samples[column].notna() & (samples[column] >= 0))]
-        if len(bad):
-            raise DoseResponseError(
-                f"{args.samples}: column {source!r} needs numbers >= 0; row {int(bad[0]) + 2} "
-                f"has {table.loc[bad[0], source]!r} ({len(bad)} bad row(s)); fix the table."
-            )
-    cycles = pd.to_numeric(samples["cycle"], errors="coerce")
-    if not (cycles.notna() & (cycles == cycles.round()) & (cycles >= 1)).all():
-        raise DoseResponseError(f"{args.samples}: column {args.cycle_col!r} needs whole cycle "
-                                "numbers 1, 2, ...; fix the table.")
-    samples["cycle"] = cycles.astype(int)
+    try:  # the one reader of time-activity tables (units, ranges) shared with the Python API
+        samples = read_time_activity_samples(
+            table, time=args.time_col, activity=args.activity_col, cycle=args.cycle_col,
+            region=args.region_col, activity_sd=args.activity_sd_col,
+            time_unit=args.time_unit, activity_unit=args.activity_unit)
+    except DoseResponseError as err:
+        raise DoseResponseError(f"{args.samples}: {err}") from None
     regions = list(dict.fromkeys(samples["region"]))
     unknown = [r for r in {**masses, **tissue_names} if r not in regions]
     if unknown:
@@ -1563,9 +1549,9 @@ def _add_dosimetry(sub, common) -> None:
                       help="activity in the region column (default: activity_mbq)")
     cols.add_argument("--activity-sd-col", default=None, metavar="COL",
                       help="optional activity standard-deviation column (weights the fits)")
-    cols.add_argument("--time-unit", choices=tuple(_TIME_FACTOR_H), default="h",
+    cols.add_argument("--time-unit", choices=_TIME_UNITS, default="h",
                       help="unit of the time column (default: h)")
-    cols.add_argument("--activity-unit", choices=tuple(_ACTIVITY_FACTOR_MBQ), default="MBq",
+    cols.add_argument("--activity-unit", choices=_ACTIVITY_UNITS, default="MBq",
                       help="unit of the activity columns (default: MBq)")
 
 

@@ -17,13 +17,21 @@ matplotlib.use("Agg")
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 PAGES = sorted(p for p in DOCS.rglob("*.md") if BLOCK.search(p.read_text(encoding="utf-8")))
+#: A page whose examples run MCMC to convergence carries this comment and runs with -m slow.
+SLOW_MARK = "<!-- docs-test: slow -->"
+
+
+def _param(page: Path):
+    slow = SLOW_MARK in page.read_text(encoding="utf-8")
+    return pytest.param(page, id=str(page.relative_to(DOCS)),
+                        marks=[pytest.mark.slow] if slow else [])
 
 
 def test_docs_have_runnable_examples():
     assert len(PAGES) >= 1
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
+@pytest.mark.parametrize("page", [_param(p) for p in PAGES])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": f"docs_{page.stem}"}

@@ -13,6 +13,8 @@ doserate   dose-rate histories (sum of exponentials; piecewise linear + exponent
 bed        Lea–Catcheside G, BED (multi-cycle, two repair components, repopulation), EQDx, inverses
 eud        DVH, gEUD, clonogen EUD, EUBED, O'Donoghue EUD
 tissues    α/β, repair half-time and α presets with citations
+population_kinetics  hierarchical Bayesian TAC fit across patients and cycles (nutpie)
+samples    tidy time-activity tables: column mapping, units (MBq/kBq/GBq/%IA; h/min/d)
 pipeline   multi-cycle organ/lesion dosimetry from time-activity samples in one call
 voxel_io   DICOM RTDOSE / RTSTRUCT and NIfTI maps in and out (imported on use)
 voxel_maps dose from dose-rate maps, voxel BED maps, per-organ DVH, mean dose, gEUD, EUBED
@@ -55,6 +57,15 @@ from doseresponse.radiobiology.pipeline import (
     MultiCycleDosimetry,
     multicycle_dosimetry,
 )
+from doseresponse.radiobiology.population_kinetics import (
+    PopulationCycleTIA,
+    PopulationKineticsFit,
+    fit_time_activity_population,
+)
+from doseresponse.radiobiology.samples import (
+    masses_by_region_and_cycle,
+    read_time_activity_samples,
+)
 from doseresponse.radiobiology.single_time_point import (
     SingleTimePointTIA,
     hanscheid_tia,
@@ -91,6 +102,8 @@ __all__ = [
     "Nuclide",
     "PhysicalDecayBoundWarning",
     "PiecewiseDoseRate",
+    "PopulationCycleTIA",
+    "PopulationKineticsFit",
     "SingleTimePointTIA",
     "TimeActivityFit",
     "TissueParameters",
@@ -111,6 +124,7 @@ __all__ = [
     "eubed",
     "exponential_tia",
     "fit_time_activity",
+    "fit_time_activity_population",
     "g_factor",
     "get_nuclide",
     "geud",
@@ -122,6 +136,7 @@ __all__ = [
     "local_deposition_dose",
     "local_deposition_s_value",
     "madsen_tia",
+    "masses_by_region_and_cycle",
     "multicycle_dosimetry",
     "odonoghue_eud",
     "organ_dosimetry",
@@ -129,6 +144,7 @@ __all__ = [
     "read_dose_map",
     "read_label_map",
     "read_rtstruct",
+    "read_time_activity_samples",
     "reference_curve_tia",
     "resample_labels",
     "rescale_s_value",

@@ -29,6 +29,7 @@ from doseresponse.exceptions import DataValidationError
 from doseresponse.radiobiology.absorbed import local_deposition_s_value
 from doseresponse.radiobiology.bed import bed, eqd, g_factor
 from doseresponse.radiobiology.kinetics import TimeActivityFit, fit_time_activity
+from doseresponse.radiobiology.population_kinetics import PopulationCycleTIA
 from doseresponse.radiobiology.single_time_point import (
     SingleTimePointTIA,
     hanscheid_tia,
@@ -59,17 +60,19 @@ class MultiCycleDosimetry:
     Attributes
     ----------
     per_cycle : pandas.DataFrame
-        One row per region and cycle: fitted model, TIA and its SE (MBq·h), effective half-life (h),
-        S value (Gy/(MBq·h)), absorbed dose and its SE (Gy), G factor, BED and its SE (Gy), then
-        ``method`` (``"fit"`` or ``"stp-<method>"``), ``n_points``, ``acceptable``,
-        ``selection_rule``, ``flags``, ``tia_se_fit_mbq_h`` (statistical part),
+        One row per region and cycle: fitted model, TIA and its SE (MBq·h), effective
+        half-life (h), mass (kg), S value (Gy/(MBq·h)), absorbed dose and its SE (Gy), G factor,
+        BED and its SE (Gy), then ``method`` (``"fit"``, ``"stp-<method>"`` or
+        ``"population"``), ``n_points``, ``acceptable``, ``selection_rule``, ``flags``,
+        ``tia_se_fit_mbq_h`` (statistical part),
         ``calibration_rel_sd``, ``partial_volume_rel_sd`` and ``in_course_se``.
     per_region : pandas.DataFrame
-        One row per region: total absorbed dose and SE (Gy), multi-cycle BED and SE (Gy), EQD2
+        One row per region: mass (kg; NaN if it changes between cycles), total absorbed dose
+        and SE (Gy), multi-cycle BED and SE (Gy), EQD2
         (Gy), the radiobiological parameters used and their source, then ``se_excluded_cycles``
         (cycles whose statistical SE is unknown and left out, "" if none).
     fits : dict
-        ``{(region, cycle): TimeActivityFit or SingleTimePointTIA}``.
+        ``{(region, cycle): TimeActivityFit, SingleTimePointTIA or PopulationCycleTIA}``.
     dose_rates : dict
         ``{region: [dose-rate history per cycle]}`` as consumed by :func:`~.bed.bed`.
     """
@@ -83,7 +86,7 @@ class MultiCycleDosimetry:
 def multicycle_dosimetry(
     samples: pd.DataFrame,
     *,
-    masses_kg: Mapping[str, float],
+    masses_kg: Mapping[str, float | Mapping[int, float]],
     tissues: Mapping[str, str | TissueParameters],
     nuclide: str = "Lu-177",
     model: str | Mapping[str, str | Mapping[int, str]] = "auto",
@@ -93,6 +96,7 @@ def multicycle_dosimetry(
     calibration_rel_sd: float | Mapping[str, float] = 0.0,
     partial_volume_rel_sd: float | Mapping[str, float] = 0.0,
     systematic_correlated_across_cycles: bool = True,
+    tia_estimates: Mapping[tuple[str, int], PopulationCycleTIA] | None = None,
 ) -> MultiCycleDosimetry:
     r"""Dose, BED and EQD2 per region over several therapy cycles.
 
@@ -103,7 +107,8 @@ def multicycle_dosimetry(
         after administration of that cycle) and ``activity_mbq`` (MBq in the region); optional
         ``activity_sd_mbq`` (MBq, > 0) weights the fits and makes σ known.
     masses_kg : mapping
-        Region mass (kg) for each region in ``samples``.
+        Region mass (kg) for each region in ``samples``: one number, or a mapping cycle → kg
+        (per-cycle masses, e.g. from :func:`~.samples.masses_by_region_and_cycle`).
     tissues : mapping
         Tissue preset name (see :func:`~.tissues.list_tissues`) or :class:`TissueParameters` per
         region; gives α/β (Gy) and the repair half-time (h).
@@ -136,6 +141,13 @@ def multicycle_dosimetry(
         Treat the calibration and partial-volume errors of a region as the same in every cycle
         (same camera calibration and region volume), so they add linearly over cycles in the
         course SE; ``False`` treats them as independent between cycles.
+    tia_estimates : mapping (region, cycle) → PopulationCycleTIA, optional
+        TIAs already estimated elsewhere, typically by the population fit
+        (:meth:`~.population_kinetics.PopulationKineticsFit.tia_estimates`). Those cycles are not
+        refitted: their TIA is the posterior mean, their statistical SE the posterior SD
+        (``tia_se_components["fit"]``), and ``calibration_rel_sd``/``partial_volume_rel_sd``
+        given here are added as for any other cycle; ``method`` is ``"population"``. The
+        region's rows must still be in ``samples`` (they give the cycles and ``n_points``).
 
     Returns
     -------
@@ -189,18 +201,18 @@ def multicycle_dosimetry(
     dose_rates: dict[str, list] = {}
     for region in regions:
         tissue = _tissue(tissues[region])
-        mass = check_scalar(masses_kg[region], f"masses_kg[{region!r}]", positive=True, unit="kg")
+        region_mass = masses_kg[region]
         u_cal = _per_region(calibration_rel_sd, region, "calibration_rel_sd")
         u_pv = _per_region(partial_volume_rel_sd, region, "partial_volume_rel_sd")
         u_sys = math.hypot(u_cal, u_pv)
         population = _population(population_half_life_h, region)
         stp_method = _stp_method(single_time_point, region)
-        s_value = local_deposition_s_value(nuclide, mass)
         histories, doses, cycle_beds = [], [], []
         var_fit_dose = var_fit_bed = 0.0
         sys_dose, sys_bed = [], []
         excluded: list[str] = []
         reference: TimeActivityFit | None = None
+        masses: list[float] = []
         for cycle, group in frame[frame["region"] == region].groupby("cycle", sort=True):
             group = group.sort_values("time_h")
             times = group["time_h"].to_numpy(float)
@@ -211,8 +223,16 @@ def multicycle_dosimetry(
                 else None
             )
             where = f"region {region!r}, cycle {int(cycle)}"
+            mass = _cycle_mass(region_mass, region, int(cycle))
+            s_value = local_deposition_s_value(nuclide, mass)
+            masses.append(mass)
             requested = _cycle_model(model, region, int(cycle))
-            if times.size == 1:
+            given = None if tia_estimates is None else tia_estimates.get((region, int(cycle)))
+            if given is not None:
+                fit = _checked_estimate(given, where)
+                method, acceptable, selection, flags = "population", True, "population fit", ""
+                se_fit = fit.tia_se_components["fit"]
+            elif times.size == 1:
                 fit = _single_point(
                     requested if requested in SINGLE_TIME_POINT_METHODS else stp_method,
                     acts[0], times[0], reference, population, rel_sd,
@@ -245,6 +265,8 @@ def multicycle_dosimetry(
             dose = fit.time_integrated_activity * s_value
             slope = 1.0 + 2.0 * g * dose / tissue.alpha_beta
             tia_se = fit.time_integrated_activity_se
+            if given is not None:  # systematic parts as stated here, not as in the estimate
+                tia_se = math.hypot(se_fit, u_sys * fit.time_integrated_activity)
             in_se = se_fit is not None
             if in_se:
                 var_fit_dose += (se_fit * s_value) ** 2
@@ -279,6 +301,7 @@ def multicycle_dosimetry(
                     "tia_se_mbq_h": math.nan if tia_se is None else tia_se,
                     "effective_half_life_h": fit.effective_half_life
                     if isinstance(fit, TimeActivityFit) else fit.effective_half_life_h,
+                    "mass_kg": mass,
                     "s_value_gy_per_mbq_h": s_value,
                     "dose_gy": dose,
                     "dose_se_gy": dose_se,
@@ -306,7 +329,7 @@ def multicycle_dosimetry(
                 "region": region,
                 "tissue": tissue.name,
                 "n_cycles": len(histories),
-                "mass_kg": mass,
+                "mass_kg": masses[0] if len(set(masses)) == 1 else math.nan,
                 "dose_gy": float(np.sum(doses)),
                 "dose_se_gy": math.sqrt(var_fit_dose + combine(sys_dose) ** 2),
                 "bed_gy": total_bed,
@@ -368,6 +391,15 @@ def _single_point(
     )
 
 
+def _checked_estimate(value: Any, where: str) -> PopulationCycleTIA:
+    if not isinstance(value, PopulationCycleTIA):
+        raise DataValidationError(
+            f"tia_estimates for {where} must be a PopulationCycleTIA (from "
+            f"PopulationKineticsFit.tia_estimates); got {type(value).__name__}."
+        )
+    return value
+
+
 def _se_reason(fit: TimeActivityFit | SingleTimePointTIA) -> str:
     if isinstance(fit, TimeActivityFit):
         return fit.tia_se_note
@@ -380,6 +412,18 @@ def _linear_sum(values: list[float]) -> float:
 
 def _quadrature_sum(values: list[float]) -> float:
     return float(np.sqrt(np.sum(np.square(values))))
+
+
+def _cycle_mass(value: float | Mapping[int, float], region: str, cycle: int) -> float:
+    name = f"masses_kg[{region!r}]"
+    if isinstance(value, Mapping):
+        if cycle not in value:
+            raise DataValidationError(
+                f"{name} gives per-cycle masses for cycles {sorted(value)} but not cycle "
+                f"{cycle}; give a mass (kg) for every cycle, or one mass for the region."
+            )
+        value, name = value[cycle], f"{name}[{cycle}]"
+    return check_scalar(value, name, positive=True, unit="kg")
 
 
 def _per_region(value: float | Mapping[str, float], region: str, name: str) -> float:
