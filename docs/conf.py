@@ -68,7 +68,7 @@ numpydoc_xref_ignore = {
     "keyword", "arguments", "positive", "non-negative", "dimensionless",
     # placeholders of shapes and tuple layouts in type lines: "shape (k,)", "(median, sd_log)"
     "k", "n", "mean", "sd", "median", "sd_log", "region", "those", "index", "labels", "mask",
-    "curve", "source", "prevalence", "factor", "ni", "nj", "nk",
+    "curve", "source", "prevalence", "factor", "ni", "nj", "nk", "cycle",
 }
 # numpydoc's default aliases point builtins at an intersphinx "python:" inventory; offline, plain
 # names let Sphinx's built-in-type resolver accept them

@@ -141,7 +141,7 @@ def multicycle_dosimetry(
         Treat the calibration and partial-volume errors of a region as the same in every cycle
         (same camera calibration and region volume), so they add linearly over cycles in the
         course SE; ``False`` treats them as independent between cycles.
-    tia_estimates : mapping (region, cycle) → PopulationCycleTIA, optional
+    tia_estimates : mapping of (region, cycle) to PopulationCycleTIA, optional
         TIAs already estimated elsewhere, typically by the population fit
         (:meth:`~.population_kinetics.PopulationKineticsFit.tia_estimates`). Those cycles are not
         refitted: their TIA is the posterior mean, their statistical SE the posterior SD

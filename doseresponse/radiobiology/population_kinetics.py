@@ -11,7 +11,7 @@ the non-linear mixed-effects (NLME) fits of Devasia et al. and of the MS–NLME 
 
 The posterior is sampled with nutpie's NUTS through its public Python-callback interface
 (:func:`doseresponse.models.sampling.sample_density` with ``route="python-callbacks"``) on a
-numba log density with analytic gradient (:mod:`._population_kernel`). Convergence (R-hat, bulk
+numba log density with analytic gradient (``_population_kernel``). Convergence (R-hat, bulk
 ESS, divergences) is checked and any failure is warned about loudly.
 
 Units: time h, activity MBq, TIA MBq·h, rates 1/h, half-lives h.
@@ -115,11 +115,33 @@ class PopulationCycleTIA:
         return "population-mono"
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
-        """Activity (MBq) of the posterior-mean curve at times ``t`` (h, >= 0)."""
+        """Activity (MBq) of the posterior-mean curve at times ``t`` (h, >= 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Times after administration (h, >= 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            Activity (MBq) at each time.
+        """
         return ExponentialDoseRate(self.amplitudes_mbq, self.rates_per_h).dose_rate(t)
 
     def dose_rate(self, s_value: float) -> ExponentialDoseRate:
-        """Dose-rate history S·A(t) (Gy/h) of the curve; S in Gy/(MBq·h), > 0."""
+        """Dose-rate history S·A(t) (Gy/h) of the curve; S in Gy/(MBq·h), > 0.
+
+        Parameters
+        ----------
+        s_value : float
+            S value (Gy/(MBq·h)) of the region, > 0.
+
+        Returns
+        -------
+        doseresponse.radiobiology.doserate.ExponentialDoseRate
+            The dose-rate history, for BED with :func:`~doseresponse.radiobiology.bed.bed`.
+        """
         s = check_scalar(s_value, "s_value", positive=True, unit="Gy/(MBq·h)")
         return ExponentialDoseRate(s * self.amplitudes_mbq, self.rates_per_h)
 

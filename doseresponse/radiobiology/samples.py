@@ -55,7 +55,7 @@ def read_time_activity_samples(
 
     Parameters
     ----------
-    table : pandas.DataFrame or path
+    table : pandas.DataFrame or path-like
         The samples (a CSV file is read with :func:`pandas.read_csv`), one row per scan.
     time, activity : str
         Columns of the scan time after administration and of the activity in the region.
