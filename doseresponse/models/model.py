@@ -24,6 +24,7 @@ from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.density import LogDensity
+from doseresponse.models.background import background_prior
 from doseresponse.models.priors import default_priors, resolve_priors
 from doseresponse.models.sampling import (
     DENSITY_SAMPLERS,
@@ -74,6 +75,12 @@ class DoseResponseModel:
         true log doses follow a normal exposure distribution per study (median prior:
         geometric mean of the observed doses, log-SD 1; SD prior half-normal(1)). Ignoring
         10–30 % dosimetry error flattens fitted curves (``analyses/regression_dilution.py``).
+    background : bool or dict, default False
+        ``True``: a background (zero-dose) risk b with the default Beta(1, 9) prior,
+        :math:`P(D) = b + (1 - b)F(D)`; a dict ``{"alpha": a, "beta": b}``: the same with a
+        Beta(a, b) prior (also accepted as ``priors={"background": {...}}``). Tolerance doses
+        (TDp) are then extra risk, :math:`(P(D) - b)/(1 - b) = p`
+        (:mod:`doseresponse.models.background`).
 
     Notes
     -----
@@ -95,6 +102,7 @@ class DoseResponseModel:
         aggregate_integration: str = "gauss-hermite",
         quadrature_nodes: int = 9,
         measurement_error: str = "none",
+        background: bool | Mapping[str, Any] = False,
     ) -> None:
         self.curve = get_curve_family(curve).name
         self.pooling = pooling
@@ -104,6 +112,10 @@ class DoseResponseModel:
             None if study_covariates is None else _names(study_covariates, "study_covariates")
         )
         self.priors = _prior_overrides(priors)
+        background_override = self.priors.pop("background", None)
+        if background_override is not None:
+            background = background_override
+        self.background = background_prior(background)
         self.aggregate_integration = aggregate_integration
         self.quadrature_nodes = quadrature_nodes
         # validate the settings now (with placeholder priors) rather than at fit time
@@ -151,6 +163,8 @@ class DoseResponseModel:
         )
         if self.measurement_error == "lognormal":
             priors.update(_exposure_priors(data))
+        if self.background is not None:
+            priors["background"] = dict(self.background)
         return ModelSpec(
             kind=self.kind,
             curve=self.curve,
@@ -164,6 +178,7 @@ class DoseResponseModel:
             aggregate_integration=self.aggregate_integration,
             quadrature_nodes=self.quadrature_nodes,
             measurement_error=self.measurement_error,
+            background=self.background is not None,
         )
 
     def build(self, data: DoseResponseData) -> pm.Model:
