@@ -49,8 +49,8 @@ from doseresponse.exceptions import DoseResponseError
 
 __all__ = [
     "DEFAULT_BACKGROUND_PRIOR",
-    "background_prior",
     "background_note",
+    "background_prior",
     "beta_parameters",
     "describe_prior",
     "extra_risk",

@@ -22,9 +22,9 @@ import numpy as np
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
+from doseresponse.models.background import background_prior
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.density import LogDensity
-from doseresponse.models.background import background_prior
 from doseresponse.models.priors import default_priors, resolve_priors
 from doseresponse.models.sampling import (
     DENSITY_SAMPLERS,

@@ -1,4 +1,4 @@
-r"""Prior–data conflict: do the data disagree with the prior on D50 and the slope?
+r"""Prior–data conflict check: whether the data disagree with the priors on D50 and slope.
 
 An informative prior (for instance one transferred from external-beam radiotherapy,
 :mod:`doseresponse.models.literature_priors`) can disagree with the RPT data. The check here is
@@ -54,7 +54,7 @@ METHOD = (
 
 @dataclass(frozen=True)
 class PriorDataConflict:
-    """Result of :func:`prior_data_conflict`.
+    r"""Result of :func:`prior_data_conflict`.
 
     Attributes
     ----------
@@ -63,7 +63,7 @@ class PriorDataConflict:
     df : int
         Degrees of freedom (2: ln D50 and ln slope).
     p_value : float
-        :math:`P(\\chi^2_{df} \\ge M)`.
+        :math:`P(\chi^2_{df} \ge M)`.
     table : pandas.DataFrame
         Per parameter (index ``d50``, slope name): ``prior_median``, ``data_estimate`` (ML),
         ``z`` and ``p_value`` (two-sided).

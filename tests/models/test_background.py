@@ -58,7 +58,7 @@ def test_background_prior_settings_and_errors():
     assert background_prior({"alpha": 2, "beta": 18})["alpha"] == 2.0
     with pytest.raises(DoseResponseError, match="unknown setting"):
         background_prior({"mean": 0.1})
-    with pytest.raises(DoseResponseError, match="background.alpha"):
+    with pytest.raises(DoseResponseError, match=r"background\.alpha"):
         background_prior({"alpha": -1, "beta": 2})
     with pytest.raises(DoseResponseError, match="Beta"):
         background_prior("yes")
