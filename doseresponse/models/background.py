@@ -49,6 +49,7 @@ from doseresponse.exceptions import DoseResponseError
 
 __all__ = [
     "DEFAULT_BACKGROUND_PRIOR",
+    "background_log_pair",
     "background_note",
     "background_prior",
     "beta_parameters",
@@ -294,3 +295,30 @@ def background_note(fit: Any) -> list[str]:
             "low-dose patients would inform it"
         )
     return lines
+
+
+def background_log_pair(
+    log_f: NDArray[np.float64], log_g: NDArray[np.float64], background: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""``(ln P, ln(1 - P))`` of :math:`P = b + (1 - b)F` from ``(ln F, ln(1 - F))`` per draw.
+
+    Parameters
+    ----------
+    log_f, log_g : numpy.ndarray
+        :math:`\ln F` and :math:`\ln(1 - F)`, shape ``(*draw_shape, ...)``.
+    background : array_like
+        Background risk per draw, shape ``draw_shape`` (e.g. ``(chain, draw)``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        :math:`\operatorname{logaddexp}(\ln b, \ln(1-b) + \ln F)` and
+        :math:`\ln(1-b) + \ln(1-F)` (the numpy twin of
+        :func:`doseresponse.models._curve_kernel.add_background`, for the pointwise
+        log-likelihood of LOO and the predictive checks).
+    """
+    b = np.asarray(background, dtype=np.float64)
+    b = b.reshape(b.shape + (1,) * (np.ndim(log_f) - b.ndim))
+    with np.errstate(divide="ignore"):
+        log_b, log_rest = np.log(b), np.log1p(-b)
+    return np.logaddexp(log_b, log_rest + log_f), log_rest + log_g

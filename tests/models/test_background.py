@@ -216,3 +216,34 @@ def test_report_states_the_background_and_the_prior_check(tmp_path, background_f
     assert "Do the data agree with the prior?" in html
     assert "prior predictive p =" in html
     assert "EXTRA risk" in html
+
+
+def test_pointwise_log_likelihood_includes_the_background(background_fit):
+    """LOO / PPC rows use b + (1 - b) F, checked against the kernel's log pair by hand."""
+    from doseresponse.models.checks import row_probabilities
+    from doseresponse.models.curves import log_pair
+
+    fit = background_fit
+    probs = row_probabilities(fit)
+    key = next(iter(probs))
+    b = np.asarray(fit.posterior["background"]).reshape(-1)
+    d50 = np.asarray(fit.posterior["d50_study"]).reshape(b.size, -1)
+    gamma = np.asarray(fit.posterior["gamma50"]).reshape(-1)
+    factor = np.asarray(fit.posterior["factor"]).reshape(b.size, -1)[:, 0]
+    ipd = fit.data.ipd
+    study = [list(fit.data.studies).index(s) for s in ipd["study"]]
+    row_d50 = d50[:, study] * factor[:, None] ** ipd["htn"].to_numpy()[None, :]
+    log_f, _ = log_pair("log-logistic", ipd["dose"].to_numpy()[None, :], row_d50,
+                        gamma[:, None])
+    expected = b[:, None] + (1 - b[:, None]) * np.exp(log_f)
+    np.testing.assert_allclose(np.asarray(probs[key]).reshape(expected.shape), expected,
+                               rtol=1e-10)
+
+
+def test_prior_predictive_curves_include_the_background_prior(background_fit):
+    from doseresponse.models.prior_predictive import prior_predictive_curves
+
+    curves = prior_predictive_curves(background_fit.spec, background_fit.data, n_draws=4000,
+                                     dose_grid=[0.0, 40.0], random_seed=3)
+    at_zero = curves.probability[:, 0]  # log-logistic: F(0) = 0, so P(0) = b ~ Beta(1, 9)
+    assert stats.kstest(at_zero, stats.beta(1, 9).cdf).pvalue > 0.001
