@@ -183,7 +183,8 @@ def conflict_note(fit: Any) -> list[str]:
     """
     try:
         result = prior_data_conflict(fit.spec, fit.data)
-    except (DoseResponseError, FitError) as exc:
+    except (DoseResponseError, FitError, np.linalg.LinAlgError) as exc:
+        # the summary must not fail because the check cannot be made; it says why instead
         return [f"prior-data conflict check not available: {exc}"]
     source = fit.spec.priors.get("d50", {}).get("source")
     return [result.describe() + (f" [D50 prior: {source}]" if source else "")]

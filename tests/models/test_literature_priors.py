@@ -127,3 +127,19 @@ def test_conflict_is_flagged_when_the_prior_is_far_from_the_data():
     assert result.table["p_value"].idxmin() == "d50"
     assert result.describe().startswith("PRIOR-DATA CONFLICT")
     assert result.table.loc["d50", "data_estimate"] == pytest.approx(40.0, rel=0.2)
+
+
+def test_conflict_check_says_when_it_cannot_be_made():
+    from doseresponse.models.prior_conflict import conflict_note
+
+    sim = simulate_cohort(curve="log-logistic", d50=40.0, slope=1.5, n_studies=2,
+                          patients_per_study=30, random_seed=1)
+    spec = NTCPModel(curve="log-logistic", pooling="none").spec_for(sim.data)
+
+    class _Fit:  # the two attributes conflict_note reads
+        pass
+
+    fake = _Fit()
+    fake.spec, fake.data = spec, sim.data
+    (line,) = conflict_note(fake)
+    assert line.startswith("prior-data conflict check not available") and "pooling" in line
