@@ -17,7 +17,9 @@ is 0.04); the same data give 0 with sampler seed 1, with target_accept 0.99, wit
 pooling, or with a Beta(2, 18) prior. So "no divergences at the defaults" holds for most but not
 all replicates; the test requires that divergent transitions stay below 0.5 % of all draws,
 that every fit with divergences is flagged by ``diagnostics()``, and that the fits without
-divergences have R-hat <= 1.01.
+divergences have R-hat <= 1.01. Measured with these settings (4 × 2000 draws, 128 000 draws in
+all): Python 3.11 / nutpie 0.16.8 {900: 2, 905: 17, 909: 1} divergent transitions (0.016 %);
+Python 3.13 / nutpie 0.16.11 none.
 """
 
 from __future__ import annotations
