@@ -100,6 +100,10 @@ class SimulationTruth:
         Studies reported patient by patient / only as aggregate rows.
     random_seed : int
         Seed of the generator (the one drawn from the OS when none was given).
+    background : float
+        Background (zero-dose) risk b: the response probability is :math:`b + (1 - b)F(D)`
+        (0: none). :meth:`td` and :meth:`td_new_study` are then extra risk,
+        :math:`(P - b)/(1 - b) = p`; :meth:`probability` is the total risk.
 
     Notes
     -----
@@ -128,6 +132,7 @@ class SimulationTruth:
     ipd_studies: tuple[str, ...]
     aggregate_studies: tuple[str, ...]
     random_seed: int
+    background: float = 0.0
 
     def __repr__(self) -> str:
         covs = ", ".join(f"{k}×{f:g}" for k, f in self.covariate_factors.items()) or "none"
@@ -198,7 +203,8 @@ class SimulationTruth:
             Probability at each dose.
         """
         d50, slope = self._d50_slope(study)
-        return self.family.probability(dose, d50 * self.covariate_factor(covariates), slope)
+        curve = self.family.probability(dose, d50 * self.covariate_factor(covariates), slope)
+        return self.background + (1.0 - self.background) * curve
 
     def new_study_probability(
         self, dose: ArrayLike, covariates: Mapping[str, float] | None = None
@@ -223,7 +229,7 @@ class SimulationTruth:
         p = self.family.probability(
             dose[..., None], d50 * np.exp(u), self.slope * np.exp(v)
         )
-        return np.sum(p * w, axis=-1)
+        return self.background + (1.0 - self.background) * np.sum(p * w, axis=-1)
 
     def td(self, p: float, covariates: Mapping[str, float] | None = None) -> float:
         """Dose at which the typical study's curve reaches probability ``p`` (e.g. TD5, TD50).
@@ -270,8 +276,10 @@ class SimulationTruth:
         if self.tau == 0.0 and self.slope_tau == 0.0:
             return self.td(p, covariates)
 
-        def gap(dose: float) -> float:
-            return float(self.new_study_probability(dose, covariates)) - p
+        b = self.background
+
+        def gap(dose: float) -> float:  # extra risk over the background
+            return (float(self.new_study_probability(dose, covariates)) - b) / (1.0 - b) - p
 
         if gap(0.0) >= 0.0:
             raise DoseResponseError(
@@ -416,6 +424,7 @@ def simulate_cohort(
     study_prefix: str = "study",
     dose_decimals: int | None = None,
     random_seed: int | None = None,
+    background: float = 0.0,
 ) -> SimulatedCohort:
     r"""Simulate a multi-study dose-response cohort with known truth.
 
@@ -469,6 +478,9 @@ def simulate_cohort(
     random_seed : int, optional
         Seed of :func:`numpy.random.default_rng`; ``None`` draws one from the OS (recorded in
         the truth).
+    background : float, default 0
+        Background (zero-dose) risk b in [0, 1): ``y_i ~ Bernoulli(b + (1 - b) P(D_i))``
+        (:mod:`doseresponse.models.background`); the truth's TDp are extra risk.
 
     Returns
     -------
@@ -515,6 +527,11 @@ def simulate_cohort(
     tau = check_scalar(tau, "tau", nonnegative=True)
     slope_tau = check_scalar(slope_tau, "slope_tau", nonnegative=True)
     cov = _check_covariates(covariates)
+    background = check_scalar(background, "background", nonnegative=True)
+    if background >= 1.0:
+        raise DoseResponseError(
+            f"background must be a probability below 1 (the zero-dose risk); got {background:g}."
+        )
     dose_rel_sd = check_scalar(dose_rel_sd, "dose_rel_sd", nonnegative=True)
     if dose_rel_sd >= 1.5:
         raise DoseResponseError(
@@ -563,6 +580,7 @@ def simulate_cohort(
         observed = np.round(observed, dose_decimals)
     patient_d50 = study_d50[index] * factor
     prob = family.probability(true, patient_d50, study_slope[index])
+    prob = background + (1.0 - background) * prob
     outcome = (rng.random(total) < prob).astype(np.int64)
     within = np.arange(total) - np.repeat(np.cumsum(sizes_arr) - sizes_arr, sizes_arr) + 1
     study_col = pd.Series(np.asarray(labels, dtype=object)[index], dtype="str")
@@ -640,6 +658,7 @@ def simulate_cohort(
         dose_unit=dose_unit,
         ipd_studies=tuple(labels[:n_ipd_studies]),
         aggregate_studies=tuple(labels[n_ipd_studies:]),
+        background=background,
         random_seed=random_seed,
     )
     true_doses = ipd_rows["true_dose"].to_numpy(dtype=np.float64, copy=True)

@@ -64,6 +64,7 @@ import numpy as np
 
 __all__ = [
     "FAMILY_CODES",
+    "add_background",
     "log_pair_gradient_vector",
     "log_pair_vector",
     "mixture_probability",
@@ -120,6 +121,30 @@ def _logistic_from_x(x, dx_deta):
         q = 1.0 / (1.0 + e)
         p = e * q
     return log_p, log_q, q * dx_deta, -p * dx_deta, q * x, -p * x
+
+
+@_jit  # with a Python entry point: the closed-form tests call it directly
+def add_background(log_p, log_q, dp_eta, dp_lam, log_b, log_1mb):
+    r"""Background-mixed log pair: :math:`P = b + (1-b)F` from the pair of the curve :math:`F`.
+
+    ``log_p``, ``log_q`` are :math:`\ln F`, :math:`\ln(1-F)`; ``dp_eta``, ``dp_lam`` their
+    :math:`\partial \ln F` (:math:`\partial \ln(1-F)` is unchanged, since
+    :math:`\ln Q = \ln(1-b) + \ln(1-F)`); ``log_b`` and ``log_1mb`` are :math:`\ln b`,
+    :math:`\ln(1-b)`. Returns :math:`(\ln P, \ln Q, \partial_\eta \ln P,
+    \partial_\lambda \ln P, \partial_\theta \ln P, \partial_\theta \ln Q)` with
+    :math:`\theta = \operatorname{logit} b`: :math:`\partial \ln P = w\,\partial \ln F`,
+    :math:`w = (1-b)F/P`; :math:`\partial_\theta \ln P = b(1-b)(1-F)/P`,
+    :math:`\partial_\theta \ln Q = -b` (Abbott WS 1925 J Econ Entomol 18:265 for the
+    background model).
+    """
+    a = log_1mb + log_p
+    top = max(log_b, a)
+    if top == -math.inf:
+        return -math.inf, log_1mb + log_q, 0.0, 0.0, 0.0, -math.exp(log_b)
+    log_total = top + math.log(math.exp(log_b - top) + math.exp(a - top))
+    w = math.exp(a - log_total)
+    d_theta_p = math.exp(log_b + log_1mb + log_q - log_total)
+    return log_total, log_1mb + log_q, w * dp_eta, w * dp_lam, d_theta_p, -math.exp(log_b)
 
 
 @_helper

@@ -26,7 +26,7 @@ import math
 import numba
 import numpy as np
 
-from doseresponse.models._curve_kernel import FAMILY_CODES, pair
+from doseresponse.models._curve_kernel import FAMILY_CODES, add_background, pair
 
 __all__ = ["FAMILY_CODES", "KERNEL_ARRAYS", "LAYOUT_FIELDS", "binomial_rows", "log_posterior"]
 
@@ -69,7 +69,7 @@ def _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_
 @_helper
 def binomial_rows(
     family, nodes, log_nodes, log_w, events, rest, group, group_study, group_x, eta_s, lam_s,
-    beta, g_eta_s, g_lam_s, g_beta, shift, g_row,
+    beta, g_eta_s, g_lam_s, g_beta, shift, g_row, bg, g_bg,
 ):
     """Binomial log-likelihood (without log C(n, k)) of rows integrated over their dose nodes.
 
@@ -84,6 +84,11 @@ def binomial_rows(
     One-node rows may be given a latent log-dose ``shift`` (true = observed · e^shift; empty
     array: none), which every family sees as log D50 − shift; ``g_row`` (empty: not wanted)
     receives each row's ∂ log-likelihood / ∂ log D50.
+
+    With a background risk, ``bg`` = (ln b, ln(1 − b)) (empty: none): each row's probability is
+    b + (1 − b)·F with F the curve integrated over the row's nodes
+    (:func:`doseresponse.models._curve_kernel.add_background`), and ``g_bg[0]`` receives
+    ∂ log-likelihood / ∂ logit b.
     """
     eta, inv_d50, slope = _group_parameters(group_study, group_x, eta_s, lam_s, beta)
     n_rows, n_nodes = nodes.shape
@@ -101,6 +106,11 @@ def binomial_rows(
             log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = pair(
                 family, nodes[j, 0], log_nodes[j, 0], row_eta, row_inv, slope[g]
             )
+            if bg.size > 0:
+                log_p, log_q, dp_eta, dp_lam, dp_bg, dq_bg = add_background(
+                    log_p, log_q, dp_eta, dp_lam, bg[0], bg[1]
+                )
+                g_bg[0] += events[j] * dp_bg + rest[j] * dq_bg
             d_eta = 0.0
             if events[j] > 0.0:
                 total += events[j] * log_p
@@ -124,16 +134,21 @@ def binomial_rows(
             terms[1, k] += log_w[k]
             top_p = max(top_p, terms[0, k])
             top_q = max(top_q, terms[1, k])
+        log_f, f_eta, f_lam = _softmax_mean(terms, 0, 2, 4, top_p)
+        log_g, g_eta, g_lam = _softmax_mean(terms, 1, 3, 5, top_q)
+        if bg.size > 0:
+            log_f, log_g, f_eta, f_lam, dp_bg, dq_bg = add_background(
+                log_f, log_g, f_eta, f_lam, bg[0], bg[1]
+            )
+            g_bg[0] += events[j] * dp_bg + rest[j] * dq_bg
         if events[j] > 0.0:
-            log_bin, d_eta, d_lam = _softmax_mean(terms, 0, 2, 4, top_p)
-            total += events[j] * log_bin
-            g_eta_g[g] += events[j] * d_eta
-            g_lam_g[g] += events[j] * d_lam
+            total += events[j] * log_f
+            g_eta_g[g] += events[j] * f_eta
+            g_lam_g[g] += events[j] * f_lam
         if rest[j] > 0.0:
-            log_bin, d_eta, d_lam = _softmax_mean(terms, 1, 3, 5, top_q)
-            total += rest[j] * log_bin
-            g_eta_g[g] += rest[j] * d_eta
-            g_lam_g[g] += rest[j] * d_lam
+            total += rest[j] * log_g
+            g_eta_g[g] += rest[j] * g_eta
+            g_lam_g[g] += rest[j] * g_lam
     _scatter_groups(group_study, group_x, g_eta_g, g_lam_g, g_eta_s, g_lam_s, g_beta)
     return total
 
@@ -158,11 +173,12 @@ def _softmax_mean(terms, row, row_eta, row_lam, top):
 LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "log_d50", "log_slope", "tau_log__", "z_d50",
     "tau_slope_log__", "z_slope", "log_d50_study", "log_slope_study", "log_factor", "family",
-    "exposure_log_median", "exposure_sd_log__", "dose_error_z",
+    "exposure_log_median", "exposure_sd_log__", "dose_error_z", "background_logodds__",
 )
 """Fields of the integer ``layout`` vector of :func:`log_posterior`: pooling code (0 complete,
 1 partial, 2 none), sizes, the start of each parameter block in the unconstrained vector (−1 if
-absent), and the family code (:data:`FAMILY_CODES`)."""
+absent), and the family code (:data:`FAMILY_CODES`). ``background_logodds__`` is the logit of
+the background risk b (PyMC's name for a Beta variable's log-odds transform)."""
 
 KERNEL_ARRAYS = (
     ("layout", "i8", 1), ("normal_index", "i8", 1), ("normal_mu", "f8", 1),
@@ -190,7 +206,9 @@ def log_posterior(
     model (normal priors of the ``normal_index`` coordinates, half-normal scales
     sampled on the log scale at ``half_index`` with their log-Jacobian, Bernoulli patient rows,
     Binomial aggregate rows). ``layout`` is described by :data:`LAYOUT_FIELDS`; ``constants``
-    holds the normal priors' normalising constant and the aggregate rows' Σ log C(n, k).
+    holds the normal priors' normalising constant and the aggregate rows' Σ log C(n, k), then
+    (with a background risk) the Beta(a, β) prior's a, β and ln B(a, β): the prior of
+    θ = logit b with its log-Jacobian is a ln b + β ln(1 − b) − ln B(a, β).
     """
     family = layout[12]
     normal_const, agg_constant = constants[0], constants[1]
@@ -225,6 +243,17 @@ def log_posterior(
                     tau_slope = math.exp(x[layout[7]])
                     lam_s[s] += tau_slope * x[layout[8] + s]
     beta = x[layout[11]:layout[11] + n_cov] if n_cov > 0 else np.zeros(0)
+    bg = np.zeros(0)
+    g_bg = np.zeros(1)
+    if layout[16] >= 0:  # background risk b = 1 / (1 + e^-theta), Beta(a, beta) prior
+        theta = x[layout[16]]
+        bg = np.empty(2)
+        soft = math.log1p(math.exp(-abs(theta)))  # stable softplus pieces
+        bg[0] = -soft if theta >= 0.0 else theta - soft  # ln b
+        bg[1] = -theta - soft if theta >= 0.0 else -soft  # ln(1 - b)
+        b_prob = math.exp(bg[0])
+        total += constants[2] * bg[0] + constants[3] * bg[1] - constants[4]
+        grad[layout[16]] += constants[2] * (1.0 - b_prob) - constants[3] * b_prob
     g_eta_s = np.zeros(n_study)
     g_lam_s = np.zeros(n_study)
     g_beta = np.zeros(n_cov)
@@ -237,13 +266,13 @@ def log_posterior(
         total += binomial_rows(
             family, ipd_dose, ipd_log_dose, np.zeros(1), ipd_event, ipd_rest, ipd_group,
             ipd_group_study, ipd_group_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
-            shift, g_row,
+            shift, g_row, bg, g_bg,
         )
     if agg_nodes.shape[0] > 0:
         total += agg_constant + binomial_rows(
             family, agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group,
             agg_study, agg_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
-            np.zeros(0), np.zeros(0),
+            np.zeros(0), np.zeros(0), bg, g_bg,
         )
     for m in range(n_me):  # exposure density N(u; mu_s, omega_s) of the latent log doses
         s = me_study[m]
@@ -269,6 +298,8 @@ def log_posterior(
                     grad[layout[7]] += tau_slope * x[layout[8] + s] * g_lam_s[s]
     for c in range(n_cov):
         grad[layout[11] + c] += g_beta[c]
+    if layout[16] >= 0:
+        grad[layout[16]] += g_bg[0]
     if not math.isfinite(total):
         return -math.inf, np.zeros(x.size)
     return total, grad

@@ -851,6 +851,11 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             special.logsumexp(log_p + log_w, axis=-1),
             special.logsumexp(log_q + log_w, axis=-1),
         )
+    if getattr(fit.spec, "background", False):  # P = b + (1 - b) F per draw
+        from doseresponse.models.background import background_log_pair
+
+        b = _flat(fit, "background")
+        out = {key: background_log_pair(*pair, b) for key, pair in out.items()}
     return out
 
 

@@ -27,6 +27,9 @@ study log slope             ``log_slope_study``     n_study (none)
 covariate log factors       ``log_factor``          n_covariate
 ==========================  ======================  ===========================================
 
+With ``spec.background`` the vector ends (before any measurement-error blocks) with one more
+coordinate, ``background_logodds__``: the logit of the background risk b.
+
 Notes
 -----
 The gradient is assembled by the chain rule from the per-row derivatives of
@@ -142,6 +145,8 @@ class LogDensity:
                     sizes += [("tau_slope_log__", 1), ("z_slope", n)]
         if self._n_cov:
             sizes.append(("log_factor", self._n_cov))
+        if spec.background:
+            sizes.append(("background_logodds__", 1))
         if self._me_rows.size:
             sizes += [
                 ("exposure_log_median", n), ("exposure_sd_log__", n),
@@ -175,6 +180,8 @@ class LogDensity:
                     dims.update({"tau_slope": (), "z_slope": study, f"{slope}_study": study})
         if self._n_cov:
             dims.update({"log_factor": cov, "factor": cov})
+        if spec.background:
+            dims["background"] = ()
         if self._me_rows.size:
             dims.update({
                 "exposure_log_median": study, "exposure_sd": study,
@@ -198,7 +205,7 @@ class LogDensity:
         b = self._blocks
         index, mu, sd = [], [], []
         for name, block in b.items():
-            if name.endswith("_log__"):
+            if name.endswith(("_log__", "_logodds__")):
                 continue
             if name in ("log_d50", "log_d50_study"):
                 centre, spread = self._d50_prior
@@ -250,7 +257,8 @@ class LogDensity:
         *agg, agg_constant = _aggregate_arrays(inputs)
         args = (
             layout, self._normal_index.astype(np.int64), self._normal_mu, self._normal_inv_sd,
-            half_index, half_sigma, np.array([self._normal_const, agg_constant]),
+            half_index, half_sigma,
+            np.array([self._normal_const, agg_constant, *self._background_constants()]),
             *_grouped_ipd(inputs), *agg,
             self._me_rows.astype(np.int64), self._me_sigma.astype(np.float64),
             self._me_study.astype(np.int64), self._me_log_obs.astype(np.float64),
@@ -260,6 +268,15 @@ class LogDensity:
                 raise TypeError(f"kernel argument {name} is {value.dtype}/{value.ndim}-d")
         # writeable C copies: one compiled signature (numba types read-only arrays apart)
         return tuple(np.array(v, order="C", copy=True) for v in args)
+
+    def _background_constants(self) -> tuple[float, ...]:
+        """Beta prior (a, β, ln B(a, β)) of the background risk, or nothing without one."""
+        if not self.spec.background:
+            return ()
+        from doseresponse.models.background import beta_parameters, log_beta_function
+
+        a, b = beta_parameters(self.spec.priors["background"])
+        return a, b, log_beta_function(a, b)
 
     # ------------------------------------------------------------------------ density
 
@@ -356,6 +373,8 @@ class LogDensity:
             )
         exponentiated = plan[:, 3] == 1
         values[..., exponentiated] = np.exp(values[..., exponentiated])
+        logistic = plan[:, 3] == 2
+        values[..., logistic] = 0.5 * (1.0 + np.tanh(0.5 * values[..., logistic]))
         out, start = {}, 0
         for name, shape in zip(self.names, self.shapes, strict=True):
             size = int(np.prod(shape))
@@ -386,7 +405,8 @@ class LogDensity:
         """How each element of the expanded draw is computed from ``x``, shape ``(n, 4)``.
 
         Row ``k`` = ``(a, b, c, e)``: value ``x[a] + exp(x[b]) * x[c]`` (second term only when
-        ``b >= 0``), exponentiated when ``e == 1``. Rows follow ``names`` and each
+        ``b >= 0``), exponentiated when ``e == 1``, passed through the logistic function when
+        ``e == 2``. Rows follow ``names`` and each
         variable's elements in C order — the layout of nutpie's expanded draws.
         """
         b = {name: block.start for name, block in self._blocks.items()}
@@ -416,6 +436,8 @@ class LogDensity:
         if n_cov:
             rows["log_factor"] = [(b["log_factor"] + c, -1, -1, 0) for c in range(n_cov)]
             rows["factor"] = [(b["log_factor"] + c, -1, -1, 1) for c in range(n_cov)]
+        if "background_logodds__" in b:
+            rows["background"] = [(b["background_logodds__"], -1, -1, 2)]
         if "dose_error_z" in b:
             mu, omega, e = b["exposure_log_median"], b["exposure_sd_log__"], b["dose_error_z"]
             rows["exposure_log_median"] = [(mu + s, -1, -1, 0) for s in range(n)]
@@ -452,6 +474,11 @@ class LogDensity:
                 start[block.slice] = math.log(self._tau_slope_sigma)
             elif name == "log_factor":
                 start[block.slice] = self._factor_mu
+            elif name == "background_logodds__":
+                from doseresponse.models.background import beta_parameters
+
+                a, beta = beta_parameters(self.spec.priors["background"])
+                start[block.slice] = math.log(a / beta)  # logit of the prior mean
         rng = np.random.default_rng(seed)
         return start + rng.uniform(-1.0, 1.0, self.ndim)
 

@@ -17,6 +17,10 @@ where :math:`f_j` is a log-normal dose distribution of bin *j* reconstructed fro
 SD or range, integrated by Gauss–Hermite quadrature (or a point mass at the reported dose when
 no spread is reported).
 
+With ``spec.background``, every row's probability is :math:`b + (1 - b)P` (after the
+quadrature for aggregate rows), :math:`b \sim \mathrm{Beta}(a, \beta)` named ``background``
+(:mod:`doseresponse.models.background`).
+
 Named dims: ``study``, ``covariate``, ``ipd_row``, ``agg_row``. Named variables: ``log_d50``
 and ``d50`` (population), ``log_slope`` and ``gamma50``/``m``, ``tau``, ``z_d50``, ``d50_study``,
 ``tau_slope``, ``z_slope``, ``<slope>_study``, ``log_factor`` and ``factor``; observed
@@ -89,6 +93,19 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
             beta = pm.Normal("log_factor", mu=np.array(mu), sigma=np.array(sd), dims="covariate")
             pm.Deterministic("factor", pt.exp(beta), dims="covariate")
 
+        background = None
+        if spec.background:
+            background = pm.Beta(
+                "background", alpha=priors["background"]["alpha"],
+                beta=priors["background"]["beta"],
+            )
+
+        def with_background(log_p, log_q):
+            if background is None:
+                return log_p, log_q
+            log_rest = pt.log1p(-background)
+            return pt.logaddexp(pt.log(background), log_rest + log_p), log_rest + log_q
+
         def row_parameters(study, x):
             log_d50 = log_d50_study[study] if log_d50_study.ndim else log_d50_study
             if beta is not None:
@@ -104,7 +121,7 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
             x = pm.Data("ipd_covariates", inputs.ipd_x)
             outcome = pm.Data("ipd_outcome", inputs.ipd_outcome)
             d50_i, slope_i = row_parameters(study, x)
-            log_p, log_q = log_pair(dose, d50_i, slope_i)
+            log_p, log_q = with_background(*log_pair(dose, d50_i, slope_i))
             pm.CustomDist(
                 "y_ipd", log_p, log_q, logp=_bernoulli_logp, random=_bernoulli_random,
                 observed=outcome, dims="ipd_row",
@@ -124,6 +141,7 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
                 log_q = pt.logsumexp(log_q + log_w, axis=1)
             else:
                 log_p, log_q = log_p[:, 0], log_q[:, 0]
+            log_p, log_q = with_background(log_p, log_q)
             choose = pm.Data("agg_log_choose", log_choose(inputs.agg_n, inputs.agg_events))
             pm.CustomDist(
                 "y_agg", n, log_p, log_q, choose, logp=_binomial_logp,

@@ -23,6 +23,7 @@ import numpy as np
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DegenerateDataWarning, DoseResponseError
+from doseresponse.models.background import background_prior
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.degenerate import prior_driven_causes
 from doseresponse.models.density import LogDensity
@@ -77,6 +78,12 @@ class DoseResponseModel:
         true log doses follow a normal exposure distribution per study (median prior:
         geometric mean of the observed doses, log-SD 1; SD prior half-normal(1)). Ignoring
         10–30 % dosimetry error flattens fitted curves (``analyses/regression_dilution.py``).
+    background : bool or dict, default False
+        ``True``: a background (zero-dose) risk b with the default Beta(1, 9) prior,
+        :math:`P(D) = b + (1 - b)F(D)`; a dict ``{"alpha": a, "beta": b}``: the same with a
+        Beta(a, b) prior (also accepted as ``priors={"background": {...}}``). Tolerance doses
+        (TDp) are then extra risk, :math:`(P(D) - b)/(1 - b) = p`
+        (:mod:`doseresponse.models.background`).
 
     Notes
     -----
@@ -98,6 +105,7 @@ class DoseResponseModel:
         aggregate_integration: str = "gauss-hermite",
         quadrature_nodes: int = 9,
         measurement_error: str = "none",
+        background: bool | Mapping[str, Any] = False,
     ) -> None:
         self.curve = get_curve_family(curve).name
         self.pooling = pooling
@@ -107,6 +115,10 @@ class DoseResponseModel:
             None if study_covariates is None else _names(study_covariates, "study_covariates")
         )
         self.priors = _prior_overrides(priors)
+        background_override = self.priors.pop("background", None)
+        if background_override is not None:
+            background = background_override
+        self.background = background_prior(background)
         self.aggregate_integration = aggregate_integration
         self.quadrature_nodes = quadrature_nodes
         # validate the settings now (with placeholder priors) rather than at fit time
@@ -154,6 +166,8 @@ class DoseResponseModel:
         )
         if self.measurement_error == "lognormal":
             priors.update(_exposure_priors(data))
+        if self.background is not None:
+            priors["background"] = dict(self.background)
         return ModelSpec(
             kind=self.kind,
             curve=self.curve,
@@ -167,6 +181,7 @@ class DoseResponseModel:
             aggregate_integration=self.aggregate_integration,
             quadrature_nodes=self.quadrature_nodes,
             measurement_error=self.measurement_error,
+            background=self.background is not None,
         )
 
     def build(self, data: DoseResponseData) -> pm.Model:

@@ -17,6 +17,11 @@ a study label
     :math:`\bar P(d) = \int P(d; D_{50} e^{u}, s\,e^{v})\,\phi(u;\tau)\,\phi(v;\tau_s)\,du\,dv`,
     integrated by Gauss–Hermite quadrature; the band holds only parameter uncertainty.
 
+With a background risk :math:`b` (per draw), every probability is :math:`b + (1 - b)F(d)`
+and every dose is **extra risk**: the dose where :math:`(P - b)/(1 - b) = F = p` (the BMDS
+convention, :mod:`doseresponse.models.background`); the predictive dose is where the mean over
+draws of the extra risk :math:`F` equals :math:`p`.
+
 Both new-centre views have the same mean over draws — the posterior predictive risk of a patient
 at a new centre, which decisions use (the ``"predictive"`` dose of
 :meth:`~doseresponse.models.results.FittedModel.dose_at`). Covariates multiply :math:`D_{50}` by
@@ -65,12 +70,15 @@ class DrawParameters:
         Shape ``(n_draws, K)``; ``K = 1`` unless the new-centre effect is integrated out.
     weights : numpy.ndarray
         Shape ``(K,)``, summing to one.
+    background : numpy.ndarray or None
+        Background risk per draw, shape ``(n_draws,)``; ``None`` without one.
     """
 
     family: CurveFamily
     log_d50: np.ndarray
     log_slope: np.ndarray
     weights: np.ndarray
+    background: np.ndarray | None = None
 
     @property
     def n_draws(self) -> int:
@@ -88,6 +96,26 @@ class DrawParameters:
         Returns
         -------
         numpy.ndarray
+            The total risk :math:`b + (1 - b)F` with a background, else :math:`F`.
+        """
+        curve = self.extra_risk(dose)
+        if self.background is None:
+            return curve
+        b = np.asarray(self.background, dtype=np.float64).reshape(-1, 1)
+        return b + (1.0 - b) * curve
+
+    def extra_risk(self, dose: np.ndarray) -> np.ndarray:
+        """The curve :math:`F` per draw (extra risk over any background), ``(n_draws, n_dose)``.
+
+        Parameters
+        ----------
+        dose : numpy.ndarray
+            1-D doses (dose unit of the fit), >= 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Equal to :meth:`probability` without a background.
         """
         from doseresponse.models._curve_kernel import FAMILY_CODES, mixture_probability
 
@@ -102,7 +130,7 @@ class DrawParameters:
         return np.ascontiguousarray(values, dtype=np.float64)
 
     def dose_at_draws(self, p: float) -> tuple[np.ndarray, np.ndarray]:
-        """Dose at which each draw's curve reaches ``p``; 0 where it exceeds ``p`` at zero dose.
+        """Dose at which each draw's curve (extra risk) reaches ``p``; 0 where it already does at 0.
 
         Parameters
         ----------
@@ -116,7 +144,7 @@ class DrawParameters:
         at_zero : numpy.ndarray of bool
             Draws already at or above ``p`` at zero dose.
         """
-        at_zero = self.probability(np.zeros(1))[:, 0] >= p
+        at_zero = self.extra_risk(np.zeros(1))[:, 0] >= p
         doses = np.zeros(self.n_draws)
         rest = ~at_zero
         if not rest.any():
@@ -132,6 +160,7 @@ class DrawParameters:
     def _bisect(self, p: float, rows: np.ndarray) -> np.ndarray:
         """Vectorised bisection on log dose of the averaged curves (monotone in dose)."""
         sub = DrawParameters(self.family, self.log_d50[rows], self.log_slope[rows], self.weights)
+        # _row_probability is the curve F (extra risk): the background plays no part here
         low = sub.log_d50.min(axis=1) + np.log(1e-6)
         for _ in range(50):  # narrow the low end until every curve is below p there (bounded)
             below = sub._row_probability(np.exp(low)) < p
@@ -162,7 +191,7 @@ class DrawParameters:
         )
 
     def predictive_dose(self, p: float) -> float:
-        """Dose at which the mean over draws of the probability equals ``p`` (0 if already).
+        """Dose at which the mean over draws of the extra risk equals ``p`` (0 if already).
 
         Parameters
         ----------
@@ -172,7 +201,8 @@ class DrawParameters:
         Returns
         -------
         float
-            Dose (unit of the fit) where the posterior predictive risk reaches ``p``.
+            Dose (unit of the fit) where the posterior predictive risk reaches ``p`` (extra
+            risk over the background, which without a background is the risk itself).
 
         Notes
         -----
@@ -182,7 +212,7 @@ class DrawParameters:
         """
 
         def excess(dose: float) -> float:
-            return float(self.probability(np.array([dose])).mean()) - p
+            return float(self.extra_risk(np.array([dose])).mean()) - p
 
         if excess(0.0) >= 0.0:
             return 0.0
@@ -206,6 +236,7 @@ def draw_parameters(
     new_study: str | None = None,
     log_shift: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
+    background: np.ndarray | None = None,
 ) -> DrawParameters:
     r"""Per-draw curve parameters for one prediction (the one construction of them).
 
@@ -225,6 +256,9 @@ def draw_parameters(
         Per-draw covariate shift of log D50, :math:`\sum_c x_c \ln f_c`.
     rng : numpy.random.Generator, optional
         Seeded generator for ``new_study="spread"``.
+    background : numpy.ndarray, optional
+        Background risk per draw, shape ``(n_draws,)`` (shared by every centre, so the same
+        for every view).
 
     Returns
     -------
@@ -269,4 +303,6 @@ def draw_parameters(
             log_slope = log_slope + np.reshape(tau_slope, (-1, 1)) * x_v[None, :]
         else:
             log_slope = np.repeat(log_slope, weights.size, axis=1)
-    return DrawParameters(family, log_d50, log_slope, weights)
+    if background is not None:
+        background = np.asarray(background, dtype=np.float64).reshape(-1)
+    return DrawParameters(family, log_d50, log_slope, weights, background)

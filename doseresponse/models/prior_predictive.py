@@ -216,6 +216,10 @@ def prior_predictive_curves(
     )
     d50, slope = np.exp(params.log_d50[:, 0]), np.exp(params.log_slope[:, 0])
     probability = spec.family.probability(dose[None, :], d50[:, None], slope[:, None])
+    if getattr(spec, "background", False):  # P = b + (1 - b) F, b from its Beta prior
+        prior = priors["background"]
+        b = rng.beta(prior["alpha"], prior["beta"], n_draws)[:, None]
+        probability = b + (1.0 - b) * probability
     return PriorCurves(
         dose=dose,
         probability=np.asarray(probability, dtype=np.float64),

@@ -76,7 +76,7 @@ DEFAULT_FACTOR_SIGMA = 0.5
 PRIOR_KEYS = ("d50", "slope", "tau", "tau_slope", "factor")
 """Parameter keys accepted in a prior spec (plus ``factor:<covariate>``)."""
 
-_LOGNORMAL_KEYS = {"dist", "median", "sigma", "lower", "upper"}
+_LOGNORMAL_KEYS = {"dist", "median", "sigma", "lower", "upper", "source"}
 _HALFNORMAL_KEYS = {"dist", "sigma"}
 _DISTRIBUTION = {
     "d50": "lognormal",
@@ -238,6 +238,17 @@ def resolve_priors(
 def _merge(
     key: str, dist: str, default: Mapping[str, Any], override: Mapping[str, Any] | None
 ) -> dict[str, Any]:
+    merged = _merge_values(key, dist, default, override)
+    if isinstance(override, Mapping) and override.get("source") is not None:
+        # where an informative prior came from (e.g. a literature_priors transfer), kept for
+        # the summary and the report
+        merged["source"] = str(override["source"])
+    return merged
+
+
+def _merge_values(
+    key: str, dist: str, default: Mapping[str, Any], override: Mapping[str, Any] | None
+) -> dict[str, Any]:
     if override is None:
         return dict(default)
     if not isinstance(override, Mapping):
@@ -246,11 +257,11 @@ def _merge(
             f"got {override!r}."
         )
     allowed = _LOGNORMAL_KEYS if dist == "lognormal" else _HALFNORMAL_KEYS
-    unknown = sorted(set(override) - allowed)
+    unknown = sorted(set(override) - allowed - {"source"})
     if unknown:
         raise DoseResponseError(
             f"prior for {key!r} has unknown setting(s) {unknown}; a {dist} prior accepts "
-            f"{sorted(allowed - {'dist'})}."
+            f"{sorted(allowed - {'dist', 'source'})} (and a 'source' text)."
         )
     if "dist" in override and str(override["dist"]).lower().replace("-", "") != dist:
         raise DoseResponseError(

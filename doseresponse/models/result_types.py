@@ -295,6 +295,9 @@ class DoseAt(Mapping):
     new_study_view : {"", "spread", "averaged"}
         For ``which="new_study"``: the new-centre view of the per-draw doses (see
         :class:`CurveBand`); ``predictive`` always uses the averaged curve.
+    extra_risk : bool
+        ``True`` when the model has a background risk b: the dose is where the *extra* risk
+        :math:`(P(D) - b)/(1 - b)` equals ``p`` (US EPA BMDS convention), not the total risk.
     """
 
     p: float
@@ -314,6 +317,7 @@ class DoseAt(Mapping):
     method: str = CREDIBLE_METHOD
     predictive: float = math.nan
     new_study_view: str = ""
+    extra_risk: bool = False
 
     _CREDIBLE_KEYS = ("mean", "median", "lower", "upper", "predictive", "draws")
     _CONFIDENCE_KEYS = ("estimate", "lower", "upper")
@@ -369,6 +373,7 @@ class DoseAt(Mapping):
             f"{' of draws' if self.interval == 'credible' else ''} "
             f"{self.median:.4g} {self.unit} {self.metric} "
             f"[{self._interval_text()} {self.lower:.4g}–{self.upper:.4g}]{predictive}"
+            + ("; p is extra risk over background, (P - b)/(1 - b)" if self.extra_risk else "")
         )
 
 

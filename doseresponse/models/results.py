@@ -50,6 +50,7 @@ from doseresponse._validation import (
 )
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, UnknownNameError
+from doseresponse.models.background import background_note, spec_background
 from doseresponse.models.degenerate import prior_driven_causes
 from doseresponse.models.predictive import NEW_STUDY_VIEWS, DrawParameters, draw_parameters
 from doseresponse.models.result_types import DEFAULT_CI_PROB, CurveBand, DoseAt
@@ -153,7 +154,8 @@ class FittedModel:
     def parameter_names(self) -> list[str]:
         """Interpretable parameters reported by :meth:`summary_frame`."""
         s = self.spec.slope_name
-        names = ["d50", s, "tau", "tau_slope", "factor", "d50_study", f"{s}_study"]
+        names = ["d50", s, "tau", "tau_slope", "factor", "background", "d50_study",
+                 f"{s}_study"]
         return [n for n in names if n in self.posterior]
 
     def summary_frame(
@@ -235,6 +237,8 @@ class FittedModel:
             f"{data.n_events} events",
             "diagnostics: " + ("all passed" if not failed else "FAILED " + ", ".join(failed)),
             *(f"PRIOR-DRIVEN: {cause}" for cause in prior_driven_causes(spec, data)),
+            *background_note(self),
+            *_prior_conflict_note(self),
             "",
             self.summary_frame(ci_prob).to_string(float_format=lambda v: f"{v:.4g}"),
         ]
@@ -439,7 +443,9 @@ class FittedModel:
             the posterior predictive risk (the mean over draws of the curve; for a new centre,
             the population-averaged curve) equals ``p`` — the dose a decision should use; the
             median of per-draw doses is a different quantity. Draws whose curve exceeds ``p``
-            already at zero dose count as dose 0 (reported in ``n_at_zero``).
+            already at zero dose count as dose 0 (reported in ``n_at_zero``). With a background
+            risk b (``spec.background``), ``p`` is the *extra* risk
+            :math:`(P(D) - b)/(1 - b)` (US EPA BMDS convention; ``extra_risk=True``).
         """
         p = float(check_probability(p, "p"))
         ci_prob = check_ci_prob(ci_prob)
@@ -466,6 +472,7 @@ class FittedModel:
             n_at_zero=int(at_zero.sum()),
             predictive=predictive_params.predictive_dose(p),
             new_study_view=new_study if which == "new_study" else "",
+            extra_risk=spec_background(self.spec),
         )
 
     def _dose_grid(self, dose_grid: ArrayLike) -> np.ndarray:
@@ -640,6 +647,7 @@ class FittedModel:
             new_study=new_study if which == "new_study" else None,
             log_shift=shift,
             rng=np.random.default_rng(random_seed),
+            background=self._flat("background") if spec.background else None,
         )
         return params, values
 
@@ -661,6 +669,13 @@ class FittedModel:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _prior_conflict_note(fit: FittedModel) -> list[str]:
+    """The prior-data conflict line of the summary (:mod:`doseresponse.models.prior_conflict`)."""
+    from doseresponse.models.prior_conflict import conflict_note
+
+    return conflict_note(fit)
 
 
 def _labels(name: str, values, extra: list[str]) -> list[str]:

@@ -78,6 +78,12 @@ class ModelSpec:
     measurement_error : {"none", "lognormal"}
         Dose measurement-error model of patient rows (see
         :data:`MEASUREMENT_ERROR`; ``docs/theory/hierarchical_model.md``).
+    background : bool
+        With ``True``, the response probability is :math:`b + (1 - b)F(D)` with a background
+        (zero-dose) risk ``b`` shared by every study, Beta prior ``priors["background"]``
+        (:mod:`doseresponse.models.background`); tolerance doses are then extra risk. Left
+        out of the JSON when ``False``, so specs written before the field existed keep their
+        digest.
     package_version : str
         Version of doseresponse that wrote the spec.
     format_version : int
@@ -96,6 +102,7 @@ class ModelSpec:
     aggregate_integration: str = "gauss-hermite"
     quadrature_nodes: int = 9
     measurement_error: str = "none"
+    background: bool = False
     package_version: str = __version__
     format_version: int = SPEC_FORMAT_VERSION
 
@@ -110,6 +117,10 @@ class ModelSpec:
              _choice(self.measurement_error, MEASUREMENT_ERROR, "measurement_error"))
         set_(self, "covariates", tuple(str(c) for c in self.covariates))
         set_(self, "study_covariates", tuple(str(c) for c in self.study_covariates))
+        if not isinstance(self.background, bool):
+            raise DoseResponseError(
+                f"background must be True or False; got {self.background!r}."
+            )
         if not isinstance(self.pool_slope, bool):
             raise DoseResponseError(f"pool_slope must be True or False; got {self.pool_slope!r}.")
         if self.pool_slope and self.pooling != "partial":
@@ -158,6 +169,8 @@ class ModelSpec:
         payload = asdict(self)
         payload["covariates"] = list(self.covariates)
         payload["study_covariates"] = list(self.study_covariates)
+        if not self.background:  # the layout of specs written before the option existed
+            del payload["background"]
         return payload
 
     def to_json(self) -> str:
@@ -208,7 +221,7 @@ class ModelSpec:
             )
         names = set(cls.__dataclass_fields__)
         unknown = sorted(set(payload) - names)
-        missing = sorted(names - set(payload))
+        missing = sorted(names - set(payload) - _OPTIONAL_FIELDS)
         if unknown or missing:
             raise ModelMismatchError(
                 f"model spec fields do not match this version: unknown {unknown}, "
@@ -240,6 +253,10 @@ class ModelSpec:
         if not isinstance(payload, dict):
             raise ModelMismatchError("model spec JSON must be an object.")
         return cls.from_dict(payload)
+
+
+_OPTIONAL_FIELDS = {"background"}
+"""Fields a spec JSON may omit (added after format version 1 was fixed; default ``False``)."""
 
 
 def _choice(value: Any, table: Mapping[str, str], name: str) -> str:

@@ -445,10 +445,30 @@ def _section_model(fits, ci_prob: float) -> str:
             + f"; dose measurement error: {_esc(spec.measurement_error)}. Fitted with "
             f"doseresponse {_esc(spec.package_version)}.</p><h4>Priors</h4>"
             + _table(priors)
+            + _prior_checks(fit)
             + f"<h4>Posterior parameters ({ci_prob:.0%} intervals)</h4>"
             + _table(frame.reset_index(), float_format="{:.4g}")
         )
     return _section("model", "Model and priors", "".join(parts))
+
+
+def _prior_checks(fit: FittedModel) -> str:
+    """Background statement and prior-data conflict check, as in ``fit.summary()``."""
+    from doseresponse.models.background import background_note
+    from doseresponse.models.prior_conflict import conflict_note
+
+    lines = conflict_note(fit) + background_note(fit)
+    items = "".join(
+        f'<li class="{"bad" if ("CONFLICT:" in line or "WARNING" in line) else "ok"}">'
+        f"{_esc(line)}</li>"
+        for line in lines
+    )
+    return (
+        "<h4>Do the data agree with the prior?</h4><p class=\"note\">Box's prior predictive "
+        "check: how surprising the data's own estimate of D50 and slope is under the prior "
+        "(p below 0.05: the prior and the data disagree, and the posterior is a compromise "
+        "between them).</p><ul>" + items + "</ul>"
+    )
 
 
 def _prior_words(value) -> str:

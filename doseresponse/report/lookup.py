@@ -92,8 +92,9 @@ def lookup_payload(fit: FittedModel, model_id: str, max_draws: int = MAX_EMBEDDE
         ``id``, ``kind``, ``curve``, ``family_code``, ``metric``, ``metric_kind`` (``"dose"``,
         ``"BED"`` or ``"EQD2"``: how activity converts), ``unit``, ``ci_prob``, ``covariates``,
         ``n_draws``, ``log_d50``, ``log_slope``, ``tau``, ``tau_slope``, ``log_factor``
-        (draw × covariate), ``quadrature`` (64 probabilists' Hermite nodes and normalised
-        weights) and ``quadrature_2d`` (20 per axis, with a pooled slope).
+        (draw × covariate), ``background`` (per draw, or ``None``), ``quadrature`` (64
+        probabilists' Hermite nodes and normalised weights) and ``quadrature_2d`` (20 per
+        axis, with a pooled slope).
 
     Raises
     ------
@@ -140,6 +141,8 @@ def lookup_payload(fit: FittedModel, model_id: str, max_draws: int = MAX_EMBEDDE
         "tau": tau,
         "tau_slope": tau_slope,
         "log_factor": log_factor,
+        # background risk b per draw (None without one): the page shows b + (1 - b) F
+        "background": flat("background").tolist() if spec.background else None,
         "quadrature": _hermite(QUADRATURE_NODES),
         "quadrature_2d": _hermite(_POOLED_SLOPE_NODES),
     }

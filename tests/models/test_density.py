@@ -91,6 +91,103 @@ def test_density_equals_pymc_logp_and_gradient(cohorts, curve, pooling, pool_slo
     _check_expand(model, density, x, data)
 
 
+# background risk b + (1 - b) F: every family on the richest layout (patients, aggregate bins
+# with quadrature, covariates), plus complete pooling and measurement error. The background acts
+# on each row's (ln F, ln(1 - F)) whatever the family, so the default suite compiles three PyMC
+# models (one per code path); the other families run with the slow tests
+_DEFAULT_BACKGROUND = {"cloglog", "log-logistic"}
+BACKGROUND_CASES = [
+    (curve, "partial", True, "none") if curve in _DEFAULT_BACKGROUND
+    else pytest.param(curve, "partial", True, "none", marks=pytest.mark.slow)
+    for curve in FAMILIES
+] + [("log-logistic", "complete", False, "none"), ("probit", "partial", False, "lognormal")]
+
+
+@pytest.mark.parametrize("curve,pooling,pool_slope,errors", BACKGROUND_CASES)
+def test_background_density_equals_pymc_logp_and_gradient(cohorts, curve, pooling, pool_slope,
+                                                          errors):
+    data = cohorts[(curve, True)]
+    if errors == "lognormal":
+        data = _cohort_with_dose_se(curve)
+    spec = NTCPModel(curve=curve, pooling=pooling, pool_slope=pool_slope, background=True,
+                     measurement_error=errors).spec_for(data)
+    assert spec.background and spec.priors["background"]["beta"] == 9.0
+    model = build_model(spec, data)
+    density = LogDensity(spec, data)
+    assert "background_logodds__" in density.blocks
+    assert set(density.blocks) == {v.name for v in model.value_vars}
+    logp_fn = model.compile_logp(mode=FAST)
+    offset = _pymc_beta_offset(1.0, 9.0)
+    assert abs(offset) < 1e-6  # PyMC's Beta normaliser: 3.97e-8 above ln 9 (PyMC 5.28)
+    rng = np.random.default_rng(12)
+    for theta in (-4.0, -1.5, 0.7):  # b = 0.018, 0.18, 0.67
+        x = density.initial_point(int(rng.integers(1000))) + rng.normal(0.0, 0.3, density.ndim)
+        x[density.blocks["background_logodds__"]] = theta
+        point = _pymc_point(model, density, x)
+        value, grad = density.logp_and_grad(x)
+        # the kernel uses the exact -ln B(a, b) (scipy.special.betaln); PyMC's Beta log density
+        # is off by a constant, measured above against scipy.stats.beta
+        np.testing.assert_allclose(value, logp_fn(point) - offset, rtol=1e-10, atol=1e-8)
+        np.testing.assert_allclose(grad, _pymc_gradient(model, density, point), rtol=1e-8,
+                                   atol=1e-8)
+    _check_expand(model, density, x, data)
+    expanded = density.expand(x)
+    np.testing.assert_allclose(expanded["background"], special.expit(0.7), rtol=1e-14)
+
+
+def _pymc_beta_offset(a: float, b: float) -> float:
+    """PyMC's Beta log density minus scipy's at three points (asserted constant)."""
+    import pymc as pm
+    from scipy import stats
+
+    values = np.array([0.05, 0.3, 0.8])
+    diff = pm.logp(pm.Beta.dist(a, b), values).eval() - stats.beta.logpdf(values, a, b)
+    np.testing.assert_allclose(diff, diff[0], rtol=0, atol=1e-12)
+    return float(diff[0])
+
+
+def _cohort_with_dose_se(curve: str):
+    sim = simulate_cohort(
+        curve=curve, d50=40.0, slope=SLOPES[CURVE_FAMILIES[curve].slope_name], n_studies=3,
+        patients_per_study=20, tau=0.3, n_aggregate_studies=1, dose_rel_sd=0.15, random_seed=4,
+    )
+    return sim.data
+
+
+@pytest.mark.parametrize("curve", FAMILIES)
+def test_background_gradient_matches_finite_differences(cohorts, curve):
+    data = cohorts[(curve, True)]
+    spec = NTCPModel(curve=curve, background={"alpha": 2.0, "beta": 5.0}).spec_for(data)
+    density = LogDensity(spec, data)
+    rng = np.random.default_rng(6)
+    x = density.initial_point(2) + rng.normal(0.0, 0.3, density.ndim)
+    step = 1e-6
+    numeric = np.array([
+        (density.logp(x + step * e) - density.logp(x - step * e)) / (2 * step)
+        for e in np.eye(density.ndim)
+    ])
+    np.testing.assert_allclose(density.logp_and_grad(x)[1], numeric, rtol=1e-5, atol=1e-5)
+
+
+def test_background_terms_equal_the_closed_form():
+    """ln P and ln(1 - P) of b + (1 - b) F against scipy, written out independently."""
+    from doseresponse.models._curve_kernel import add_background
+
+    for b in (1e-6, 0.05, 0.4):
+        for f in (1e-30, 0.01, 0.5, 0.999):
+            log_p, log_q, dp_eta, dp_lam, dp_b, dq_b = add_background(
+                np.log(f), np.log1p(-f), 1.0, 2.0, np.log(b), np.log1p(-b)
+            )
+            total = b + (1 - b) * f
+            np.testing.assert_allclose(log_p, np.log(total), rtol=1e-13)
+            np.testing.assert_allclose(log_q, np.log1p(-(b + f - b * f)), rtol=1e-13)
+            # d ln P / d ln F = (1 - b) F / P; d ln P / d logit b = b (1 - b)(1 - F) / P
+            np.testing.assert_allclose(dp_eta, (1 - b) * f / total, rtol=1e-12)
+            np.testing.assert_allclose(dp_lam, 2.0 * (1 - b) * f / total, rtol=1e-12)
+            np.testing.assert_allclose(dp_b, b * (1 - b) * (1 - f) / total, rtol=1e-12)
+            np.testing.assert_allclose(dq_b, -b, rtol=1e-14)
+
+
 @pytest.mark.parametrize("aggregate", [False, True], ids=["ipd", "ipd+aggregate"])
 @pytest.mark.parametrize("pooling,pool_slope", LAYOUTS)
 @pytest.mark.parametrize("curve", FAMILIES)

@@ -138,6 +138,11 @@
       }
       out[i] = total;
     }
+    if (model.background) {  /* total risk b + (1 - b) F with a background risk */
+      for (var k = 0; k < n; k++) {
+        out[k] = model.background[k] + (1 - model.background[k]) * out[k];
+      }
+    }
     return out;
   }
 
