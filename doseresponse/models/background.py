@@ -314,7 +314,7 @@ def background_log_pair(
     tuple of numpy.ndarray
         :math:`\operatorname{logaddexp}(\ln b, \ln(1-b) + \ln F)` and
         :math:`\ln(1-b) + \ln(1-F)` (the numpy twin of
-        :func:`doseresponse.models._curve_kernel.add_background`, for the pointwise
+        ``doseresponse.models._curve_kernel.add_background``, for the pointwise
         log-likelihood of LOO and the predictive checks).
     """
     b = np.asarray(background, dtype=np.float64)

@@ -3,9 +3,9 @@ r"""Maximum-likelihood fits with a background risk: :math:`P(D) = b + (1 - b)\,F
 :func:`fit_ml_background` fits any registered curve family :math:`F` together with a
 dose-independent background risk :math:`b \in [0, 1)` (Abbott WS 1925 J Econ Entomol 18:265;
 the background parameter of US EPA BMDS's dichotomous models) by maximum likelihood, with
-complete pooling and optional dose-modifying covariates on D50, as :func:`~doseresponse.models.
-ml.fit_ml` does for the families without a background. Tolerance and benchmark doses are
-**extra risk** (BMDS): TD\ :sub:`p` solves :math:`(P(D) - b)/(1 - b) = F(D) = p`; their
+complete pooling and optional dose-modifying covariates on D50, as
+:func:`~doseresponse.models.ml.fit_ml` does for the families without a background.
+Tolerance and benchmark doses are **extra risk** (BMDS): TD\ :sub:`p` solves :math:`(P(D) - b)/(1 - b) = F(D) = p`; their
 confidence limits come from the profile likelihood, as in BMDS.
 
 Parametrisation: :math:`\theta = (\ln D_{50}, \ln s, \varphi, \beta)` with
@@ -255,7 +255,7 @@ def fit_ml_background(
     Likelihood :math:`\ell = \sum_i y_i\ln P_i + (n_i - y_i)\ln(1 - P_i)` with
     :math:`\ln P = \operatorname{logaddexp}(\ln b, \ln(1-b) + \ln F)` and
     :math:`\ln(1 - P) = \ln(1 - b) + \ln(1 - F)`; :math:`\ln F`, :math:`\ln(1-F)` are the
-    package's one implementation of each family (:mod:`doseresponse.models._curve_kernel`).
+    package's one implementation of each family (``doseresponse.models._curve_kernel``).
     Starting values: D50 and slope of the fit without a background
     (:func:`~doseresponse.models.ml.fit_ml`) or the median dose, with :math:`b = 0.01` or the
     lowest-dose group's observed rate (never :math:`\varphi = 0`, a stationary point).

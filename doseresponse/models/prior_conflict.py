@@ -79,7 +79,7 @@ class PriorDataConflict:
 
     @property
     def conflict(self) -> bool:
-        """Whether :attr:`p_value` is below :data:`CONFLICT_LEVEL`."""
+        """Whether ``p_value`` is below :data:`CONFLICT_LEVEL`."""
         return self.p_value < CONFLICT_LEVEL
 
     def describe(self) -> str:
