@@ -5,8 +5,9 @@ dose-independent background risk :math:`b \in [0, 1)` (Abbott WS 1925 J Econ Ent
 the background parameter of US EPA BMDS's dichotomous models) by maximum likelihood, with
 complete pooling and optional dose-modifying covariates on D50, as
 :func:`~doseresponse.models.ml.fit_ml` does for the families without a background.
-Tolerance and benchmark doses are **extra risk** (BMDS): TD\ :sub:`p` solves :math:`(P(D) - b)/(1 - b) = F(D) = p`; their
-confidence limits come from the profile likelihood, as in BMDS.
+Tolerance and benchmark doses are **extra risk** (BMDS): TD\ :sub:`p` solves
+:math:`(P(D) - b)/(1 - b) = F(D) = p`; their confidence limits come from the profile
+likelihood, as in BMDS.
 
 Parametrisation: :math:`\theta = (\ln D_{50}, \ln s, \varphi, \beta)` with
 :math:`b = \varphi^2/(1 + \varphi^2)`, so that the boundary :math:`b = 0` (a common MLE when the
