@@ -53,6 +53,7 @@ import numba
 import numpy as np
 
 from doseresponse.models._curve_kernel import _h_over_expm1, _log_ndtr, pair
+from doseresponse.models._row_kernels import prior_terms
 
 __all__ = [
     "LATE_KERNEL_ARRAYS",
@@ -71,7 +72,6 @@ ROW_KINDS = {"censored": 0, "exact": 1, "interval": 2}
 
 _LN2 = math.log(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_HALF_NORMAL = 0.5 * math.log(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _LN2_LOG = math.log(_LN2)  # Weibull: ln H = ln ln 2 + v
 
@@ -177,16 +177,7 @@ def late_log_posterior(
     family, onset = layout[3], layout[4]
     grad = np.zeros(x.size)
     total = constants[0]
-    for i in range(normal_index.size):
-        j = normal_index[i]
-        scaled = (x[j] - normal_mu[i]) * normal_inv_sd[i]
-        total -= 0.5 * scaled * scaled
-        grad[j] = -scaled * normal_inv_sd[i]
-    for i in range(half_index.size):
-        j = half_index[i]
-        ratio = math.exp(x[j]) / half_sigma[i]
-        total += _LOG_HALF_NORMAL - math.log(half_sigma[i]) - 0.5 * ratio * ratio + x[j]
-        grad[j] += 1.0 - ratio * ratio
+    total += prior_terms(x, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, grad)
     eta_s = np.empty(n_study)
     lam_s = np.empty(n_study)
     tau = 0.0

@@ -194,6 +194,31 @@ KERNEL_ARRAYS = (
 
 
 @_helper
+def prior_terms(x, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, grad):
+    """Normal priors and log-scale half-normal scale priors: log density, gradient added.
+
+    The coordinates ``normal_index`` have N(``normal_mu``, 1/``normal_inv_sd``) priors without
+    their normalising constant (the caller adds it); the coordinates ``half_index`` are ln σ of
+    scales with HalfNormal(``half_sigma``) priors, with the log-Jacobian ln σ of the log
+    transform (PyMC's ``HalfNormal`` with its default log transform). The gradient of each
+    term is added to ``grad`` (which the caller zeroed). Shared by the binary and the
+    late-toxicity kernels.
+    """
+    total = 0.0
+    for i in range(normal_index.size):
+        j = normal_index[i]
+        scaled = (x[j] - normal_mu[i]) * normal_inv_sd[i]
+        total -= 0.5 * scaled * scaled
+        grad[j] += -scaled * normal_inv_sd[i]
+    for i in range(half_index.size):
+        j = half_index[i]
+        ratio = math.exp(x[j]) / half_sigma[i]
+        total += _LOG_HALF_NORMAL - math.log(half_sigma[i]) - 0.5 * ratio * ratio + x[j]
+        grad[j] += 1.0 - ratio * ratio
+    return total
+
+
+@_helper
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
@@ -215,16 +240,7 @@ def log_posterior(
     n_study, n_cov = layout[1], layout[2]
     grad = np.zeros(x.size)
     total = normal_const
-    for i in range(normal_index.size):
-        j = normal_index[i]
-        scaled = (x[j] - normal_mu[i]) * normal_inv_sd[i]
-        total -= 0.5 * scaled * scaled
-        grad[j] = -scaled * normal_inv_sd[i]
-    for i in range(half_index.size):
-        j = half_index[i]
-        ratio = math.exp(x[j]) / half_sigma[i]
-        total += _LOG_HALF_NORMAL - math.log(half_sigma[i]) - 0.5 * ratio * ratio + x[j]
-        grad[j] += 1.0 - ratio * ratio
+    total += prior_terms(x, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, grad)
     eta_s = np.empty(n_study)
     lam_s = np.empty(n_study)
     tau = 0.0
