@@ -22,9 +22,12 @@ def _cohort(seed, n_studies=8, per_study=100, **kwargs):
     )
 
 
-def test_recovery_at_defaults_without_divergences():
+def test_recovery_without_divergences_at_default_settings_and_2000_draws():
+    # default target_accept, tuning and chains; 2000 draws per chain instead of the default 1000:
+    # at 1000 the R-hat gate (1.01) was missed on nutpie 0.16.11 / Python 3.13 (1.0135, flagged by
+    # fit.check()), as the how-to states
     sim = _cohort(21)
-    fit = LateToxicityModel().fit(sim.data, random_seed=3, progressbar=False)
+    fit = LateToxicityModel().fit(sim.data, draws=2000, random_seed=3, progressbar=False)
     diag = fit.diagnostics().set_index("check")
     assert diag.loc["divergences", "value"] == 0
     assert diag.loc["r_hat", "value"] <= 1.01
