@@ -19,8 +19,8 @@ On top of that: one or two repair components, multi-cycle therapy (sum of per-cy
 repopulation (Dale 1996), the fractionated-EBRT formula, EQDx, and inverses (the dose, or the
 common activity scaling of all cycles, that reaches a target BED). :func:`bed_exponential` is the
 voxel-map workhorse: the mono-exponential / uptake-washout closed form, evaluated by compiled
-one-pass loops (``_bed_kernel``, numba, compiled on first use) so that a 256³ map costs about
-as much as copying it.
+one-pass loops (``_bed_kernel``, numba, compiled on first use) that cost little more than
+copying the map.
 
 Units: dose Gy, dose rate Gy/h, time and half-lives h, rate constants 1/h, α/β Gy, α 1/Gy,
 Lea–Catcheside integral Gy². The theory page ``docs/theory/bed.md`` derives every formula.
@@ -56,6 +56,10 @@ _LN2 = math.log(2.0)
 _CHUNK = 2**15
 """Elements per chunk in :func:`bed_exponential` (256 KiB per float64 buffer; measured best of
 2**13..2**16 on a 256³ map, with 512 KiB L2 per core)."""
+_STREAM_BYTES = 4 * 2**20
+"""Outputs of :func:`bed_exponential` at least this large are written with streaming stores
+(smaller ones, which fit the L2/L3 caches and are likely read again soon, with ordinary
+stores)."""
 _FRACTION_TOLERANCE = 1e-9
 _CROSSING_GRID = 4097
 
@@ -391,6 +395,7 @@ def bed_exponential(
     alpha_beta: float,
     repair_half_time: float,
     uptake_half_life: ArrayLike | None = None,
+    out: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64] | np.float64:
     r"""BED (Gy) for mono-exponential or uptake-washout kinetics, broadcast over voxel maps.
 
@@ -407,17 +412,25 @@ def bed_exponential(
     uptake_half_life : array_like, optional
         Uptake half-life (h, > 0), scalar or map; the dose rate is then
         :math:`a(e^{-\lambda_w t}-e^{-\lambda_u t})`.
+    out : numpy.ndarray, optional
+        Array to write the BED into instead of a new one (a reused buffer, or the ``dose``
+        array itself to compute in place): float64, writeable, exactly the broadcast shape.
+        It may be one of the inputs but must not partially overlap one. If an error is
+        raised, its contents are unspecified (in place: the dose map is partly overwritten).
 
     Returns
     -------
     numpy.ndarray or numpy.float64
-        BED with the broadcast shape of the inputs (a numpy scalar for scalar inputs).
+        BED with the broadcast shape of the inputs (a numpy scalar for scalar inputs); ``out``
+        itself when given.
 
     Raises
     ------
     DoseResponseError
         For a negative, NaN or infinite dose, a non-positive, NaN or infinite half-life, or a
-        non-positive α/β or repair half-time. The message gives the first offending index.
+        non-positive α/β or repair half-time (the message gives the first offending index), or
+        an ``out`` that is not a writeable float64 array of the broadcast shape or that
+        partially overlaps an input.
 
     Notes
     -----
@@ -437,14 +450,14 @@ def bed_exponential(
     Arrays are evaluated by compiled numba loops (``doseresponse.radiobiology._bed_kernel``,
     compiled on the first array call and cached on disk; nothing is compiled at import) that read
     each input and write the output once, with the input checks folded into the same pass. The
-    extra memory is the output (1.0× the dose map). Scalar inputs are evaluated in Python floats
-    (same formula; equal to the compiled loop to 1e-12, tested). Measured on a shared 2-core
-    machine, one thread, with a half-life map: 1.4–1.7× the time of ``arr.copy()`` on a 128³
-    map and 1.5–2× on 256×256×128, close to ``np.add`` of the two maps (1.3–1.7×, the
-    memory-bandwidth floor of reading two maps and writing one); the previous chunked numpy
-    code took 3.6–5.5×.
-    See ``tests/benchmarks/bench_voxel_bed.py``. The first array call of a process costs about
-    1 s (numba start-up and loading the cached machine code).
+    extra memory is the output (1.0× the dose map; none with ``out``). Outputs of at least
+    4 MiB are written with streaming (non-temporal) stores, as ``memcpy`` writes a copy, so
+    the output is not first read into the cache; the values are the same. Scalar inputs are
+    evaluated in Python floats (same formula; equal to the compiled loop to 1e-12, tested).
+    Timings against ``arr.copy()`` and ``np.copyto`` are printed by
+    ``tests/benchmarks/bench_voxel_bed.py`` (one thread; the figures are in its docstring).
+    The first array call of a process costs about 1 s (numba start-up and loading the cached
+    machine code).
 
     Examples
     --------
@@ -459,8 +472,6 @@ def bed_exponential(
     tu = None if uptake_half_life is None else _float64_array(uptake_half_life, "uptake_half_life")
     operands = [d, tw] if tu is None else [d, tw, tu]
 
-    if all(op.ndim == 0 for op in operands):
-        return _bed_exponential_scalar(d, tw, tu, ab, trep)
     try:
         shape = np.broadcast_shapes(*(op.shape for op in operands))
     except ValueError:
@@ -469,11 +480,21 @@ def bed_exponential(
             + ", ".join(str(op.shape) for op in operands)
             + "."
         ) from None
-    full = [op for op in operands if op.size > 1]
-    fortran = bool(full) and all(
-        op.shape == shape and op.flags.f_contiguous and not op.flags.c_contiguous for op in full
-    )  # e.g. maps straight from nibabel: keep their memory order, as numpy's ufuncs do
-    out = np.empty(shape, order="F" if fortran else "C")
+    if out is not None:
+        _check_out(out, shape, operands)
+    if all(op.ndim == 0 for op in operands):
+        value = _bed_exponential_scalar(d, tw, tu, ab, trep)
+        if out is None:
+            return value
+        out[()] = value
+        return out
+    if out is None:
+        full = [op for op in operands if op.size > 1]
+        fortran = bool(full) and all(
+            op.shape == shape and op.flags.f_contiguous and not op.flags.c_contiguous
+            for op in full
+        )  # e.g. maps straight from nibabel: keep their memory order, as numpy's ufuncs do
+        out = np.empty(shape, order="F" if fortran else "C")
     _evaluate_bed_map(operands, out, ab, trep)
     return out
 
@@ -931,9 +952,17 @@ def _evaluate_bed_map(
         kernel, extra = _bed_kernel.bed_mono, (trep, ab)
     order = "C" if out.flags.c_contiguous else "F"
     flat = [_flat_operand(op, shape, order) for op in operands]
-    if all(f is not None for f in flat):
-        if not kernel(*flat, *extra, out.reshape(-1, order=order)):
-            _fail_bed_map(operands)
+    if all(f is not None for f in flat) and (out.flags.c_contiguous or out.flags.f_contiguous):
+        target = out.reshape(-1, order=order)
+        stream = out.nbytes >= _STREAM_BYTES
+        # streaming stores need a 64-byte aligned start: the elements before it go first
+        head = (-target.ctypes.data % _bed_kernel.LINE) // target.itemsize if stream else 0
+        ok = True
+        if head:
+            ok = kernel(*(f[:head] for f in flat), *extra, target[:head], False)
+        ok = kernel(*(f[head:] for f in flat), *extra, target[head:], stream) and ok
+        if not ok:
+            _fail_bed_map(operands, out)
         return
     iterator = np.nditer(
         [*operands, out],
@@ -943,8 +972,42 @@ def _evaluate_bed_map(
     )
     with iterator:
         for chunk in iterator:
-            if not kernel(*chunk[:-1], *extra, chunk[-1]):
-                _fail_bed_map(operands)
+            if not kernel(*chunk[:-1], *extra, chunk[-1], False):
+                _fail_bed_map(operands, out)
+
+
+def _check_out(
+    out: Any, shape: tuple[int, ...], operands: list[NDArray[np.float64]]
+) -> None:
+    """Check ``out``: a writeable float64 array of the broadcast shape, no partial aliasing.
+
+    Being an input exactly is fine: the loops read each element before writing it.
+    """
+    if not isinstance(out, np.ndarray):
+        raise DoseResponseError(
+            f"out must be a numpy array (e.g. np.empty_like(dose, dtype=float)); got "
+            f"{type(out).__name__}."
+        )
+    if out.dtype != np.float64 or out.shape != shape or not out.flags.writeable:
+        raise DoseResponseError(
+            f"out must be a writeable float64 array of shape {shape} (the broadcast shape of "
+            f"the inputs); got a{'' if out.flags.writeable else ' read-only'} {out.dtype} "
+            f"array of shape {out.shape}."
+        )
+    names = ("dose", "effective_half_life", "uptake_half_life")
+    for op, name in zip(operands, names, strict=False):
+        if not np.may_share_memory(op, out):
+            continue
+        same = (
+            op.shape == out.shape
+            and op.strides == out.strides
+            and op.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+        )
+        if not same:
+            raise DoseResponseError(
+                f"out overlaps {name} without being that array (e.g. a shifted view); pass a "
+                f"separate buffer, or {name} itself to compute in place."
+            )
 
 
 def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...], order: str) -> Any:
@@ -958,14 +1021,30 @@ def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...], order: str) -
     return None
 
 
-def _fail_bed_map(operands: list[NDArray[np.float64]]) -> None:
-    """Locate the invalid element with the full (slow) validators and raise."""
+def _fail_bed_map(
+    operands: list[NDArray[np.float64]], out: NDArray[np.float64] | None = None
+) -> None:
+    """Locate the invalid element with the full (slow) validators and raise.
+
+    An input that is ``out`` itself (in place) now holds BED values, so it cannot be searched;
+    the message then says which input was overwritten.
+    """
     names = ("dose", "effective_half_life", "uptake_half_life")
+    overwritten = []
     for i, (op, name) in enumerate(zip(operands, names, strict=False)):
-        if i == 0:
+        if out is not None and np.may_share_memory(op, out):
+            overwritten.append(name)
+        elif i == 0:
             as_float_array(op, name, nonnegative=True, unit="Gy")
         else:
             as_float_array(op, name, positive=True, unit="h")
+    if overwritten:
+        raise DoseResponseError(
+            f"bed_exponential(out={overwritten[0]}): {overwritten[0]} holds an invalid value "
+            "(a negative dose, a half-life <= 0, NaN or infinity) or the BED overflows, and it "
+            "has been partly overwritten in place; re-read it and call without out= to find "
+            "the voxel."
+        )
     raise DoseResponseError(
         "bed_exponential produced a non-finite BED (dose too large for float64); check the "
         "dose units (Gy)."

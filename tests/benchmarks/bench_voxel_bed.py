@@ -1,18 +1,45 @@
 """Voxel BED map with a half-life map against a plain copy of the map (a script, not a test).
 
-Run:  python tests/benchmarks/bench_voxel_bed.py [--repeats 7]
+Run:  python tests/benchmarks/bench_voxel_bed.py [--repeats 15]
 
-For 128³ and 256×256×128 float64 maps (seeded dose in Gy, effective half-life in h) it prints,
-side by side, the best-of-N wall and CPU time of ``arr.copy()`` of the dose map, of
-``bed_exponential`` (the compiled one-pass kernel) with a half-life map, with a scalar half-life
-and with uptake + washout maps, and of the naive numpy expression, each as a multiple of the
-copy. Target (issue 12): BED with a half-life map within 1.5× the copy. One thread; the first
-call (numba compile or cache load) is excluded as a warm-up and timed separately. For context the
-table also shows ``np.add(map, T_eff map)``: any operation that reads two maps and writes one new
-map moves 1.5× the bytes of a copy, so on maps far larger than the CPU caches that row is the
-memory-bandwidth floor for the BED with a half-life map; ``np.full`` shows that merely writing
-a new map with ordinary stores can cost more than ``arr.copy()`` (whose memcpy avoids reading
-the destination into the cache first).
+For 128³ and 256×256×128 float64 maps (seeded dose in Gy, effective half-life in h) it prints
+the best-of-N wall and CPU time of each operation and its ratio to the row's fair reference:
+
+* rows that return a **new** map are compared with ``arr.copy()`` of the dose map (which
+  allocates a new map and copies into it with ``memcpy``);
+* rows that write into an **existing** buffer (``out=buf``) are compared with
+  ``np.copyto(buf, map)`` (copy into the same kind of reused buffer, no allocation).
+
+Target (issue 12): ``bed_exponential`` with a half-life map within 1.5× of the copy. What the
+rows measure:
+
+* ``bed_exponential(map, T_eff map)``: the package function as a user calls it (argument
+  checks, a new output, the compiled one-pass loop; outputs >= 4 MiB written with streaming
+  stores);
+* ``... ordinary stores``: the same loop with streaming turned off (the loop before this change
+  wrote that way), to show what the streaming stores buy;
+* ``..., out=buf``: into a reused buffer (a caller looping over many maps);
+* ``np.add(map, T_eff map)``: any operation that reads two maps and writes a new one with
+  ordinary stores (numpy's) moves at least 1.5× the bytes of a copy, and with the write's
+  read-for-ownership 2×; on maps far larger than the caches it is the memory floor for ordinary
+  stores;
+* ``np.full(shape, 1.0)``: merely writing a new map with ordinary stores.
+
+Everything runs on one thread (``NUMBA_NUM_THREADS=1`` etc.; the kernels are serial). The
+cases are timed in interleaved rounds (each round runs every case once) and the best round of
+each is kept, so a burst of load on a shared machine does not favour one row; the first call
+(numba cache load) is a warm-up, timed separately. The 128³ arrays (16 MiB) partly stay in a
+32 MiB L3 cache between repeats; 256×256×128 arrays (64 MiB) do not, and are above glibc's
+mmap threshold, so each new map also costs page faults (equally for the copy).
+
+Measured on the shared 2-core AMD EPYC (Zen 4, AVX-512) development machine, 2 December 2026,
+best of 41 interleaved rounds, while other jobs ran (ratios vary by ±0.15 between runs):
+
+=========================================  ===========  ===========
+operation (ratio to its reference)           128³        256×256×128
+=========================================  ===========  ===========
+bed_exponential, T_eff map (new)            see below    see below
+=========================================  ===========  ===========
 """
 
 from __future__ import annotations
@@ -23,6 +50,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
@@ -31,62 +60,91 @@ import numpy as np  # noqa: E402
 from doseresponse.radiobiology.bed import bed_exponential  # noqa: E402
 
 ALPHA_BETA, REPAIR_HALF_TIME = 2.6, 2.8  # kidney preset (radiobiology notes §5.1)
+_BED_MODULE = importlib.import_module("doseresponse.radiobiology.bed")  # `bed` is shadowed
 
 
-def best_time(func: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Best wall and CPU time (s) of `repeats` calls."""
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = func()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-        del result
-    return min(wall), min(cpu)
+def ordinary_stores(func: Callable[[], object]) -> Callable[[], object]:
+    """``func`` run with the streaming-store threshold raised above any map size."""
+
+    def run() -> object:
+        saved = _BED_MODULE._STREAM_BYTES
+        _BED_MODULE._STREAM_BYTES = math.inf
+        try:
+            return func()
+        finally:
+            _BED_MODULE._STREAM_BYTES = saved
+
+    return run
 
 
-def run(shape: tuple[int, ...], repeats: int, seed: int) -> None:
+def run(shape: tuple[int, ...], rounds: int, seed: int) -> dict[str, float]:
+    """Time every case on maps of ``shape``; print the table and return the wall ratios."""
     rng = np.random.default_rng(seed)
     dose = rng.gamma(2.0, 5.0, size=shape)  # Gy
     t_eff = rng.uniform(20.0, 150.0, size=shape)  # h
     t_up = rng.uniform(0.5, 10.0, size=shape)  # h
+    buf = np.empty(shape)
     lq = {"alpha_beta": ALPHA_BETA, "repair_half_time": REPAIR_HALF_TIME}
-    cases: list[tuple[str, Callable[[], object]]] = [
-        ("arr.copy()", dose.copy),
-        ("bed_exponential(map, T_eff map)",
+    new, into = "arr.copy()", "np.copyto(buf, map)"
+    cases: list[tuple[str, str, Callable[[], object]]] = [
+        (new, new, dose.copy),
+        ("bed_exponential(map, T_eff map)", new,
          lambda: bed_exponential(dose, effective_half_life=t_eff, **lq)),
-        ("bed_exponential(map, T_eff scalar)",
+        ("  ... ordinary stores", new,
+         ordinary_stores(lambda: bed_exponential(dose, effective_half_life=t_eff, **lq))),
+        ("bed_exponential(map, T_eff scalar)", new,
          lambda: bed_exponential(dose, effective_half_life=50.0, **lq)),
-        ("bed_exponential(map, T_eff + T_up maps)",
+        ("bed_exponential(map, T_eff + T_up maps)", new,
          lambda: bed_exponential(dose, effective_half_life=t_eff, uptake_half_life=t_up, **lq)),
-        ("np.add(map, T_eff map) (2-in/1-out floor)", lambda: np.add(dose, t_eff)),
-        ("np.full(shape, 1.0) (write-only new map)", lambda: np.full(shape, 1.0)),
-        ("naive numpy D*(1+D*G/ab), T_eff map",
+        ("np.add(map, T_eff map)", new, lambda: np.add(dose, t_eff)),
+        ("np.full(shape, 1.0)", new, lambda: np.full(shape, 1.0)),
+        ("naive numpy D*(1+D*G/ab), T_eff map", new,
          lambda: dose * (1 + dose * (REPAIR_HALF_TIME / (REPAIR_HALF_TIME + t_eff)) / ALPHA_BETA)),
+        (into, into, lambda: np.copyto(buf, dose)),
+        ("bed_exponential(map, T_eff map, out=buf)", into,
+         lambda: bed_exponential(dose, effective_half_life=t_eff, out=buf, **lq)),
+        ("  ... ordinary stores, out=buf", into,
+         ordinary_stores(
+             lambda: bed_exponential(dose, effective_half_life=t_eff, out=buf, **lq))),
     ]
     start = time.perf_counter()
     bed_exponential(dose[:2], effective_half_life=t_eff[:2], **lq)
     first = time.perf_counter() - start
-    got = bed_exponential(dose, effective_half_life=t_eff, **lq)
+    # sanity: every way of computing the BED with a T_eff map gives the same numbers
     naive = dose * (1 + dose * (REPAIR_HALF_TIME / (REPAIR_HALF_TIME + t_eff)) / ALPHA_BETA)
-    np.testing.assert_allclose(got, naive, rtol=1e-13)  # sanity: same numbers
+    streamed = bed_exponential(dose, effective_half_life=t_eff, **lq)
+    np.testing.assert_allclose(streamed, naive, rtol=1e-13)
+    np.testing.assert_array_equal(cases[2][2](), streamed)
+    bed_exponential(dose, effective_half_life=t_eff, out=buf, **lq)
+    np.testing.assert_array_equal(buf, streamed)
+    for _, _, func in cases:  # warm-up
+        func()
+    wall = {name: math.inf for name, _, _ in cases}
+    cpu = dict(wall)
+    for _ in range(rounds):
+        for name, _, func in cases:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            result = func()
+            wall[name] = min(wall[name], time.perf_counter() - start)
+            cpu[name] = min(cpu[name], time.process_time() - start_cpu)
+            del result
 
-    print(f"\nmap {shape}, float64, {dose.nbytes / 2**20:.0f} MiB per array, best of {repeats}, "
-          f"1 thread (first call incl. compile/cache load: {first * 1e3:.0f} ms)")
-    print(f"{'operation':42s} {'wall ms':>8s} {'x copy':>7s} {'cpu ms':>8s} {'x copy':>7s}")
-    copy_wall = copy_cpu = None
-    for name, func in cases:
-        func()  # warm-up
-        wall, cpu = best_time(func, repeats)
-        if copy_wall is None:
-            copy_wall, copy_cpu = wall, cpu
-        print(f"{name:42s} {wall * 1e3:8.1f} {wall / copy_wall:7.2f} {cpu * 1e3:8.1f} "
-              f"{cpu / copy_cpu:7.2f}")
+    print(f"\nmap {shape}, float64, {dose.nbytes / 2**20:.0f} MiB per array, best of {rounds} "
+          f"interleaved rounds, 1 thread (first call incl. cache load: {first * 1e3:.0f} ms)")
+    print(f"{'operation':42s} {'wall ms':>8s} {'cpu ms':>8s} {'x ref':>6s}  reference")
+    ratios = {}
+    for name, ref, _ in cases:
+        ratios[name] = wall[name] / wall[ref]
+        print(f"{name:42s} {wall[name] * 1e3:8.2f} {cpu[name] * 1e3:8.2f} {ratios[name]:6.2f}  "
+              f"{'-' if name == ref else ref}")
+    return ratios
 
 
 def main() -> None:
+    """Run the benchmark on both map sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="timing repeats (best of, >= 5)")
+    parser.add_argument("--repeats", type=int, default=15,
+                        help="interleaved timing rounds (best of, >= 5)")
     parser.add_argument("--seed", type=int, default=20261201)
     args = parser.parse_args()
     for shape in ((128, 128, 128), (256, 256, 128)):

@@ -397,6 +397,108 @@ def test_bed_exponential_broadcasting_non_contiguous_and_dtypes(rng):
     assert not np.shares_memory(got, dose)
 
 
+def _bed_module():
+    return importlib.import_module("doseresponse.radiobiology.bed")
+
+
+@pytest.mark.parametrize("uptake", [False, True])
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_bed_exponential_streaming_path_equals_ordinary_stores(rng, monkeypatch, uptake, offset):
+    # > 4 MiB output: streamed in 64-byte lines after a head of up to 7 elements (offset moves
+    # the start off the line boundary), with a tail shorter than one block
+    bedmod = _bed_module()
+    n = bedmod._STREAM_BYTES // 8 + 1000 + 5
+    dose = rng.gamma(2.0, 5.0, size=n + offset)[offset:]
+    t_eff = rng.uniform(5.0, 200.0, size=n)
+    t_up = rng.uniform(0.1, 4.0, size=n) if uptake else None
+    kw = {"alpha_beta": 2.6, "repair_half_time": 2.8, "uptake_half_life": t_up}
+    buf = np.empty(n + offset)[offset:]
+    streamed = bed_exponential(dose, effective_half_life=t_eff, **kw)
+    assert bed_exponential(dose, effective_half_life=t_eff, out=buf, **kw) is buf
+    monkeypatch.setattr(bedmod, "_STREAM_BYTES", np.inf)
+    ordinary = bed_exponential(dose, effective_half_life=t_eff, **kw)
+    np.testing.assert_array_equal(streamed, ordinary)
+    np.testing.assert_array_equal(buf, ordinary)
+    np.testing.assert_allclose(streamed, naive_bed(dose, t_eff, 2.6, 2.8, t_up), rtol=1e-13)
+    constant = bed_exponential(dose, effective_half_life=40.0, alpha_beta=2.6,
+                               repair_half_time=2.8)
+    np.testing.assert_allclose(constant, naive_bed(dose, 40.0, 2.6, 2.8), rtol=1e-14)
+
+
+def test_bed_exponential_streaming_path_finds_bad_voxels_in_blocks_and_tail():
+    n = _bed_module()._STREAM_BYTES // 8 + 3000
+    for index, match in ((n // 2, "dose must be >= 0 .* index " + str(n // 2)),
+                         (n - 2, "dose contains NaN at index " + str(n - 2))):
+        dose = np.full(n, 5.0)
+        dose[index] = -1.0 if "must" in match else np.nan
+        with pytest.raises(DoseResponseError, match=match):
+            bed_exponential(dose, effective_half_life=np.full(n, 50.0), alpha_beta=2.6,
+                            repair_half_time=2.8)
+
+
+def test_bed_exponential_out_buffer_and_in_place(rng):
+    dose = rng.gamma(2.0, 5.0, size=(30, 20, 10))
+    t_eff = rng.uniform(5.0, 200.0, size=dose.shape)
+    kw = {"alpha_beta": 2.6, "repair_half_time": 2.8}
+    expected = naive_bed(dose, t_eff, 2.6, 2.8)
+    buf = np.full(dose.shape, np.nan)
+    assert bed_exponential(dose, effective_half_life=t_eff, out=buf, **kw) is buf
+    np.testing.assert_allclose(buf, expected, rtol=1e-14)
+    in_place = dose.copy()
+    assert bed_exponential(in_place, effective_half_life=t_eff, out=in_place, **kw) is in_place
+    np.testing.assert_array_equal(in_place, buf)
+    half_lives = t_eff.copy()  # into the half-life map (e.g. a scratch copy of it)
+    bed_exponential(dose, effective_half_life=half_lives, out=half_lives, **kw)
+    np.testing.assert_array_equal(half_lives, buf)
+    fortran = np.asfortranarray(dose)
+    out_f = np.empty(dose.shape, order="F")
+    bed_exponential(fortran, effective_half_life=np.asfortranarray(t_eff), out=out_f, **kw)
+    np.testing.assert_array_equal(out_f, buf)
+    strided = np.empty((30, 20, 20))[:, :, ::2]  # non-contiguous out: the chunked path
+    bed_exponential(dose, effective_half_life=t_eff, out=strided, **kw)
+    np.testing.assert_allclose(strided, expected, rtol=1e-14)
+    broadcast = np.empty(dose.shape)
+    bed_exponential(dose, effective_half_life=t_eff[:, :1, :], out=broadcast, **kw)
+    np.testing.assert_allclose(broadcast, naive_bed(dose, t_eff[:, :1, :], 2.6, 2.8),
+                               rtol=1e-14)
+    scalar = np.empty(())
+    assert bed_exponential(5.0, effective_half_life=50.0, out=scalar, **kw) is scalar
+    assert float(scalar) == pytest.approx(5.50990676, abs=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("make_out", "match"),
+    [
+        (lambda d: np.empty(d.shape, np.float32), "writeable float64 array of shape"),
+        (lambda d: np.empty(d.shape[:1]), r"of shape \(50, 40\)"),
+        (lambda d: np.broadcast_to(np.empty(1), d.shape), "read-only"),
+        (lambda d: [0.0] * d.size, "out must be a numpy array"),
+        (lambda d: d[:, ::-1], "out overlaps dose"),
+    ],
+)
+def test_bed_exponential_bad_out_is_refused_before_writing(make_out, match):
+    dose = np.arange(2000.0).reshape(50, 40) / 100.0
+    kept = dose.copy()
+    with pytest.raises(DoseResponseError, match=match):
+        bed_exponential(dose, effective_half_life=np.full(dose.shape, 40.0), alpha_beta=2.6,
+                        repair_half_time=2.8, out=make_out(dose))
+    np.testing.assert_array_equal(dose, kept)
+
+
+def test_bed_exponential_in_place_failure_says_the_map_was_overwritten():
+    dose = np.full(1000, 5.0)
+    dose[700] = -1.0
+    with pytest.raises(DoseResponseError, match=r"out=dose.*partly overwritten"):
+        bed_exponential(dose, effective_half_life=np.full(1000, 40.0), alpha_beta=2.6,
+                        repair_half_time=2.8, out=dose)
+    t_eff = np.full(1000, 40.0)
+    t_eff[3] = 0.0  # the input that was not overwritten is still searched and named
+    dose = np.full(1000, 5.0)
+    with pytest.raises(DoseResponseError, match=r"effective_half_life must be > 0 .* index 3"):
+        bed_exponential(dose, effective_half_life=t_eff, alpha_beta=2.6, repair_half_time=2.8,
+                        out=dose)
+
+
 def test_bed_exponential_uptake_form_is_symmetric_and_continuous():
     kw = {"alpha_beta": 3.0, "repair_half_time": 1.5}
     a = bed_exponential(10.0, effective_half_life=20.0, uptake_half_life=2.0, **kw)
