@@ -3,7 +3,8 @@
 Two entry points, both on dask's own schedulers (no scheduling code here):
 
 * :func:`batch_organ_dosimetry` — one :func:`dask.delayed` task per patient (read the dose map
-  and label map, BED map, per-organ summary), computed with ``dask.compute``;
+  and the segmentation, a NIfTI label map or a DICOM RTSTRUCT on its image series, BED map,
+  per-organ summary), computed with ``dask.compute``;
 * :func:`bed_map_blocks` — the voxel BED of a :class:`dask.array.Array` (e.g. a stack of many
   patients' maps, or one map larger than memory), block by block with
   ``dask.array.map_blocks``.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,12 +29,19 @@ import pandas as pd
 from doseresponse._validation import check_scalar
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.radiobiology.bed import bed_exponential
-from doseresponse.radiobiology.voxel_io import read_dose_map, read_label_map
+from doseresponse.radiobiology.voxel_io import (
+    LabelMap,
+    _is_nifti,
+    read_dose_map,
+    read_label_map,
+    read_rtstruct,
+)
 from doseresponse.radiobiology.voxel_maps import bed_map, dose_from_dose_rate, organ_dosimetry
 
 __all__ = ["batch_organ_dosimetry", "bed_map_blocks"]
 
-_CASE_KEYS = {"dose", "labels", "names", "half_life", "quantity", "unit", "time_h"}
+_CASE_KEYS = {"dose", "labels", "names", "series", "rois", "half_life", "quantity", "unit",
+              "time_h"}
 
 
 def batch_organ_dosimetry(
@@ -52,8 +61,12 @@ def batch_organ_dosimetry(
     Parameters
     ----------
     cases : mapping of str to mapping
-        Patient (or patient-cycle) id → ``{"dose": path, "labels": path}`` with optional
-        ``"names"`` (organ → label value), ``"half_life"`` (path of a half-life map, h),
+        Patient (or patient-cycle) id → ``{"dose": path, "labels": path}``. ``"labels"`` is a
+        NIfTI label map (with optional ``"names"``, organ → label value) or a DICOM RTSTRUCT,
+        which needs ``"series"`` (the folder of the image series its contours were drawn on)
+        and takes optional ``"rois"`` (ROI names to read, in priority order; default all;
+        read by :func:`~doseresponse.radiobiology.voxel_io.read_rtstruct`, the ``rtstruct``
+        extra). Further optional keys: ``"half_life"`` (path of a half-life map, h),
         ``"quantity"`` / ``"unit"`` of the dose file (NIfTI needs them; see
         :func:`~doseresponse.radiobiology.voxel_io.read_dose_map`) and ``"time_h"`` (h, for a
         dose-rate map, which is converted with
@@ -85,15 +98,18 @@ def batch_organ_dosimetry(
     Raises
     ------
     DoseResponseError
-        When dask is not installed, a case lacks ``dose``/``labels`` or has unknown keys, a
-        patient has neither a half-life map nor ``effective_half_life``, or a patient's files
-        fail (the message names the patient and the file).
+        When dask is not installed, a case lacks ``dose``/``labels`` or has unknown keys, an
+        RTSTRUCT lacks ``series`` (or ``names`` / ``rois`` are given for the wrong kind of
+        segmentation), a patient has neither a half-life map nor ``effective_half_life``, or a
+        patient's files fail (the message names the patient and the file).
 
     Notes
     -----
     Each task reads its own files, so memory holds at most ``num_workers`` patients' maps at
-    a time. The results equal a serial loop over
-    :func:`~doseresponse.radiobiology.voxel_maps.organ_dosimetry` (tested).
+    a time. An RTSTRUCT's label map is on its image series' grid and is resampled onto the
+    dose grid by nearest neighbour, as in
+    :func:`~doseresponse.radiobiology.voxel_maps.organ_dosimetry`. The results equal a serial
+    loop over :func:`~doseresponse.radiobiology.voxel_maps.organ_dosimetry` (tested).
     """
     dask = _import_dask()
     if not isinstance(cases, Mapping) or not cases:
@@ -258,6 +274,44 @@ def _check_case(patient: Any, case: Any, effective_half_life: float | None) -> N
             raise DoseResponseError(
                 f"case {patient!r}: {key} file {case[key]} does not exist; check the path."
             )
+    nifti = _is_nifti(Path(case["labels"]))
+    if not nifti and "series" not in case:
+        raise DoseResponseError(
+            f"case {patient!r}: labels {case['labels']} is not a NIfTI label map; for a DICOM "
+            "RTSTRUCT add 'series': the folder of the image series its contours were drawn on."
+        )
+    if nifti and ("series" in case or "rois" in case):
+        raise DoseResponseError(
+            f"case {patient!r}: 'series' and 'rois' are for a DICOM RTSTRUCT, but labels "
+            f"{case['labels']} is a NIfTI label map (name its labels with 'names')."
+        )
+    if not nifti and "names" in case:
+        raise DoseResponseError(
+            f"case {patient!r}: 'names' maps NIfTI label values; an RTSTRUCT's ROIs are chosen "
+            "with 'rois': [ROI names]."
+        )
+    if "series" in case and not os.path.isdir(case["series"]):
+        raise DoseResponseError(
+            f"case {patient!r}: series {case['series']} is not a folder; give the folder of "
+            "the image series the RTSTRUCT refers to."
+        )
+    rois = case.get("rois")
+    if rois is not None and (
+        isinstance(rois, str) or not all(isinstance(r, str) for r in rois) or not rois
+    ):
+        raise DoseResponseError(
+            f"case {patient!r}: 'rois' must be a non-empty list of ROI names such as "
+            f"['Kidney_L', 'Tumour']; got {rois!r}."
+        )
+
+
+def _read_labels(case: dict[str, Any]) -> LabelMap:
+    """The case's segmentation: NIfTI label map, or RTSTRUCT on its image series."""
+    if "series" in case:
+        rois = case.get("rois")
+        return read_rtstruct(case["labels"], case["series"],
+                             roi_names=None if rois is None else list(rois))
+    return read_label_map(case["labels"], case.get("names"))
 
 
 def _one_patient(patient: str, case: dict[str, Any], settings: dict[str, Any]) -> pd.DataFrame:
@@ -274,7 +328,7 @@ def _one_patient(patient: str, case: dict[str, Any], settings: dict[str, Any]) -
             dose = dose_from_dose_rate(
                 dose, time_h=case["time_h"], effective_half_life=half_life
             )
-        labels = read_label_map(case["labels"], case.get("names"))
+        labels = _read_labels(case)
         bed = bed_map(
             dose,
             effective_half_life=half_life,

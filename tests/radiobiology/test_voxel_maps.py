@@ -265,6 +265,82 @@ def test_batch_errors_name_the_patient(tmp_path):
         batch_organ_dosimetry(cases, effective_half_life=60.0, scheduler="mine", **LQ)
 
 
+def write_rtstruct_patient(folder, rng):
+    """A CT series, an RTSTRUCT with kidney and tumour ROIs on it and a NIfTI dose map on the
+    CT grid; returns the case and the expected masks in [i, j, k] order."""
+    from rt_utils import RTStructBuilder  # the `rtstruct` extra (also in `test`)
+
+    from tests.radiobiology.test_voxel_io import make_ct_series
+
+    folder.mkdir()
+    affine = make_ct_series(folder / "ct")  # 12 x 12 x 6 voxels of 2.0 x 1.5 x 3.0 mm
+    kidney = np.zeros((12, 12, 6), dtype=bool)  # rt-utils layout: rows, columns, slices
+    kidney[3:8, 2:6, 1:4] = True
+    tumour = np.zeros_like(kidney)
+    tumour[8:11, 7:10, 2:5] = True
+    builder = RTStructBuilder.create_new(dicom_series_path=str(folder / "ct"))
+    builder.add_roi(mask=kidney, name="Kidney_L")
+    builder.add_roi(mask=tumour, name="Tumour")
+    builder.save(str(folder / "rs.dcm"))
+    dose = rng.gamma(3.0, 4.0, size=(12, 12, 6))
+    nib.save(nib.Nifti1Image(dose, affine), folder / "dose.nii.gz")
+    case = {"dose": str(folder / "dose.nii.gz"), "labels": str(folder / "rs.dcm"),
+            "series": str(folder / "ct"), "quantity": "dose", "unit": "Gy"}
+    masks = {"Kidney_L": kidney.transpose(1, 0, 2), "Tumour": tumour.transpose(1, 0, 2)}
+    return case, dose, masks
+
+
+def test_batch_organ_dosimetry_reads_rtstruct_segmentations(tmp_path):
+    import dask  # noqa: F401
+
+    from doseresponse.radiobiology.voxel_io import read_dose_map, read_rtstruct
+
+    rng = np.random.default_rng(7)
+    cases, _ = write_patients(tmp_path, n=1)  # P0: NIfTI label map
+    rt_case, dose, masks = write_rtstruct_patient(tmp_path / "rt", rng)
+    cases["RT"] = rt_case
+    cases["RT_tumour"] = {**rt_case, "rois": ["Tumour"]}
+    table = batch_organ_dosimetry(cases, effective_half_life=60.0, alpha=0.2, num_workers=2,
+                                  **LQ)
+    assert list(table["patient"].unique()) == ["P0", "RT", "RT_tumour"]
+    rt = table[table["patient"] == "RT"].set_index("organ")
+    assert list(rt.index) == ["Kidney_L", "Tumour"]
+    for organ, mask in masks.items():  # independent reference: numpy over the drawn masks
+        assert rt.loc[organ, "n_voxels"] == mask.sum()
+        assert rt.loc[organ, "mean_dose_gy"] == pytest.approx(dose[mask].mean(), rel=1e-12)
+        bed = dose[mask] * (1 + dose[mask] * (2.8 / (2.8 + 60.0)) / 2.6)
+        assert rt.loc[organ, "mean_bed_gy"] == pytest.approx(bed.mean(), rel=1e-12)
+    assert rt.loc["Kidney_L", "volume_ml"] == pytest.approx(masks["Kidney_L"].sum() * 9e-3)
+    only = table[table["patient"] == "RT_tumour"]
+    assert list(only["organ"]) == ["Tumour"]
+    assert only["mean_dose_gy"].iloc[0] == rt.loc["Tumour", "mean_dose_gy"]
+    dose_map = read_dose_map(rt_case["dose"], quantity="dose", unit="Gy")
+    serial = organ_dosimetry(dose_map, read_rtstruct(rt_case["labels"], rt_case["series"]),
+                             bed=bed_map(dose_map, effective_half_life=60.0, **LQ), alpha=0.2)
+    np.testing.assert_allclose(rt.drop(columns="patient").reset_index()
+                               .drop(columns="organ").to_numpy(float),
+                               serial.drop(columns="organ").to_numpy(float), rtol=1e-13)
+
+
+def test_batch_rtstruct_case_errors(tmp_path):
+    rt_case, _, _ = write_rtstruct_patient(tmp_path / "rt", np.random.default_rng(1))
+    kw = {"effective_half_life": 60.0, **LQ}
+    no_series = {k: v for k, v in rt_case.items() if k != "series"}
+    with pytest.raises(DoseResponseError, match="not a NIfTI label map; for a DICOM RTSTRUCT"):
+        batch_organ_dosimetry({"A": no_series}, **kw)
+    with pytest.raises(DoseResponseError, match="'names' maps NIfTI label values"):
+        batch_organ_dosimetry({"A": {**rt_case, "names": {"kidney": 1}}}, **kw)
+    with pytest.raises(DoseResponseError, match=r"series .* is not a folder"):
+        batch_organ_dosimetry({"A": {**rt_case, "series": str(tmp_path / "none")}}, **kw)
+    with pytest.raises(DoseResponseError, match="'rois' must be a non-empty list"):
+        batch_organ_dosimetry({"A": {**rt_case, "rois": "Tumour"}}, **kw)
+    with pytest.raises(DoseResponseError, match=r"patient 'A': .*\['Liver'\] not found"):
+        batch_organ_dosimetry({"A": {**rt_case, "rois": ["Liver"]}}, **kw)
+    nifti, _ = write_patients(tmp_path, n=1)
+    with pytest.raises(DoseResponseError, match="'series' and 'rois' are for a DICOM RTSTRUCT"):
+        batch_organ_dosimetry({"B": {**nifti["P0"], "rois": ["x"]}}, **kw)
+
+
 def test_bed_map_blocks_equals_in_memory_bed_and_raises_package_errors():
     import dask.array as da
     rng = np.random.default_rng(5)
