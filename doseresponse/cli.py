@@ -1379,8 +1379,10 @@ def _add_report(sub, common) -> None:
     _ci_option(p)
 
 
-_TIME_UNITS = ("h", "d")
-_ACTIVITY_UNITS = ("MBq", "kBq", "GBq")
+_TIME_UNITS = ("h", "min", "d")  # the units of read_time_activity_samples (tested equal)
+_ACTIVITY_UNITS = ("MBq", "kBq", "GBq", "%IA")
+_INJECTED_UNITS = ("MBq", "kBq", "GBq")
+_MASS_UNITS = ("kg", "g")
 _DOSIMETRY_COLUMNS = ["region", "cycle", "n_points", "model", "tia_mbq_h", "tia_se_mbq_h",
                       "effective_half_life_h", "dose_gy", "dose_se_gy", "bed_gy", "bed_se_gy",
                       "eqd2_gy", "alpha_beta_gy", "flags"]
@@ -1392,44 +1394,33 @@ def _cmd_dosimetry(args: argparse.Namespace) -> int:
     from doseresponse.radiobiology import (
         eqd,
         get_nuclide,
+        masses_by_region_and_cycle,
         multicycle_dosimetry,
-        read_time_activity_samples,
         tissue_parameters,
     )
 
     out = None if args.output is None else _check_output(args.output, args.overwrite, "-o")
     with _usage_errors():
         nuclide = get_nuclide(args.nuclide).name
+    _check_dosimetry_options(args)
     masses = _unique_pairs(args.mass, "--mass")
     tissue_names = _unique_pairs(args.tissue, "--tissue")
-    table = pd.read_csv(_existing_file(args.samples, "SAMPLES.csv"))
-    options = {"cycle": args.cycle_col, "region": args.region_col, "time": args.time_col,
-               "activity": args.activity_col}
-    if args.activity_sd_col is not None:
-        options["activity-sd"] = args.activity_sd_col
-    missing = [(what, col) for what, col in options.items() if col not in table.columns]
-    if missing:
-        what, col = missing[0]
-        raise DoseResponseError(
-            f"{args.samples} has no column {col!r} (it has {', '.join(map(str, table.columns))});"
-            f" name the {what} column with --{what}-col COL."
-        )
-    try:  # the one reader of time-activity tables (units, ranges) shared with the Python API
-        samples = read_time_activity_samples(
-            table, time=args.time_col, activity=args.activity_col, cycle=args.cycle_col,
-            region=args.region_col, activity_sd=args.activity_sd_col,
-            time_unit=args.time_unit, activity_unit=args.activity_unit)
-    except DoseResponseError as err:
-        raise DoseResponseError(f"{args.samples}: {err}") from None
+    samples = _dosimetry_samples(args)
     regions = list(dict.fromkeys(samples["region"]))
     unknown = [r for r in {**masses, **tissue_names} if r not in regions]
     if unknown:
         raise UsageError(f"region {unknown[0]!r} is not in {args.samples} (regions: "
                          f"{', '.join(regions)}).")
+    if args.mass_col is not None:
+        try:  # per-cycle masses from the table: {region: {cycle: kg}}
+            masses = masses_by_region_and_cycle(samples)
+        except DoseResponseError as err:
+            raise DoseResponseError(f"{args.samples}: {err}") from None
     no_mass = [r for r in regions if r not in masses]
     if no_mass:
         raise UsageError(f"--mass: no mass for region {no_mass[0]!r}; add --mass "
-                         f"{no_mass[0]}=KG (regions: {', '.join(regions)}).")
+                         f"{no_mass[0]}=KG, or give a mass column with --mass-col COL "
+                         f"(regions: {', '.join(regions)}).")
     tissues = {}
     for region in regions:
         name = tissue_names.get(region, region)
@@ -1480,6 +1471,118 @@ def _cmd_dosimetry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_dosimetry_options(args: argparse.Namespace) -> None:
+    """Usage errors of option combinations, before any file is read."""
+    if args.mass and args.mass_col is not None:
+        raise UsageError("give region masses either with --mass REGION=KG or from the table "
+                         "with --mass-col COL, not both.")
+    if not args.mass and args.mass_col is None:
+        raise UsageError("region masses are needed: --mass REGION=KG ... or --mass-col COL.")
+    if args.injected_activity is not None and args.injected_activity_col is not None:
+        raise UsageError("give the administered activity either with --injected-activity or "
+                         "with --injected-activity-col, not both.")
+    injected = args.injected_activity is not None or args.injected_activity_col is not None
+    if args.activity_unit == "%IA" and not injected:
+        raise UsageError("--activity-unit %IA needs the administered activity: "
+                         "--injected-activity MBQ (or CYCLE=MBQ ...) or "
+                         "--injected-activity-col COL.")
+    if args.patient is not None and args.patient_col is None:
+        raise UsageError("--patient needs the patient column: --patient-col COL.")
+    if args.region is not None and args.region_col != "region":
+        raise UsageError("--region NAME (no region column) and --region-col COL exclude each "
+                         "other.")
+
+
+def _dosimetry_samples(args: argparse.Namespace):
+    """SAMPLES.csv through :func:`read_time_activity_samples` with the column and unit options.
+
+    Returns the package's tidy samples (one patient's rows when the table has several).
+    """
+    import pandas as pd
+
+    from doseresponse.radiobiology import read_time_activity_samples
+
+    table = pd.read_csv(_existing_file(args.samples, "SAMPLES.csv"))
+    columns = {"time": args.time_col, "activity": args.activity_col,
+               "cycle": None if args.one_cycle else args.cycle_col,
+               "region": None if args.region is not None else args.region_col,
+               "patient": args.patient_col, "activity-sd": args.activity_sd_col,
+               "injected-activity": args.injected_activity_col, "mass": args.mass_col}
+    missing = [(what, col) for what, col in columns.items()
+               if col is not None and col not in table.columns]
+    if missing:
+        what, col = missing[0]
+        hint = {"cycle": " (or --one-cycle if the table has one cycle)",
+                "region": " (or --region NAME if the table holds one region)"}.get(what, "")
+        raise DoseResponseError(
+            f"{args.samples} has no column {col!r} (it has {', '.join(map(str, table.columns))});"
+            f" name the {what} column with --{what}-col COL{hint}."
+        )
+    injected_col = args.injected_activity_col
+    if args.injected_activity is not None:
+        injected_col = _injected_activity_column(table, args)
+    try:  # the one reader of time-activity tables (units, ranges) shared with the Python API
+        samples = read_time_activity_samples(
+            table, time=args.time_col, activity=args.activity_col,
+            cycle=columns["cycle"], region=columns["region"], patient=args.patient_col,
+            activity_sd=args.activity_sd_col, injected_activity=injected_col,
+            mass=args.mass_col, time_unit=args.time_unit, activity_unit=args.activity_unit,
+            injected_activity_unit=args.injected_activity_unit, mass_unit=args.mass_unit,
+            default_region=args.region or "region")
+    except DoseResponseError as err:
+        raise DoseResponseError(f"{args.samples}: {err}") from None
+    if args.patient_col is not None:
+        patients = list(dict.fromkeys(samples["patient"]))
+        if args.patient is None and len(patients) > 1:
+            raise UsageError(f"{args.samples} holds {len(patients)} patients "
+                             f"({', '.join(patients[:5])}{', ...' if len(patients) > 5 else ''}"
+                             "); choose one with --patient LABEL.")
+        if args.patient is not None:
+            if args.patient not in patients:
+                raise UsageError(f"--patient {args.patient!r} is not in the {args.patient_col!r}"
+                                 f" column of {args.samples} (patients: "
+                                 f"{', '.join(patients)}).")
+            samples = samples[samples["patient"] == args.patient].reset_index(drop=True)
+        samples = samples.drop(columns="patient")
+    return samples
+
+
+def _injected_activity_column(table, args: argparse.Namespace) -> str:
+    """Add the --injected-activity value(s) to ``table`` as a column; return its name."""
+    values = args.injected_activity
+    name = "__injected_activity__"
+    if len(values) == 1 and values[0][0] is None:
+        table[name] = values[0][1]
+        return name
+    if any(cycle is None for cycle, _ in values):
+        raise UsageError("--injected-activity: give one value for every cycle, or CYCLE=VALUE "
+                         "pairs such as 1=7400 2=7400, not a mix.")
+    per_cycle = _unique_pairs(values, "--injected-activity")
+    if args.one_cycle:
+        raise UsageError("--injected-activity CYCLE=VALUE needs a cycle column; with "
+                         "--one-cycle give one value.")
+    cycles = _cycle_labels(table[args.cycle_col])
+    missing = sorted({c for c in cycles if c not in per_cycle}, key=str)
+    if missing:
+        raise UsageError(f"--injected-activity: no value for cycle {missing[0]}; add "
+                         f"{missing[0]}=VALUE (or one value for every cycle).")
+    table[name] = [per_cycle.get(c, math.nan) for c in cycles]
+    return name
+
+
+def _cycle_labels(column) -> list[Any]:
+    """Cycle labels of the table as ints where they are whole numbers (else as written)."""
+    out: list[Any] = []
+    for value in column:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            out.append(value)
+            continue
+        out.append(int(number) if math.isfinite(number) and number.is_integer() else value)
+    return out
+
+
 def _unique_pairs(pairs: Sequence[tuple[str, Any]], option: str) -> dict[str, Any]:
     values = dict(pairs)
     if len(values) != len(pairs):
@@ -1493,6 +1596,19 @@ def _key_text(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"expected REGION=NAME such as kidney=kidney, "
                                          f"got {text!r}")
     return name, value
+
+
+def _key_injected(text: str) -> tuple[int | None, float]:
+    cycle_text, sep, value = text.rpartition("=")
+    try:
+        number = float(value)
+        cycle = int(cycle_text) if sep else None
+    except ValueError:
+        number, cycle = math.nan, None
+    if (sep and (cycle is None or cycle < 1)) or not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected an activity > 0 (e.g. 7400) or CYCLE=A "
+                                         f"with a cycle >= 1 (e.g. 2=7400), got {text!r}")
+    return cycle, number
 
 
 def _key_mass(text: str) -> tuple[str, float]:
@@ -1514,7 +1630,10 @@ def _add_dosimetry(sub, common) -> None:
         ["doseresponse dosimetry samples.csv --nuclide Lu-177 --mass kidneys=0.3 "
          "tumour=0.02 -o doses.csv",
          "doseresponse dosimetry scans.csv --time-col days --time-unit d --activity-col kbq "
-         "\\\n    --activity-unit kBq --mass left_kidney=0.15 --tissue left_kidney=kidney"],
+         "\\\n    --activity-unit kBq --mass left_kidney=0.15 --tissue left_kidney=kidney",
+         "doseresponse dosimetry cohort.csv --patient-col id --patient P07 --activity-col "
+         "pct \\\n    --activity-unit %IA --injected-activity 1=7400 2=7400 3=7200 "
+         "4=7400 \\\n    --mass-col mass_g --mass-unit g --activity-sd-col pct_sd"],
         _cmd_dosimetry,
         description="Read a tidy CSV table of time-activity samples (one row per region, cycle "
         "and scan time), fit each region's time-activity curve per cycle (model chosen by "
@@ -1523,13 +1642,18 @@ def _add_dosimetry(sub, common) -> None:
         "(local-deposition S value of the region mass), BED and EQD2 with the region's tissue "
         "radiobiology, and the course totals. -o writes the same table as CSV (cycle "
         "'course' for the totals; the course TIA SE is left empty because the per-cycle "
-        "errors are partly correlated).",
+        "errors are partly correlated). The table is read by the Python API's "
+        "read_time_activity_samples: the column options name its columns, activities may be "
+        "in MBq, kBq, GBq or percent of the injected activity (%IA, with the administered "
+        "activity as a column or as values per cycle), times in h, min or d, region masses "
+        "may come from a column (per cycle), and a table of several patients is read for "
+        "the one chosen with --patient.",
     )
     p.add_argument("samples", metavar="SAMPLES.csv", help="tidy time-activity table")
     p.add_argument("--nuclide", default="Lu-177", help="radionuclide (default: Lu-177; "
                    "'doseresponse nuclides' lists them)")
-    p.add_argument("--mass", action="extend", nargs="+", type=_key_mass, required=True,
-                   metavar="REGION=KG", help="mass of every region (kg)")
+    p.add_argument("--mass", action="extend", nargs="+", type=_key_mass, default=[],
+                   metavar="REGION=KG", help="mass of every region (kg); or --mass-col")
     p.add_argument("--tissue", action="extend", nargs="+", type=_key_text, default=[],
                    metavar="REGION=PRESET", help="tissue preset of a region for α/β and the "
                    "repair half-time (default: the region's name, e.g. kidneys)")
@@ -1548,11 +1672,35 @@ def _add_dosimetry(sub, common) -> None:
     cols.add_argument("--activity-col", default="activity_mbq", metavar="COL",
                       help="activity in the region column (default: activity_mbq)")
     cols.add_argument("--activity-sd-col", default=None, metavar="COL",
-                      help="optional activity standard-deviation column (weights the fits)")
-    cols.add_argument("--time-unit", choices=_TIME_UNITS, default="h",
-                      help="unit of the time column (default: h)")
-    cols.add_argument("--activity-unit", choices=_ACTIVITY_UNITS, default="MBq",
-                      help="unit of the activity columns (default: MBq)")
+                      help="optional activity standard-deviation column, in the activity "
+                      "unit (weights the fits)")
+    cols.add_argument("--one-cycle", action="store_true",
+                      help="the table has no cycle column: every row is cycle 1")
+    cols.add_argument("--region", default=None, metavar="NAME",
+                      help="the table has no region column: every row is region NAME")
+    cols.add_argument("--patient-col", default=None, metavar="COL",
+                      help="patient label column of a table holding several patients")
+    cols.add_argument("--patient", default=None, metavar="LABEL",
+                      help="the patient to compute (needed when --patient-col holds several)")
+    cols.add_argument("--mass-col", default=None, metavar="COL",
+                      help="region mass column, one value per region and cycle (per-cycle "
+                      "masses), instead of --mass")
+    cols.add_argument("--injected-activity-col", default=None, metavar="COL",
+                      help="administered activity of the row's cycle (needed for %%IA)")
+    cols.add_argument("--injected-activity", action="extend", nargs="+",
+                      type=_key_injected, default=None, metavar="A|CYCLE=A",
+                      help="administered activity: one value for every cycle, or CYCLE=A "
+                      "pairs (instead of --injected-activity-col)")
+    units = p.add_argument_group("units of SAMPLES.csv")
+    units.add_argument("--time-unit", choices=_TIME_UNITS, default="h",
+                       help="unit of the time column (default: h)")
+    units.add_argument("--activity-unit", choices=_ACTIVITY_UNITS, default="MBq",
+                       help="unit of the activity and activity-SD columns; %%IA = percent of "
+                       "the injected activity (default: MBq)")
+    units.add_argument("--injected-activity-unit", choices=_INJECTED_UNITS, default="MBq",
+                       help="unit of the administered activity (default: MBq)")
+    units.add_argument("--mass-unit", choices=_MASS_UNITS, default="kg",
+                       help="unit of the --mass-col column (default: kg)")
 
 
 # ---------------------------------------------------------------------------------- errors
