@@ -1433,8 +1433,18 @@ def _cmd_dosimetry(args: argparse.Namespace) -> int:
             ) from None
     _note(args, f"fitting {len(samples)} samples: {len(regions)} regions, "
                 f"{samples['cycle'].nunique()} cycles, {nuclide}")
-    result = multicycle_dosimetry(samples, masses_kg=masses, tissues=tissues, nuclide=nuclide,
-                                  model=args.model)
+    population = _unique_pairs(args.population_half_life, "--population-half-life")
+    unknown = [r for r in population if r not in regions]
+    if unknown:
+        raise UsageError(f"--population-half-life: region {unknown[0]!r} is not in "
+                         f"{args.samples} (regions: {', '.join(regions)}).")
+    result = multicycle_dosimetry(
+        samples, masses_kg=masses, tissues=tissues, nuclide=nuclide, model=args.model,
+        single_time_point=args.single_time_point,
+        population_half_life_h=population or None,
+        half_life_rel_sd=args.half_life_rel_sd, calibration_rel_sd=args.calibration_rel_sd,
+        partial_volume_rel_sd=args.partial_volume_rel_sd,
+        systematic_correlated_across_cycles=not args.independent_systematics)
     per_cycle = result.per_cycle.copy()
     alpha_beta = {r: tissues[r].alpha_beta for r in regions}
     per_cycle["alpha_beta_gy"] = per_cycle["region"].map(alpha_beta)
@@ -1598,6 +1608,32 @@ def _key_text(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a relative SD >= 0 such as 0.05, got "
+                                         f"{text!r}")
+    return value
+
+
+def _key_half_life(text: str) -> tuple[str, float | tuple[float, float]]:
+    name, sep, value = text.partition("=")
+    mean_text, colon, sd_text = value.partition(":")
+    try:
+        mean = float(mean_text)
+        sd = float(sd_text) if colon else 0.0
+    except ValueError:
+        mean = sd = math.nan
+    if not sep or not name or not (math.isfinite(mean) and mean > 0 and math.isfinite(sd)
+                                   and sd >= 0):
+        raise argparse.ArgumentTypeError(f"expected REGION=H or REGION=H:SD with a half-life "
+                                         f"> 0 h such as kidneys=50:10, got {text!r}")
+    return name, ((mean, sd) if colon else mean)
+
+
 def _key_injected(text: str) -> tuple[int | None, float]:
     cycle_text, sep, value = text.rpartition("=")
     try:
@@ -1691,6 +1727,26 @@ def _add_dosimetry(sub, common) -> None:
                       type=_key_injected, default=None, metavar="A|CYCLE=A",
                       help="administered activity: one value for every cycle, or CYCLE=A "
                       "pairs (instead of --injected-activity-col)")
+    unc = p.add_argument_group("single-scan cycles and stated uncertainties")
+    unc.add_argument("--single-time-point", choices=("reference", "madsen", "hanscheid"),
+                     default="reference",
+                     help="method for cycles with one scan: the region's first fitted cycle "
+                     "rescaled through the point, or Madsen / Hänscheid with "
+                     "--population-half-life (default: reference)")
+    unc.add_argument("--population-half-life", action="extend", nargs="+",
+                     type=_key_half_life, default=[], metavar="REGION=H[:SD]",
+                     help="population effective half-life of a region and its SD (h)")
+    unc.add_argument("--half-life-rel-sd", type=_fraction, default=0.0, metavar="F",
+                     help="relative SD of T_eff between the reference cycle and a one-scan "
+                     "cycle (default: 0)")
+    unc.add_argument("--calibration-rel-sd", type=_fraction, default=0.0, metavar="F",
+                     help="relative SD of the activity calibration, added to every TIA SE "
+                     "(e.g. 0.05; default: 0)")
+    unc.add_argument("--partial-volume-rel-sd", type=_fraction, default=0.0, metavar="F",
+                     help="relative SD of the partial-volume correction (default: 0)")
+    unc.add_argument("--independent-systematics", action="store_true",
+                     help="treat the calibration and partial-volume errors as independent "
+                     "between cycles (default: the same in every cycle, added linearly)")
     units = p.add_argument_group("units of SAMPLES.csv")
     units.add_argument("--time-unit", choices=_TIME_UNITS, default="h",
                        help="unit of the time column (default: h)")

@@ -247,3 +247,71 @@ def test_dosimetry_unit_choices_are_the_readers():
     assert set(cli._ACTIVITY_UNITS) == set(reader.ACTIVITY_UNITS)
     assert set(cli._INJECTED_UNITS) == {u for u, f in reader.ACTIVITY_UNITS.items() if f}
     assert set(cli._MASS_UNITS) == set(reader.MASS_UNITS)
+
+
+def _hybrid_schedule():
+    """The hybrid kidney course of docs/howto/sparse_imaging_schedules.md §2."""
+    import math
+
+    rows = [(1, t, 60 * math.exp(-math.log(2) / 45 * t)) for t in (4, 24, 96, 168)]
+    rows += [(2, t, 55 * math.exp(-math.log(2) / 42 * t)) for t in (24, 96, 168)]
+    rows += [(3, 96.0, 13.0), (4, 96.0, 12.5)]
+    rng = np.random.default_rng(2026)
+    samples = pd.DataFrame(rows, columns=["cycle", "time_h", "activity_mbq"])
+    samples["region"] = "kidneys"
+    samples["activity_mbq"] *= 1 + 0.03 * rng.standard_normal(len(samples))
+    samples["activity_sd_mbq"] = 0.03 * samples["activity_mbq"]
+    return samples
+
+
+@pytest.mark.parametrize(
+    ("cli_args", "api_kwargs"),
+    [
+        (["--half-life-rel-sd", "0.15", "--calibration-rel-sd", "0.05",
+          "--partial-volume-rel-sd", "0.08"],
+         {"half_life_rel_sd": 0.15, "calibration_rel_sd": 0.05, "partial_volume_rel_sd": 0.08}),
+        (["--single-time-point", "madsen", "--population-half-life", "kidneys=50:10",
+          "--calibration-rel-sd", "0.05", "--independent-systematics"],
+         {"single_time_point": "madsen", "population_half_life_h": {"kidneys": (50.0, 10.0)},
+          "calibration_rel_sd": 0.05, "systematic_correlated_across_cycles": False}),
+    ],
+    ids=["reference + stated SDs", "madsen + independent systematics"],
+)
+def test_dosimetry_single_scan_and_uncertainty_options(cli_args, api_kwargs, tmp_path, capsys):
+    samples = _hybrid_schedule()
+    samples.to_csv(tmp_path / "k.csv", index=False)
+    code, out, err = in_process(["dosimetry", tmp_path / "k.csv", "--mass", "kidneys=0.30",
+                                 "--tissue", "kidneys=kidney", "--activity-sd-col",
+                                 "activity_sd_mbq", *cli_args, "--json", "-q"], capsys)
+    assert code == 0, err
+    api = multicycle_dosimetry(samples, masses_kg={"kidneys": 0.30},
+                               tissues={"kidneys": "kidney"}, **api_kwargs)
+    rows = json.loads(out)["rows"]
+    course = next(r for r in rows if r["cycle"] == "course")
+    expected = api.per_region.iloc[0]
+    assert course["bed_gy"] == pytest.approx(expected["bed_gy"], rel=1e-10)
+    assert course["bed_se_gy"] == pytest.approx(expected["bed_se_gy"], rel=1e-10)
+    cycles = pd.DataFrame([r for r in rows if r["cycle"] != "course"])
+    np.testing.assert_allclose(cycles["tia_se_mbq_h"].to_numpy(float),
+                               api.per_cycle["tia_se_mbq_h"].to_numpy(float), rtol=1e-10)
+    if "half_life_rel_sd" in api_kwargs:  # the numbers printed in the how-to
+        assert round(course["bed_gy"], 3) == 4.197 and round(course["bed_se_gy"], 3) == 0.429
+    plain = multicycle_dosimetry(samples, masses_kg={"kidneys": 0.30},
+                                 tissues={"kidneys": "kidney"})
+    assert course["bed_se_gy"] > plain.per_region["bed_se_gy"].iloc[0]  # the options count
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--calibration-rel-sd", "-0.1"], "expected a relative SD >= 0"),
+        (["--population-half-life", "kidneys=-5"], "REGION=H or REGION=H:SD"),
+        (["--population-half-life", "liver=50"], "region 'liver' is not in"),
+        (["--single-time-point", "guess"], "invalid choice"),
+    ],
+)
+def test_dosimetry_uncertainty_option_errors(args, needle, tmp_path, capsys):
+    _hybrid_schedule().to_csv(tmp_path / "k.csv", index=False)
+    code, out, err = in_process(["dosimetry", tmp_path / "k.csv", "--mass", "kidneys=0.3",
+                                 "--tissue", "kidneys=kidney", *args], capsys)
+    assert code == 2 and needle in err and out == ""
