@@ -56,10 +56,13 @@ _LN2 = math.log(2.0)
 _CHUNK = 2**15
 """Elements per chunk in :func:`bed_exponential` (256 KiB per float64 buffer; measured best of
 2**13..2**16 on a 256³ map, with 512 KiB L2 per core)."""
-_STREAM_BYTES = 4 * 2**20
-"""Outputs of :func:`bed_exponential` at least this large are written with streaming stores
-(smaller ones, which fit the L2/L3 caches and are likely read again soon, with ordinary
-stores)."""
+_STREAM_BYTES = 32 * 2**20
+"""A caller's ``out`` buffer of :func:`bed_exponential` at least this large (about an L3
+cache) is written with streaming stores. New outputs and smaller buffers get ordinary stores:
+in three runs of ``tests/benchmarks/bench_voxel_bed.py`` (CPU time, loaded 2-core machine)
+streaming saved 4–14 % into a reused 64 MiB buffer, nothing into a 16 MiB one (0–3 % more),
+and cost 5–7 % into a new 64 MiB map, whose pages the operating system has just zeroed
+through the cache on first touch."""
 _FRACTION_TOLERANCE = 1e-9
 _CROSSING_GRID = 4097
 
@@ -450,10 +453,11 @@ def bed_exponential(
     Arrays are evaluated by compiled numba loops (``doseresponse.radiobiology._bed_kernel``,
     compiled on the first array call and cached on disk; nothing is compiled at import) that read
     each input and write the output once, with the input checks folded into the same pass. The
-    extra memory is the output (1.0× the dose map; none with ``out``). Outputs of at least
-    4 MiB are written with streaming (non-temporal) stores, as ``memcpy`` writes a copy, so
-    the output is not first read into the cache; the values are the same. Scalar inputs are
-    evaluated in Python floats (same formula; equal to the compiled loop to 1e-12, tested).
+    extra memory is the output (1.0× the dose map; none with ``out``). An ``out`` buffer of
+    32 MiB or more is written with streaming (non-temporal) stores, as ``memcpy`` writes large
+    copies, so the buffer is not first read into the cache; the values are the same. Scalar
+    inputs are evaluated in Python floats (same formula; equal to the compiled loop to 1e-12,
+    tested).
     Timings against ``arr.copy()`` and ``np.copyto`` are printed by
     ``tests/benchmarks/bench_voxel_bed.py`` (one thread; the figures are in its docstring).
     The first array call of a process costs about 1 s (numba start-up and loading the cached
@@ -488,6 +492,7 @@ def bed_exponential(
             return value
         out[()] = value
         return out
+    stream = out is not None and out.nbytes >= _STREAM_BYTES
     if out is None:
         full = [op for op in operands if op.size > 1]
         fortran = bool(full) and all(
@@ -495,7 +500,7 @@ def bed_exponential(
             for op in full
         )  # e.g. maps straight from nibabel: keep their memory order, as numpy's ufuncs do
         out = np.empty(shape, order="F" if fortran else "C")
-    _evaluate_bed_map(operands, out, ab, trep)
+    _evaluate_bed_map(operands, out, ab, trep, stream=stream)
     return out
 
 
@@ -924,12 +929,18 @@ def _bed_exponential_scalar(
 
 
 def _evaluate_bed_map(
-    operands: list[NDArray[np.float64]], out: NDArray[np.float64], ab: float, trep: float
+    operands: list[NDArray[np.float64]],
+    out: NDArray[np.float64],
+    ab: float,
+    trep: float,
+    *,
+    stream: bool = False,
 ) -> None:
     """Fill ``out`` with the BED of the operands (dose, T_eff[, T_u]) by the compiled loops.
 
     Full-shape operands contiguous in the output's memory order (C, or F when every map is
-    Fortran-ordered) are passed whole as flat views (one pass over memory);
+    Fortran-ordered) are passed whole as flat views (one pass over memory; with ``stream``,
+    written with streaming stores from the first 64-byte boundary on);
     size-1 operands become a scalar coefficient (mono-exponential) or a stride-0 view; other
     layouts (genuine broadcasting, non-contiguous input) are fed in chunks by ``numpy.nditer``.
     """
@@ -954,7 +965,6 @@ def _evaluate_bed_map(
     flat = [_flat_operand(op, shape, order) for op in operands]
     if all(f is not None for f in flat) and (out.flags.c_contiguous or out.flags.f_contiguous):
         target = out.reshape(-1, order=order)
-        stream = out.nbytes >= _STREAM_BYTES
         # streaming stores need a 64-byte aligned start: the elements before it go first
         head = (-target.ctypes.data % _bed_kernel.LINE) // target.itemsize if stream else 0
         ok = True

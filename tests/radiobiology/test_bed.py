@@ -401,39 +401,49 @@ def _bed_module():
     return importlib.import_module("doseresponse.radiobiology.bed")
 
 
+@pytest.fixture
+def stream_small_buffers(monkeypatch):
+    """Streaming stores for ``out`` buffers from 64 KiB on (the package default is 32 MiB)."""
+    monkeypatch.setattr(_bed_module(), "_STREAM_BYTES", 2**16)
+
+
 @pytest.mark.parametrize("uptake", [False, True])
 @pytest.mark.parametrize("offset", [0, 1, 3])
-def test_bed_exponential_streaming_path_equals_ordinary_stores(rng, monkeypatch, uptake, offset):
-    # > 4 MiB output: streamed in 64-byte lines after a head of up to 7 elements (offset moves
+def test_bed_exponential_streaming_path_equals_ordinary_stores(rng, monkeypatch,
+                                                               stream_small_buffers, uptake,
+                                                               offset):
+    # an out buffer streamed in 64-byte lines after a head of up to 7 elements (offset moves
     # the start off the line boundary), with a tail shorter than one block
-    bedmod = _bed_module()
-    n = bedmod._STREAM_BYTES // 8 + 1000 + 5
+    kernel = importlib.import_module("doseresponse.radiobiology._bed_kernel")
+    n = 7 * kernel.BLOCK + 300
     dose = rng.gamma(2.0, 5.0, size=n + offset)[offset:]
     t_eff = rng.uniform(5.0, 200.0, size=n)
     t_up = rng.uniform(0.1, 4.0, size=n) if uptake else None
     kw = {"alpha_beta": 2.6, "repair_half_time": 2.8, "uptake_half_life": t_up}
     buf = np.empty(n + offset)[offset:]
-    streamed = bed_exponential(dose, effective_half_life=t_eff, **kw)
+    assert kernel._stream_blocks(buf[(-buf.ctypes.data % 64) // 8:], True) > 0
     assert bed_exponential(dose, effective_half_life=t_eff, out=buf, **kw) is buf
-    monkeypatch.setattr(bedmod, "_STREAM_BYTES", np.inf)
+    constant = np.empty(n + offset)[offset:]
+    bed_exponential(dose, effective_half_life=40.0, alpha_beta=2.6, repair_half_time=2.8,
+                    out=constant)
+    monkeypatch.setattr(_bed_module(), "_STREAM_BYTES", np.inf)
     ordinary = bed_exponential(dose, effective_half_life=t_eff, **kw)
-    np.testing.assert_array_equal(streamed, ordinary)
     np.testing.assert_array_equal(buf, ordinary)
-    np.testing.assert_allclose(streamed, naive_bed(dose, t_eff, 2.6, 2.8, t_up), rtol=1e-13)
-    constant = bed_exponential(dose, effective_half_life=40.0, alpha_beta=2.6,
-                               repair_half_time=2.8)
+    np.testing.assert_allclose(buf, naive_bed(dose, t_eff, 2.6, 2.8, t_up), rtol=1e-13)
     np.testing.assert_allclose(constant, naive_bed(dose, 40.0, 2.6, 2.8), rtol=1e-14)
 
 
-def test_bed_exponential_streaming_path_finds_bad_voxels_in_blocks_and_tail():
-    n = _bed_module()._STREAM_BYTES // 8 + 3000
+def test_bed_exponential_streaming_path_finds_bad_voxels_in_blocks_and_tail(
+    stream_small_buffers,
+):
+    n = 20 * 1024 + 3000
     for index, match in ((n // 2, "dose must be >= 0 .* index " + str(n // 2)),
                          (n - 2, "dose contains NaN at index " + str(n - 2))):
         dose = np.full(n, 5.0)
         dose[index] = -1.0 if "must" in match else np.nan
         with pytest.raises(DoseResponseError, match=match):
             bed_exponential(dose, effective_half_life=np.full(n, 50.0), alpha_beta=2.6,
-                            repair_half_time=2.8)
+                            repair_half_time=2.8, out=np.empty(n))
 
 
 def test_bed_exponential_out_buffer_and_in_place(rng):
