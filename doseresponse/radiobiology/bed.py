@@ -19,8 +19,8 @@ On top of that: one or two repair components, multi-cycle therapy (sum of per-cy
 repopulation (Dale 1996), the fractionated-EBRT formula, EQDx, and inverses (the dose, or the
 common activity scaling of all cycles, that reaches a target BED). :func:`bed_exponential` is the
 voxel-map workhorse: the mono-exponential / uptake-washout closed form, evaluated by compiled
-one-pass loops (``_bed_kernel``, numba, compiled on first use) that cost little more than
-copying the map.
+one-pass loops (``_bed_kernel``, numba, compiled on first use) that read each input map and
+write each voxel once.
 
 Units: dose Gy, dose rate Gy/h, time and half-lives h, rate constants 1/h, α/β Gy, α 1/Gy,
 Lea–Catcheside integral Gy². The theory page ``docs/theory/bed.md`` derives every formula.
