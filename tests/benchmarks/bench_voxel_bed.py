@@ -26,11 +26,19 @@ rows measure:
 * ``np.full(shape, 1.0)``: merely writing a new map with ordinary stores.
 
 Everything runs on one thread (``NUMBA_NUM_THREADS=1`` etc.; the kernels are serial). The
-cases are timed in interleaved rounds (each round runs every case once) and the best round of
-each is kept, so a burst of load on a shared machine does not favour one row; the first call
-(numba cache load) is a warm-up, timed separately. The 128³ arrays (16 MiB) partly stay in a
-32 MiB L3 cache between repeats; 256×256×128 arrays (64 MiB) do not, and are above glibc's
-mmap threshold, so each new map also costs page faults (equally for the copy).
+cases are timed in interleaved rounds (each round calls every case ``CALLS_PER_ROUND`` times in
+a row) and the best call of each is kept, so a burst of load on a shared machine does not
+favour one row; the first call (numba cache load) is a warm-up, timed separately.
+
+New maps and page faults: 64 MiB arrays are above glibc's mmap threshold, so every new
+256×256×128 map is fresh memory whose pages the operating system zeroes on first touch. On the
+development machine (a VM) that first touch cost ``memcpy`` (``arr.copy()``) about 1–2.5 ms of
+CPU per 64 MiB but the other writers tried about 7 ms (``ndarray.fill``, numba copy loops
+with ordinary or with streaming stores; the same number of page faults, counted), so at that
+size the new-map rows are bounded by that first touch and ``np.add``, not by the copy; the
+``out=buf`` rows,
+which write into memory already mapped, show the loop's own cost. The 128³ arrays (16 MiB)
+come from the reused heap and partly stay in the 32 MiB L3 cache between calls.
 
 Measured on the shared 2-core AMD EPYC (Zen 4, AVX-512) development machine, 2 December 2026,
 best of 41 interleaved rounds, while other jobs ran (ratios vary by ±0.15 between runs):
@@ -60,6 +68,10 @@ import numpy as np  # noqa: E402
 from doseresponse.radiobiology.bed import bed_exponential  # noqa: E402
 
 ALPHA_BETA, REPAIR_HALF_TIME = 2.6, 2.8  # kidney preset (radiobiology notes §5.1)
+CALLS_PER_ROUND = 3
+"""Consecutive calls of a case per round: the first may pay for the allocator's state left by
+the previous case (glibc returns a freed 16 MiB heap top to the system, so the next new map
+page-faults); the best of the following ones is the steady state of calling it repeatedly."""
 _BED_MODULE = importlib.import_module("doseresponse.radiobiology.bed")  # `bed` is shadowed
 
 
@@ -124,14 +136,16 @@ def run(shape: tuple[int, ...], rounds: int, seed: int) -> dict[str, float]:
     cpu = dict(wall)
     for _ in range(rounds):
         for name, _, func in cases:
-            start, start_cpu = time.perf_counter(), time.process_time()
-            result = func()
-            wall[name] = min(wall[name], time.perf_counter() - start)
-            cpu[name] = min(cpu[name], time.process_time() - start_cpu)
-            del result
+            for _ in range(CALLS_PER_ROUND):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                result = func()
+                wall[name] = min(wall[name], time.perf_counter() - start)
+                cpu[name] = min(cpu[name], time.process_time() - start_cpu)
+                del result
 
     print(f"\nmap {shape}, float64, {dose.nbytes / 2**20:.0f} MiB per array, best of {rounds} "
-          f"interleaved rounds, 1 thread (first call incl. cache load: {first * 1e3:.0f} ms)")
+          f"interleaved rounds x {CALLS_PER_ROUND} calls, 1 thread (first call incl. cache "
+          f"load: {first * 1e3:.0f} ms)")
     print(f"{'operation':42s} {'wall ms':>8s} {'cpu ms':>8s} {'x ref':>6s}  reference")
     ratios = {}
     for name, ref, _ in cases:
