@@ -20,6 +20,9 @@ directly. Values are identical either way (the same expression, the same roundin
 
 Aliasing: ``out`` may be the dose (or a half-life) array itself — every element is read before
 the same element is written — but must not partially overlap an input (the caller checks).
+LLVM vectorises a loop only after a run-time check that the output does not overlap an input,
+so with ``out`` being the dose array the general loops run scalar; the ``*_in_place`` loops
+read and write one array argument (the dose), which needs no such check.
 
 The formulas are those of :func:`~doseresponse.radiobiology.bed.bed_exponential` (Dale 1985,
 Br J Radiol 58:515; Baechler et al. 2008, Med Phys 35:1123, eq. G-SE in its symmetric form):
@@ -45,7 +48,16 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.extending import intrinsic
 
-__all__ = ["BLOCK", "LINE", "bed_constant_k", "bed_mono", "bed_uptake"]
+__all__ = [
+    "BLOCK",
+    "LINE",
+    "bed_constant_k",
+    "bed_constant_k_in_place",
+    "bed_mono",
+    "bed_mono_in_place",
+    "bed_uptake",
+    "bed_uptake_in_place",
+]
 
 BLOCK = 1024
 """Values per scratch block of the streaming path (8 KiB of float64: stays in L1)."""
@@ -242,4 +254,49 @@ def bed_uptake(dose, t_eff, t_up, trep, ab, out, stream=False):  # pragma: no co
         v = _uptake(d, tw, tu, scale, trep, trep2)
         ok &= (d >= 0.0) & (tw > 0.0) & (tu > 0.0) & (v < math.inf)
         out[i] = v
+    return ok
+
+
+# ------------------------------------------------------------------------ in place (dose array)
+
+
+@_jit
+def bed_constant_k_in_place(dose, k):  # pragma: no cover - compiled
+    """``dose`` ← BED with one coefficient k; True if all valid."""
+    ok = True
+    for i in range(dose.size):
+        d = dose[i]
+        v = _constant_k(d, k)
+        ok &= (d >= 0.0) & (v < math.inf)
+        dose[i] = v
+    return ok
+
+
+@_jit
+def bed_mono_in_place(dose, t_eff, trep, ab):  # pragma: no cover - compiled
+    """``dose`` ← mono-exponential BED per voxel; True if all inputs were valid."""
+    scale = trep / ab
+    ok = True
+    for i in range(dose.size):
+        d = dose[i]
+        t = t_eff[i]
+        v = _mono(d, t, scale, trep)
+        ok &= (d >= 0.0) & (t > 0.0) & (v < math.inf)
+        dose[i] = v
+    return ok
+
+
+@_jit
+def bed_uptake_in_place(dose, t_eff, t_up, trep, ab):  # pragma: no cover - compiled
+    """``dose`` ← uptake-washout BED per voxel; True if all inputs were valid."""
+    scale = trep / ab
+    trep2 = trep * trep
+    ok = True
+    for i in range(dose.size):
+        d = dose[i]
+        tw = t_eff[i]
+        tu = t_up[i]
+        v = _uptake(d, tw, tu, scale, trep, trep2)
+        ok &= (d >= 0.0) & (tw > 0.0) & (tu > 0.0) & (v < math.inf)
+        dose[i] = v
     return ok

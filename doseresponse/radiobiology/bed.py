@@ -955,15 +955,24 @@ def _evaluate_bed_map(
         if not 0.0 < t_eff < math.inf:
             _fail_bed_map(operands)
         k = float(_g_halflives(t_eff, None, trep)) / ab
-        kernel = _bed_kernel.bed_constant_k
+        kernel, in_place = _bed_kernel.bed_constant_k, _bed_kernel.bed_constant_k_in_place
         operands, extra = operands[:1], (k,)
     elif uptake:
-        kernel, extra = _bed_kernel.bed_uptake, (trep, ab)
+        kernel, in_place = _bed_kernel.bed_uptake, _bed_kernel.bed_uptake_in_place
+        extra = (trep, ab)
     else:
-        kernel, extra = _bed_kernel.bed_mono, (trep, ab)
+        kernel, in_place = _bed_kernel.bed_mono, _bed_kernel.bed_mono_in_place
+        extra = (trep, ab)
     order = "C" if out.flags.c_contiguous else "F"
     flat = [_flat_operand(op, shape, order) for op in operands]
-    if all(f is not None for f in flat) and (out.flags.c_contiguous or out.flags.f_contiguous):
+    contiguous = all(f is not None for f in flat) and (
+        out.flags.c_contiguous or out.flags.f_contiguous
+    )
+    if contiguous and _same_array(operands[0], out):  # in place on the dose: vectorised loop
+        if not in_place(*flat, *extra):
+            _fail_bed_map(operands, out)
+        return
+    if contiguous:
         target = out.reshape(-1, order=order)
         # streaming stores need a 64-byte aligned start: the elements before it go first
         head = (-target.ctypes.data % _bed_kernel.LINE) // target.itemsize if stream else 0
@@ -1006,18 +1015,20 @@ def _check_out(
         )
     names = ("dose", "effective_half_life", "uptake_half_life")
     for op, name in zip(operands, names, strict=False):
-        if not np.may_share_memory(op, out):
-            continue
-        same = (
-            op.shape == out.shape
-            and op.strides == out.strides
-            and op.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-        )
-        if not same:
+        if np.may_share_memory(op, out) and not _same_array(op, out):
             raise DoseResponseError(
                 f"out overlaps {name} without being that array (e.g. a shifted view); pass a "
                 f"separate buffer, or {name} itself to compute in place."
             )
+
+
+def _same_array(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
+    """Whether two arrays are views of exactly the same elements (data pointer, shape, strides)."""
+    return (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 def _flat_operand(op: NDArray[np.float64], shape: tuple[int, ...], order: str) -> Any:

@@ -457,6 +457,11 @@ def test_bed_exponential_out_buffer_and_in_place(rng):
     in_place = dose.copy()
     assert bed_exponential(in_place, effective_half_life=t_eff, out=in_place, **kw) is in_place
     np.testing.assert_array_equal(in_place, buf)
+    for kwargs in ({"effective_half_life": 40.0},
+                   {"effective_half_life": t_eff, "uptake_half_life": t_eff / 20.0}):
+        work = np.asfortranarray(dose)  # in place, every kernel, Fortran order too
+        bed_exponential(work, out=work, **kwargs, **kw)
+        np.testing.assert_array_equal(work, bed_exponential(dose, **kwargs, **kw))
     half_lives = t_eff.copy()  # into the half-life map (e.g. a scratch copy of it)
     bed_exponential(dose, effective_half_life=half_lives, out=half_lives, **kw)
     np.testing.assert_array_equal(half_lives, buf)
