@@ -453,12 +453,12 @@ def bed_exponential(
     Arrays are evaluated by compiled numba loops (``doseresponse.radiobiology._bed_kernel``,
     compiled on the first array call and cached on disk; nothing is compiled at import) that read
     each input and write the output once, with the input checks folded into the same pass. The
-    extra memory is the output (1.0× the dose map; none with ``out``). An ``out`` buffer of
-    32 MiB or more is written with streaming (non-temporal) stores, as ``memcpy`` writes large
-    copies, so the buffer is not first read into the cache; the values are the same. Scalar
-    inputs are evaluated in Python floats (same formula; equal to the compiled loop to 1e-12,
-    tested).
-    Timings against ``arr.copy()`` and ``np.copyto`` are printed by
+    extra memory is the output (1.0× the dose map; none with ``out``). ``out=dose`` runs a loop
+    of its own, which vectorises (a loop whose output may overlap an input does not). An ``out``
+    buffer of 32 MiB or more is written with streaming (non-temporal) stores, as ``memcpy``
+    writes large copies, so the buffer is not first read into the cache; the values are the
+    same. Scalar inputs are evaluated in Python floats (same formula; equal to the compiled loop
+    to 1e-12, tested). Timings against ``arr.copy()`` and ``np.copyto`` are printed by
     ``tests/benchmarks/bench_voxel_bed.py`` (one thread; the figures are in its docstring).
     The first array call of a process costs about 1 s (numba start-up and loading the cached
     machine code).
