@@ -38,18 +38,39 @@ development machine (a VM) that first touch cost ``memcpy`` (``arr.copy()``) abo
 CPU per 64 MiB but the other writers tried about 7 ms (``ndarray.fill``, numba copy loops
 with ordinary or with streaming stores; the same number of page faults, counted), so at that
 size the new-map rows are bounded by that first touch and ``np.add``, not by the copy; the
-``out=buf`` rows,
-which write into memory already mapped, show the loop's own cost. The 128³ arrays (16 MiB)
-come from the reused heap and partly stay in the 32 MiB L3 cache between calls.
+``out=buf`` rows, which write into memory already mapped, show the loop's own cost. The 128³
+arrays (16 MiB) come from the reused heap and partly stay in the 32 MiB L3 cache between calls.
 
 Measured on the shared 2-core AMD EPYC (Zen 4, AVX-512) development machine, 2 December 2026,
-best of 41 interleaved rounds, while other jobs ran (ratios vary by ±0.15 between runs):
+Python 3.11, numba 0.65: five runs of this script (``--repeats 9``) between 02:08 and 02:35 UTC
+while other jobs kept the load average at 3–11, each run beside one of the same script on the
+package before issue 12's ``out=`` change (commit c4f0327; the rows it has). Wall-time ratio
+to the row's reference, median [range over the runs]; CPU-time ratio (median) after it:
 
-=========================================  ===========  ===========
-operation (ratio to its reference)           128³        256×256×128
-=========================================  ===========  ===========
-bed_exponential, T_eff map (new)            see below    see below
-=========================================  ===========  ===========
+===============================================  =======================  =======================
+operation (reference)                            128³                     256×256×128
+===============================================  =======================  =======================
+before: bed_exponential(map, T_eff map) (copy)   1.55 [1.46–1.95], 1.55   1.84 [1.72–2.42], 1.82
+bed_exponential(map, T_eff map) (copy)           1.54 [1.41–1.66], 1.53   2.19 [1.58–2.40], 1.80
+np.add(map, T_eff map) (copy)                    1.41 [1.27–1.48], 1.40   1.70 [1.35–2.08], 1.68
+bed_exponential(map, T_eff scalar) (copy)        0.98 [0.98–1.15], 0.98   1.57 [0.92–1.84], 1.50
+bed_exponential(T_eff + T_up maps) (copy)        1.86 [1.67–2.21], 1.85   2.29 [0.98–2.73], 2.14
+bed_exponential(..., out=buf) (copyto)           1.47 [1.27–2.12], 1.46   1.14 [1.04–1.77], 1.12
+  ... streaming, out=buf (copyto)                1.54 [1.14–1.92], 1.53   1.15 [0.96–1.73], 1.14
+  ... ordinary stores, out=buf (copyto)          1.45 [1.29–2.05], 1.44   1.20 [1.07–1.90], 1.24
+bed_exponential(work, ..., out=work) (copyto)    1.07 [1.02–1.09], 1.06   0.93 [0.90–0.98], 0.95
+===============================================  =======================  =======================
+
+(The in-place row is from the last three runs, after its loop was added.) Reading: a new BED
+map costs what it did before (the same loop; new maps get ordinary stores) — about 1.5× a copy
+at 128³ and 1.8× (CPU) at 256×256×128, about the cost of ``np.add`` of the two maps: the
+issue's 1.5× target for a new map is not met (1.54 at 128³ is on the edge). At 256×256×128 the
+new map's first touch (see above) is most of the gap; into a reused buffer the BED costs 1.1×
+``np.copyto`` and in place 0.9–1.1×. At 128³ a copy's 32 MiB of traffic largely stays in the
+32 MiB L3 cache and the BED's 48 MiB does not, so a reused buffer does not help there (1.5×);
+in place (32 MiB) does.
+Streaming stores changed the CPU time into a 64 MiB buffer by −8 % and into a 16 MiB one by
++6 % (medians), hence the 32 MiB threshold.
 """
 
 from __future__ import annotations
