@@ -45,7 +45,7 @@ D50 by :math:`\prod_c f_c^{x_c}` (dose-modifying factors, as in the binary model
 probability there is negligible for every family with a realistic slope).
 
 With ``measurement_error="lognormal"`` the patients whose dose has a ``dose_se`` get latent true
-doses exactly as in the binary model (:func:`doseresponse.models.hierarchical._latent_true_dose`,
+doses exactly as in the binary model (``doseresponse.models.hierarchical._latent_true_dose``,
 the same compiled helpers): :math:`\ln d^{true}_i = \ln d^{obs}_i + \sigma_i e_i`,
 :math:`e_i \sim N(0, 1)`, :math:`\ln d^{true}_i \sim N(\mu_s, \omega_s)`, with
 :math:`\sigma_i = \sqrt{\ln(1 + (\mathrm{SE}_i/d_i)^2)}` (Carroll RJ, Ruppert D, Stefanski LA,

@@ -8,6 +8,9 @@ again reusing it (``warm``: what a user sees from the second fit on). Side by si
 
 * ``late``        — ``LateToxicityModel`` through nutpie's C callbacks (the default);
 * ``late-python`` — the same density through nutpie's public Python callbacks (the fallback);
+* ``late-me``     — ``LateToxicityModel(measurement_error="lognormal")`` on the same design with
+  20 % dosimetry error (``dose_rel_sd=0.2``): 1 000 latent true doses and the exposure model
+  (the cost of the measurement-error model);
 * ``binary``      — ``NTCPModel`` on the outcome seen by the last visit (the analysis it
   replaces; a smaller model, for scale).
 
@@ -43,7 +46,7 @@ import sys
 import tempfile
 import time
 
-CONFIGS = ("late", "late-python", "binary")
+CONFIGS = ("late", "late-python", "late-me", "binary")
 PATIENTS = [125] * 8  # 1 000 patients, 8 studies
 
 
@@ -62,11 +65,14 @@ def one_run(config: str) -> dict:
     sim = simulate_late_toxicity(
         n_studies=8, patients_per_study=PATIENTS, onset_median=24.0,
         follow_up=[(6.0, 30.0), (12.0, 48.0)] * 4, random_seed=2026,
+        dose_rel_sd=0.2 if config == "late-me" else 0.0,
     )
     t0 = time.perf_counter()
     settings = dict(draws=1000, tune=1000, chains=4, random_seed=1, progressbar=False)
     if config.startswith("late"):
-        density = LateToxicityDensity(LateToxicityModel().spec_for(sim.data), sim.data)
+        error = "lognormal" if config == "late-me" else "none"
+        model = LateToxicityModel(measurement_error=error)
+        density = LateToxicityDensity(model.spec_for(sim.data), sim.data)
         names = ["d50", "gamma50", "tau", "d50_study", "onset_median", "onset_shape"]
     else:
         density = LogDensity(NTCPModel("log-logistic").spec_for(sim.data), sim.data)
