@@ -220,3 +220,17 @@ def test_measurement_error_fit_summary_and_save_load(tmp_path):
                                   fit.curve([20.0], horizon=24).mean)
     # the pointwise log-likelihood sees each draw's latent doses
     assert np.isfinite(again.pointwise_log_likelihood().values).all()
+
+
+def test_a_version_1_spec_without_measurement_error_still_loads(fit):
+    import json
+
+    from doseresponse.models.late_spec import LateToxicitySpec
+
+    payload = fit.spec.to_dict()
+    assert payload.pop("measurement_error") == "none"
+    payload["format_version"] = 1
+    assert LateToxicitySpec.from_json(json.dumps(payload)) == fit.spec
+    payload["format_version"] = 3
+    with pytest.raises(ModelMismatchError, match="format version 3"):
+        LateToxicitySpec.from_json(json.dumps(payload))
