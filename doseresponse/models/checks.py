@@ -477,11 +477,16 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     if bad.size:
         shown = "; ".join(f"{labels[i]} (k={pareto_k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+        remedy = (
+            "refit leaving them out (exact LOO), or run longer chains (K-fold refits are not "
+            "available for late-toxicity fits)" if _is_late(fit) else
+            "refit leaving them out (exact LOO) or use K-fold cross-validation "
+            "(doseresponse.kfold(fit), or compare(..., ic='kfold'))"
+        )
         warnings.warn(
             f"PSIS-LOO is unreliable for {bad.size} row(s) with Pareto k > {PARETO_K_MAX}: "
             f"{shown}{more}. These rows are highly influential; check them for data errors, "
-            "refit leaving them out (exact LOO) or use K-fold cross-validation "
-            "(doseresponse.kfold(fit), or compare(..., ic='kfold')).",
+            f"{remedy}.",
             UserWarning,
             stacklevel=2,
         )
@@ -596,7 +601,8 @@ def compare(
         ``"indistinguishable"``, ``"uncertain"`` or ``"worse"``, see Notes), ``warning`` (the
         criterion flagged the fit unreliable), ``curve``, ``pooling``. ``attrs``: ``ic`` (the
         criterion used), ``scale="log"`` and ``verdict`` (the comparison in words, also
-        :func:`compare_verdict`). The same columns on every ArviZ version.
+        :func:`compare_verdict`); ``late_toxicity=True`` for late-toxicity fits. The same
+        columns on every ArviZ version.
 
     Raises
     ------
@@ -678,6 +684,8 @@ def compare(
     )
     table.iloc[0, table.columns.get_loc("verdict")] = "best"
     table.attrs.update({"ic": ic, "scale": "log"})
+    if late:
+        table.attrs["late_toxicity"] = True  # no K-fold refits to recommend
     table.attrs["verdict"] = compare_verdict(table)
     return table
 
@@ -729,8 +737,8 @@ def compare_verdict(table: pd.DataFrame) -> str:
     if flagged:
         lines.append(
             f"{ic} is flagged unreliable for {', '.join(flagged)}"
-            + ("; use compare(..., ic='kfold') (K-fold cross-validation)." if ic == "LOO"
-               else ".")
+            + ("; use compare(..., ic='kfold') (K-fold cross-validation)."
+               if ic == "LOO" and not table.attrs.get("late_toxicity") else ".")
         )
     return "\n".join(lines)
 

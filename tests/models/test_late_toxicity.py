@@ -234,3 +234,17 @@ def test_a_version_1_spec_without_measurement_error_still_loads(fit):
     payload["format_version"] = 3
     with pytest.raises(ModelMismatchError, match="format version 3"):
         LateToxicitySpec.from_json(json.dumps(payload))
+
+
+def test_unreliable_loo_advice_for_late_fits_names_no_kfold(fit, fit_lognormal):
+    from doseresponse.models.checks import compare_verdict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = dr.compare([fit, fit_lognormal])
+    assert table.attrs["late_toxicity"] is True
+    flagged = table.copy()
+    flagged.attrs = dict(table.attrs)
+    flagged["warning"] = True
+    text = compare_verdict(flagged)
+    assert "LOO is flagged unreliable" in text and "kfold" not in text
