@@ -35,6 +35,21 @@ binary       warm   1.9        7.7       9.6        829           107.7  0
 
 The cold C-callback compile includes the binary model's callbacks (imported with the shared
 helpers of ``_nutpie_callbacks``) as well as the late-toxicity kernel and callback.
+
+Measured 2026-12-02 with the measurement-error model added, Python 3.11 stack, warm cache only
+(``--one late`` then ``--one late-me``), 2 cores shared with other jobs (absolute times again
+inflated), one run each:
+
+===========  =====  =========  ========  =========  ============  =====  ======  ===========
+config       cache  compile s  sample s  first fit  min bulk ESS  ESS/s  R-hat   divergences
+===========  =====  =========  ========  =========  ============  =====  ======  ===========
+late         warm   1.7        55.5      57.2       565           10.2   1.015   0
+late-me      warm   2.2        76.4      78.7       628           8.2    1.005   0
+===========  =====  =========  ========  =========  ============  =====  ======  ===========
+
+The 1 000 latent true doses cost about 40 % more sampling time per draw. Note the R-hat of the
+plain model at these 1000 draws per chain (1.015, above the 1.01 gate): the reason
+``LateToxicityModel.fit`` now defaults to 2000 draws.
 """
 
 from __future__ import annotations
