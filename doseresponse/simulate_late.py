@@ -3,7 +3,9 @@ r"""Synthetic late-toxicity cohorts with known truth: interval-censored events a
 :func:`simulate_late_toxicity` draws a multi-centre cohort from the mixture cure model of
 :class:`~doseresponse.models.late_toxicity.LateToxicityModel`:
 
-* each patient's dose from a log-normal per study (median ``dose_median``, log-SD ``dose_sd``);
+* each patient's true dose from a log-normal per study (median ``dose_median``, log-SD
+  ``dose_sd``), optionally measured with dosimetry error (``dose_rel_sd``: observed = true ·
+  exp(N(0, dose_rel_sd²)), as :func:`doseresponse.simulate.simulate_cohort`);
 * toxicity ever with probability :math:`\pi(D)` of a curve family (D50 per study
   :math:`D_{50}e^{u_s}`, :math:`u_s \sim N(0, \tau^2)`), a binary covariate acting as a
   dose-modifying factor;
@@ -138,8 +140,9 @@ class SimulatedLateCohort:
     truth : LateToxicityTruth
         The parameters.
     frame : pandas.DataFrame
-        The rows plus the hidden truth: ``true_event`` (toxicity ever) and ``true_time`` (onset
-        time; NaN without toxicity).
+        The rows plus the hidden truth: ``true_event`` (toxicity ever), ``true_time`` (onset
+        time; NaN without toxicity) and ``true_dose`` (equal to ``dose`` without dosimetry
+        error).
     """
 
     data: DoseResponseData
@@ -167,6 +170,7 @@ def simulate_late_toxicity(
     visit_jitter: float = 0.5,
     covariate_factor: float | None = None,
     covariate_prevalence: float = 0.3,
+    dose_rel_sd: float = 0.0,
     time_unit: str = "months",
     dose_metric: str = "BED",
     dose_unit: str = "Gy",
@@ -200,6 +204,10 @@ def simulate_late_toxicity(
         Dose-modifying factor (on D50) of a binary covariate ``risk``; None: no covariate.
     covariate_prevalence : float
         P(risk = 1).
+    dose_rel_sd : float
+        Dosimetry error (log-SD, >= 0 and < 1.5): ``observed = true · exp(N(0, dose_rel_sd²))``;
+        toxicity and onset follow the true dose. When > 0, the rows carry ``dose_rel_se =
+        dose_rel_sd`` (a model's ``dose_se``) and ``frame`` the hidden ``true_dose``.
     time_unit, dose_metric, dose_unit : str
         Labels of the data.
     random_seed : int, optional
@@ -239,6 +247,9 @@ def simulate_late_toxicity(
         raise DoseResponseError(
             "follow_up must be (low, high) with 0 < low <= high, one pair or one per study."
         )
+    dose_rel_sd = check_scalar(dose_rel_sd, "dose_rel_sd", nonnegative=True)
+    if dose_rel_sd >= 1.5:
+        raise DoseResponseError(f"dose_rel_sd must be below 1.5 (a log-SD); got {dose_rel_sd}.")
     if covariate_factor is not None:
         covariate_factor = check_scalar(covariate_factor, "covariate_factor", positive=True)
         check_probability(covariate_prevalence, "covariate_prevalence")
@@ -262,6 +273,7 @@ def simulate_late_toxicity(
         else:
             times = t50 * np.exp(rng.standard_normal(n) / onset_shape)
         end = rng.uniform(lo, hi, n)
+        observed = dose * np.exp(dose_rel_sd * rng.standard_normal(n)) if dose_rel_sd else dose
         count = int(hi // visit_interval) + 1
         visits = visit_interval * np.arange(1, count + 1)[None, :] + rng.uniform(
             -visit_jitter, visit_jitter, (n, count))
@@ -278,11 +290,14 @@ def simulate_late_toxicity(
         previous = np.where(first > 0, visits[rows_, np.maximum(first - 1, 0)], 0.0)
         lower = np.where(outcome, previous, np.nan)
         part = pd.DataFrame({
-            "study": label, "patient": [f"{label}-{i + 1}" for i in range(n)], "dose": dose,
+            "study": label, "patient": [f"{label}-{i + 1}" for i in range(n)],
+            "dose": observed, "true_dose": dose,
             "outcome": outcome.astype(int), "follow_up": last, "event_time": upper,
             "event_time_lower": lower, "true_event": ever,
             "true_time": np.where(ever, times, np.nan),
         })
+        if dose_rel_sd:
+            part["dose_rel_se"] = dose_rel_sd
         if risk is not None:
             part["risk"] = risk
         parts.append(part)
@@ -291,6 +306,7 @@ def simulate_late_toxicity(
         frame, dose="dose", outcome="outcome", study="study", patient="patient",
         follow_up="follow_up", event_time="event_time", event_time_lower="event_time_lower",
         covariates=["risk"] if covariate_factor else (), time_unit=time_unit,
+        dose_rel_se="dose_rel_se" if dose_rel_sd else None,
         dose_metric=dose_metric, dose_unit=dose_unit, outcome_name="late toxicity",
     )
     truth = LateToxicityTruth(

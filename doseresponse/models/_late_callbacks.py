@@ -50,9 +50,14 @@ def late_logp_callback(dim, x_ptr, grad_ptr, logp_ptr, user_data):
     t_lower = numba.carray(_pointer(table[48]), (int(table[49]),), np.float64)
     t_upper = numba.carray(_pointer(table[52]), (int(table[53]),), np.float64)
     onset_x = numba.carray(_pointer(table[56]), (int(table[57]),), np.float64)
+    me_index = numba.carray(_pointer(table[60]), (int(table[61]),), np.int64)
+    me_sigma = numba.carray(_pointer(table[64]), (int(table[65]),), np.float64)
+    me_study = numba.carray(_pointer(table[68]), (int(table[69]),), np.int64)
+    me_log_obs = numba.carray(_pointer(table[72]), (int(table[73]),), np.float64)
     value, grad = late_log_posterior(
         x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
-        dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x,
+        dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index, me_sigma,
+        me_study, me_log_obs,
     )
     out = numba.carray(grad_ptr, (dim,))
     logp = numba.carray(logp_ptr, (1,))

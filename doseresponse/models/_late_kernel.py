@@ -53,7 +53,7 @@ import numba
 import numpy as np
 
 from doseresponse.models._curve_kernel import _h_over_expm1, _log_ndtr, pair
-from doseresponse.models._row_kernels import prior_terms
+from doseresponse.models._row_kernels import exposure_terms, latent_log_dose_shift, prior_terms
 
 __all__ = [
     "LATE_KERNEL_ARRAYS",
@@ -61,6 +61,7 @@ __all__ = [
     "ONSET_CODES",
     "ROW_KINDS",
     "late_log_posterior",
+    "late_row_log_likelihood",
     "onset_log_cdf_vector",
 ]
 
@@ -145,7 +146,8 @@ def _log_interval(onset, lower, upper, theta, k):
 LATE_LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "family", "onset", "log_d50", "log_slope", "tau_log__",
     "z_d50", "log_d50_study", "log_slope_study", "log_factor", "log_onset_median",
-    "log_onset_shape", "onset_dose_slope",
+    "log_onset_shape", "onset_dose_slope", "exposure_log_median", "exposure_sd_log__",
+    "dose_error_z",
 )
 """Fields of the integer ``layout`` vector: pooling code (0 complete, 1 partial, 2 none), sizes,
 curve family code, onset code (:data:`ONSET_CODES`), then the start of each parameter block in
@@ -156,7 +158,8 @@ LATE_KERNEL_ARRAYS = (
     ("normal_inv_sd", "f8", 1), ("half_index", "i8", 1), ("half_sigma", "f8", 1),
     ("constants", "f8", 1), ("dose", "f8", 1), ("log_dose", "f8", 1), ("study", "i8", 1),
     ("cov_x", "f8", 2), ("kind", "i8", 1), ("t_lower", "f8", 1), ("t_upper", "f8", 1),
-    ("onset_x", "f8", 1),
+    ("onset_x", "f8", 1), ("me_index", "i8", 1), ("me_sigma", "f8", 1), ("me_study", "i8", 1),
+    ("me_log_obs", "f8", 1),
 )
 """Name, dtype and rank of each data argument of :func:`late_log_posterior` after ``x``."""
 
@@ -164,14 +167,22 @@ LATE_KERNEL_ARRAYS = (
 @_jit
 def late_log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
-    dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x,
+    dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index, me_sigma, me_study,
+    me_log_obs,
 ):
-    """Log posterior (normalising constants included) and gradient, one compiled call.
+    r"""Log posterior (normalising constants included) and gradient, one compiled call.
 
     ``kind`` codes each row (:data:`ROW_KINDS`): censored at ``t_upper``, exact at ``t_upper``,
     or an event in ``(t_lower, t_upper]``. ``onset_x`` = ln(D/D_ref) multiplies the onset dose
     slope ψ (zeros when the model has none). Returns ``(-inf, zeros)`` where the density is
     not finite.
+
+    With dose measurement error (``me_index`` not empty) the rows ``me_index`` see their
+    latent true dose :math:`d^{obs} e^{\sigma e}` in the curve and in the onset dose effect
+    (``constants[1]`` = ln D_ref, ``constants[2]`` = ln of the onset-dose floor ratio), and the
+    exposure density of the latent doses is added — both by the binary kernel's helpers
+    (:func:`doseresponse.models._row_kernels.latent_log_dose_shift`,
+    :func:`doseresponse.models._row_kernels.exposure_terms`).
     """
     pooling, n_study, n_cov = layout[0], layout[1], layout[2]
     family, onset = layout[3], layout[4]
@@ -201,15 +212,26 @@ def late_log_posterior(
     g_theta = 0.0
     g_log_k = 0.0
     g_psi = 0.0
+    shift = latent_log_dose_shift(x, layout[17], me_index, me_sigma, dose.size)
+    g_row = np.zeros(shift.size)
     for j in range(dose.size):
         s = study[j]
         eta = eta_s[s]
         for c in range(n_cov):
             eta += cov_x[j, c] * x[layout[11] + c]
+        row_x = onset_x[j]
+        moves_onset = 1.0
+        if shift.size > 0:  # the latent true dose (shift 0 for rows without a dose error)
+            eta -= shift[j]
+            if layout[14] >= 0:
+                row_x = log_dose[j] + shift[j] - constants[1]
+                if row_x < constants[2]:
+                    row_x = constants[2]
+                    moves_onset = 0.0
         log_p, log_q, dp_eta, dq_eta, dp_lam, dq_lam = pair(
             family, dose[j], log_dose[j], eta, math.exp(-eta), math.exp(lam_s[s])
         )
-        theta = theta0 + psi * onset_x[j]
+        theta = theta0 + psi * row_x
         if kind[j] == 0:
             log_s, s_theta, s_k = _log_survival(onset, t_upper[j], theta, k)
             with_event = log_p + log_s
@@ -241,7 +263,14 @@ def late_log_posterior(
             g_beta[c] += d_eta * cov_x[j, c]
         g_theta += d_theta
         g_log_k += d_k
-        g_psi += d_theta * onset_x[j]
+        g_psi += d_theta * row_x
+        if g_row.size > 0:  # d/d ln D50 = -d/d(latent log dose)
+            g_row[j] = d_eta - d_theta * psi * moves_onset
+    if math.isfinite(total) and me_index.size > 0:
+        total += exposure_terms(
+            x, layout[15], layout[16], layout[17], me_index, me_sigma, me_study, me_log_obs,
+            shift, g_row, grad,
+        )
     if not math.isfinite(total):
         return -math.inf, np.zeros(x.size)
     for s in range(n_study):
@@ -269,4 +298,31 @@ def onset_log_cdf_vector(onset, t, theta, log_k):
     out = np.empty(t.size)
     for i in range(t.size):
         out[i] = _log_cdf(onset, t[i], theta[i], math.exp(log_k[i]))[0]
+    return out
+
+
+@_jit
+def late_row_log_likelihood(onset, kind, lower, upper, theta, log_k, log_p, log_q):
+    """Each observation's log-likelihood term over equal-length 1-D arrays (the kernel's terms).
+
+    Row ``i`` is of type ``kind[i]`` (:data:`ROW_KINDS`) with times ``lower[i]``, ``upper[i]``
+    (``time_unit``), onset location ``theta[i]`` = ln t50 (with any dose effect), ln shape
+    ``log_k[i]`` and the curve's ln π, ln(1 − π) in ``log_p[i]``, ``log_q[i]``: censored
+    ln(1 − π F(C)), exact ln π f(t), interval ln π (F(R) − F(L)) — the same helpers as
+    :func:`late_log_posterior`, so the terms sum to its likelihood part.
+    """
+    out = np.empty(kind.size)
+    for i in range(kind.size):
+        k = math.exp(log_k[i])
+        if kind[i] == 0:
+            with_event = log_p[i] + _log_survival(onset, upper[i], theta[i], k)[0]
+            top = max(log_q[i], with_event)
+            if top == -math.inf:
+                out[i] = -math.inf
+            else:
+                out[i] = top + math.log(math.exp(log_q[i] - top) + math.exp(with_event - top))
+        elif kind[i] == 1:
+            out[i] = log_p[i] + _log_density(onset, upper[i], theta[i], k)[0]
+        else:
+            out[i] = log_p[i] + _log_interval(onset, lower[i], upper[i], theta[i], k)[0]
     return out

@@ -219,6 +219,50 @@ def prior_terms(x, normal_index, normal_mu, normal_inv_sd, half_index, half_sigm
 
 
 @_helper
+def latent_log_dose_shift(x, start, me_index, me_sigma, n_rows):
+    r"""Latent true log dose minus observed log dose of each patient row (empty: no error model).
+
+    Row ``me_index[m]`` has :math:`\ln d^{true} = \ln d^{obs} + \sigma_m e_m` with
+    :math:`e_m` = ``x[start + m]`` (``dose_error_z``) and :math:`\sigma_m` = ``me_sigma[m]``
+    (log-scale SD of the dose measurement); rows without a dose error get 0. Returns an empty
+    array when no row has one. Shared by the binary and the late-toxicity kernels.
+    """
+    shift = np.zeros(n_rows if me_index.size > 0 else 0)
+    for m in range(me_index.size):
+        shift[me_index[m]] = me_sigma[m] * x[start + m]
+    return shift
+
+
+@_helper
+def exposure_terms(
+    x, mu_start, omega_start, e_start, me_index, me_sigma, me_study, me_log_obs, shift, g_row,
+    grad,
+):
+    r"""Exposure density of the latent true log doses, with the likelihood's chain rule.
+
+    Adds :math:`\sum_m \ln N(u_m; \mu_s, \omega_s)` (:math:`u_m` = ``me_log_obs[m]`` +
+    ``shift[me_index[m]]``; :math:`\mu_s` at ``x[mu_start + s]``, :math:`\ln\omega_s` at
+    ``x[omega_start + s]``) and its gradient into ``grad``, together with the likelihood's
+    dependence on the latent doses: ``g_row[i]`` is the row's ∂ log-likelihood / ∂ ln D50,
+    i.e. minus its derivative with respect to its latent log dose (a curve of
+    :math:`D/D_{50}` sees :math:`\ln D_{50} - (u - \ln d^{obs})`). The N(0, 1) prior of
+    :math:`e_m` is one of the normal priors of :func:`prior_terms`. Returns the summed log
+    density. Shared by the binary and the late-toxicity kernels.
+    """
+    total = 0.0
+    for m in range(me_index.size):  # exposure density N(u; mu_s, omega_s) of the latent log doses
+        s = me_study[m]
+        omega = math.exp(x[omega_start + s])
+        scaled = (me_log_obs[m] + shift[me_index[m]] - x[mu_start + s]) / omega
+        total += -0.5 * scaled * scaled - math.log(omega) - _LOG_SQRT_2PI
+        # d/du: exposure -scaled/omega, likelihood -d/d(log D50)
+        grad[e_start + m] += me_sigma[m] * (-scaled / omega - g_row[me_index[m]])
+        grad[mu_start + s] += scaled / omega
+        grad[omega_start + s] += scaled * scaled - 1.0
+    return total
+
+
+@_helper
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
@@ -273,11 +317,8 @@ def log_posterior(
     g_eta_s = np.zeros(n_study)
     g_lam_s = np.zeros(n_study)
     g_beta = np.zeros(n_cov)
-    n_me = me_index.size
-    shift = np.zeros(ipd_dose.shape[0] if n_me > 0 else 0)
+    shift = latent_log_dose_shift(x, layout[15], me_index, me_sigma, ipd_dose.shape[0])
     g_row = np.zeros(shift.size)
-    for m in range(n_me):  # latent true log dose = observed + sigma * e
-        shift[me_index[m]] = me_sigma[m] * x[layout[15] + m]
     if ipd_dose.shape[0] > 0:
         total += binomial_rows(
             family, ipd_dose, ipd_log_dose, np.zeros(1), ipd_event, ipd_rest, ipd_group,
@@ -290,15 +331,10 @@ def log_posterior(
             agg_study, agg_x, eta_s, lam_s, beta, g_eta_s, g_lam_s, g_beta,
             np.zeros(0), np.zeros(0), bg, g_bg,
         )
-    for m in range(n_me):  # exposure density N(u; mu_s, omega_s) of the latent log doses
-        s = me_study[m]
-        omega = math.exp(x[layout[14] + s])
-        scaled = (me_log_obs[m] + shift[me_index[m]] - x[layout[13] + s]) / omega
-        total += -0.5 * scaled * scaled - math.log(omega) - _LOG_SQRT_2PI
-        # d/du: exposure -scaled/omega, likelihood -d/d(log D50)
-        grad[layout[15] + m] += me_sigma[m] * (-scaled / omega - g_row[me_index[m]])
-        grad[layout[13] + s] += scaled / omega
-        grad[layout[14] + s] += scaled * scaled - 1.0
+    total += exposure_terms(
+        x, layout[13], layout[14], layout[15], me_index, me_sigma, me_study, me_log_obs, shift,
+        g_row, grad,
+    )
     for s in range(n_study):
         if layout[0] == 2:
             grad[layout[9] + s] += g_eta_s[s]

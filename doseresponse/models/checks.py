@@ -216,7 +216,7 @@ def log_likelihood(fit: FittedModel):
     in log space (``log_expit``, ``log_ndtr``, :math:`\ln(1-e^{-H})`) so that far-tail rows stay
     finite, mirroring the model's own likelihood.
     """
-    fit = _check_fit(fit)
+    fit = _check_elpd_fit(fit)
     return _arviz_compat.to_native(
         {"posterior": fit.posterior, "log_likelihood": _log_likelihood_dataset(fit)}
     )
@@ -224,6 +224,8 @@ def log_likelihood(fit: FittedModel):
 
 def _log_likelihood_dataset(fit: FittedModel) -> xr.Dataset:
     """The ``log_likelihood`` group of :func:`log_likelihood` as a Dataset."""
+    if _is_late(fit):  # one censored / exact / interval-censored term per patient
+        return xr.Dataset({"y_ipd": fit.pointwise_log_likelihood()})
     pairs = _log_pairs(fit)
     inputs = model_inputs(fit.spec, fit.data)
     variables = {}
@@ -423,8 +425,10 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
 
     Parameters
     ----------
-    fit : FittedModel
-        A fitted model.
+    fit : FittedModel or doseresponse.models.late_toxicity.LateToxicityFit
+        A fitted model; for a late-toxicity fit each patient is one observation, its censored,
+        exact or interval-censored likelihood term
+        (:meth:`~doseresponse.models.late_toxicity.LateToxicityFit.pointwise_log_likelihood`).
     pointwise : bool
         Keep the per-row ELPD and Pareto k (needed by :func:`compare` for the SE of
         differences).
@@ -454,7 +458,7 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     :math:`p = \mathrm{lppd} - \mathrm{elpd}` with
     :math:`\mathrm{lppd} = \sum_i \log \frac1S \sum_s e^{\ell_{is}}`.
     """
-    fit = _check_fit(fit)
+    fit = _check_elpd_fit(fit)
     values, labels = _joined_log_likelihood(fit)
     ll = _rows_by_draws(values)
     spread = ll.max(axis=1) - ll.min(axis=1)
@@ -473,11 +477,16 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     if bad.size:
         shown = "; ".join(f"{labels[i]} (k={pareto_k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+        remedy = (
+            "refit leaving them out (exact LOO), or run longer chains (K-fold refits are not "
+            "available for late-toxicity fits)" if _is_late(fit) else
+            "refit leaving them out (exact LOO) or use K-fold cross-validation "
+            "(doseresponse.kfold(fit), or compare(..., ic='kfold'))"
+        )
         warnings.warn(
             f"PSIS-LOO is unreliable for {bad.size} row(s) with Pareto k > {PARETO_K_MAX}: "
             f"{shown}{more}. These rows are highly influential; check them for data errors, "
-            "refit leaving them out (exact LOO) or use K-fold cross-validation "
-            "(doseresponse.kfold(fit), or compare(..., ic='kfold')).",
+            f"{remedy}.",
             UserWarning,
             stacklevel=2,
         )
@@ -518,7 +527,7 @@ def waic(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     \mathrm{Var}_s(\ell_{is})`, SE as in :func:`loo`. PSIS-LOO (:func:`loo`) is preferred: it
     has a diagnostic (Pareto k) and is more robust with weak priors or influential rows.
     """
-    fit = _check_fit(fit)
+    fit = _check_elpd_fit(fit)
     values, labels = _joined_log_likelihood(fit)
     ll = _rows_by_draws(values)
     lppd_i = special.logsumexp(ll, axis=1) - math.log(ll.shape[1])
@@ -562,9 +571,13 @@ def compare(
 
     Parameters
     ----------
-    fits : mapping or sequence of FittedModel
+    fits : mapping or sequence of FittedModel or of LateToxicityFit
         ``{name: fit}``, or a sequence named ``"<curve>/<pooling>"`` (e.g.
-        ``"logistic/partial"``; repeated names get ``#2``, ``#3``, ...).
+        ``"logistic/partial"``; late-toxicity fits ``"<curve>/<onset>/<pooling>"``; repeated
+        names get ``#2``, ``#3``, ...). Late-toxicity fits
+        (:class:`~doseresponse.models.late_toxicity.LateToxicityFit`, e.g. Weibull against
+        log-normal onset) are compared with each other only, by ``ic="loo"`` or ``"waic"``
+        (``"auto"`` stays LOO: there is no K-fold refit for them).
     ic : {"loo", "waic", "kfold", "loso", "auto"}
         Criterion: PSIS-LOO, WAIC, K-fold cross-validation by patient
         (:func:`doseresponse.models.crossval.kfold`), leave-one-study-out (each study
@@ -588,7 +601,8 @@ def compare(
         ``"indistinguishable"``, ``"uncertain"`` or ``"worse"``, see Notes), ``warning`` (the
         criterion flagged the fit unreliable), ``curve``, ``pooling``. ``attrs``: ``ic`` (the
         criterion used), ``scale="log"`` and ``verdict`` (the comparison in words, also
-        :func:`compare_verdict`). The same columns on every ArviZ version.
+        :func:`compare_verdict`); ``late_toxicity=True`` for late-toxicity fits. The same
+        columns on every ArviZ version.
 
     Raises
     ------
@@ -596,7 +610,7 @@ def compare(
         Fewer than two fits, an unknown ``ic``, or an element that is not a FittedModel.
     ModelMismatchError
         The fits were not fitted to the same data (ELPDs of different data are not
-        comparable).
+        comparable), or late-toxicity and binary fits are mixed.
 
     Warns
     -----
@@ -625,6 +639,14 @@ def compare(
     named = _named_fits(fits)
     names = list(named)
     first = named[names[0]]
+    late = [name for name in names if _is_late(named[name])]
+    if late and len(late) < len(names):
+        raise ModelMismatchError(
+            f"{', '.join(late)} {'is a' if len(late) == 1 else 'are'} late-toxicity fit"
+            f"{'' if len(late) == 1 else 's'} and the others binary fits: their likelihoods "
+            "describe different observations (time to event vs toxicity yes/no), so their "
+            "ELPDs are not comparable. Compare late-toxicity fits with each other."
+        )
     for name in names[1:]:
         if not named[name].data == first.data:
             raise ModelMismatchError(
@@ -662,6 +684,8 @@ def compare(
     )
     table.iloc[0, table.columns.get_loc("verdict")] = "best"
     table.attrs.update({"ic": ic, "scale": "log"})
+    if late:
+        table.attrs["late_toxicity"] = True  # no K-fold refits to recommend
     table.attrs["verdict"] = compare_verdict(table)
     return table
 
@@ -713,8 +737,8 @@ def compare_verdict(table: pd.DataFrame) -> str:
     if flagged:
         lines.append(
             f"{ic} is flagged unreliable for {', '.join(flagged)}"
-            + ("; use compare(..., ic='kfold') (K-fold cross-validation)." if ic == "LOO"
-               else ".")
+            + ("; use compare(..., ic='kfold') (K-fold cross-validation)."
+               if ic == "LOO" and not table.attrs.get("late_toxicity") else ".")
         )
     return "\n".join(lines)
 
@@ -735,6 +759,12 @@ def _criteria(
         raise DoseResponseError(
             f"{', '.join(refit)} only apply to ic='kfold', 'loso' or 'auto' (refits)."
         )
+    late = any(_is_late(fit) for fit in named.values())
+    if late and ic in ("kfold", "loso"):
+        raise DoseResponseError(
+            f"ic={ic!r} (refitting) is not available for late-toxicity fits; compare them by "
+            "ic='loo' (PSIS-LOO) or ic='waic'."
+        )
     if ic in ("loo", "waic", "auto"):
         criterion = waic if ic == "waic" else loo
         with warnings.catch_warnings():
@@ -744,6 +774,15 @@ def _criteria(
         flagged = [name for name, r in results.items() if r.warning]
         if ic != "auto" or not flagged:
             return results, "loo" if ic == "auto" else ic
+        if late:
+            warnings.warn(
+                f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for "
+                f"{', '.join(flagged)}, and K-fold cross-validation is not available for "
+                "late-toxicity fits: the comparison stays PSIS-LOO and is flagged.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return results, "loo"
         warnings.warn(
             f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {', '.join(flagged)}; "
             f"comparing every fit by {k}-fold cross-validation instead (each model refitted "
@@ -774,6 +813,20 @@ def _check_fit(fit: Any) -> FittedModel:
             f"got {type(fit).__name__}."
         )
     return fit
+
+
+def _is_late(fit: Any) -> bool:
+    """Whether ``fit`` is a late-toxicity fit (imported on call: checks stays a leaf)."""
+    from doseresponse.models.late_toxicity import LateToxicityFit
+
+    return isinstance(fit, LateToxicityFit)
+
+
+def _check_elpd_fit(fit: Any):
+    """A fit whose pointwise log-likelihood LOO/WAIC can use: binary or late toxicity."""
+    if _is_late(fit):
+        return fit
+    return _check_fit(fit)
 
 
 def _rng(random_seed: int | np.random.Generator) -> np.random.Generator:
@@ -952,7 +1005,7 @@ def _elpd_result(
 
 
 def _named_fits(fits) -> dict[str, FittedModel]:
-    if isinstance(fits, FittedModel):
+    if isinstance(fits, FittedModel) or _is_late(fits):
         raise DoseResponseError("compare needs at least two fits; pass a dict or a list of fits.")
     if isinstance(fits, Mapping):
         named = {str(k): v for k, v in fits.items()}
@@ -961,6 +1014,8 @@ def _named_fits(fits) -> dict[str, FittedModel]:
         for fit in fits:
             spec = getattr(fit, "spec", None)
             base = f"{spec.curve}/{spec.pooling}" if spec is not None else "fit"
+            if _is_late(fit):
+                base = f"{spec.curve}/{spec.onset}/{spec.pooling}"
             name, counter = base, 1
             while name in named:
                 counter += 1
@@ -972,8 +1027,11 @@ def _named_fits(fits) -> dict[str, FittedModel]:
             f"{type(fits).__name__}."
         )
     for name, fit in named.items():
-        if not isinstance(fit, FittedModel):
-            raise DoseResponseError(f"fits[{name!r}] is a {type(fit).__name__}, not a FittedModel.")
+        if not isinstance(fit, FittedModel) and not _is_late(fit):
+            raise DoseResponseError(
+                f"fits[{name!r}] is a {type(fit).__name__}, not a FittedModel or a "
+                "LateToxicityFit."
+            )
     if len(named) < 2:
         raise DoseResponseError(f"compare needs at least two fits; got {len(named)}.")
     return named

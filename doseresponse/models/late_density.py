@@ -29,6 +29,12 @@ block                      meaning                                           siz
 ``log_onset_shape``        ln k                                              1
 ``onset_dose_slope``       ψ, :math:`t_{50}(D) = t_{50}(D/D_{ref})^\psi`     1 (with dose
                                                                              effect)
+``exposure_log_median``    μ_s, mean true log dose per study                 n_study (measure-
+                                                                             ment error)
+``exposure_sd_log__``      ln ω_s, SD of the true log doses per study        n_study (measure-
+                                                                             ment error)
+``dose_error_z``           e_i, true log dose ln d_obs + σ_i e_i             n_me_row (measure-
+                                                                             ment error)
 =========================  ================================================  ================
 
 Notes
@@ -37,6 +43,14 @@ Study effects are non-centred, :math:`\ln D_{50,s} = \ln D_{50} + \tau z_s`; cov
 D50 by :math:`\prod_c f_c^{x_c}` (dose-modifying factors, as in the binary model). Doses below
 :math:`10^{-3} D_{ref}` enter the onset dose effect at :math:`10^{-3} D_{ref}` (the eventual
 probability there is negligible for every family with a realistic slope).
+
+With ``measurement_error="lognormal"`` the patients whose dose has a ``dose_se`` get latent true
+doses exactly as in the binary model (``doseresponse.models.hierarchical._latent_true_dose``,
+the same compiled helpers): :math:`\ln d^{true}_i = \ln d^{obs}_i + \sigma_i e_i`,
+:math:`e_i \sim N(0, 1)`, :math:`\ln d^{true}_i \sim N(\mu_s, \omega_s)`, with
+:math:`\sigma_i = \sqrt{\ln(1 + (\mathrm{SE}_i/d_i)^2)}` (Carroll RJ, Ruppert D, Stefanski LA,
+Crainiceanu CM 2006 *Measurement Error in Nonlinear Models*, 2nd ed., ch. 8-9: the classical
+error model with a structural exposure distribution).
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ import numpy as np
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DataValidationError
+from doseresponse.models.design import _dose_log_sd
 from doseresponse.models.late_spec import LateToxicitySpec
 
 __all__ = ["LateRows", "LateToxicityDensity", "late_rows"]
@@ -77,6 +92,9 @@ class LateRows:
         ``(lower, upper]``.
     lower, upper : numpy.ndarray
         Times (``time_unit``); ``lower`` is 0 unless ``kind == 2``.
+    dose_log_sd : numpy.ndarray
+        Log-scale SD of each dose measurement from ``dose_se`` (0: taken as exact), as the
+        binary model's :class:`doseresponse.models.design.ModelInputs`.
     """
 
     dose: np.ndarray
@@ -86,11 +104,17 @@ class LateRows:
     kind: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    dose_log_sd: np.ndarray
 
     @property
     def event(self) -> np.ndarray:
         """True for patients with the event."""
         return self.kind > 0
+
+    @property
+    def me_rows(self) -> np.ndarray:
+        """Indices of the patient rows whose dose carries measurement error."""
+        return np.flatnonzero(self.dose_log_sd > 0)
 
 
 def late_rows(data: DoseResponseData, covariates: tuple[str, ...] = ()) -> LateRows:
@@ -182,6 +206,7 @@ def late_rows(data: DoseResponseData, covariates: tuple[str, ...] = ()) -> LateR
         kind=kind,
         lower=np.where(interval, lower, 0.0),
         upper=np.where(event, upper, follow),
+        dose_log_sd=_dose_log_sd(ipd),
     )
 
 
@@ -225,6 +250,8 @@ class LateToxicityDensity:
         self.rows = late_rows(data, spec.covariates)
         self._n_study = len(self.rows.studies)
         self._n_cov = len(spec.covariates)
+        self._me_rows = (self.rows.me_rows if spec.measurement_error == "lognormal"
+                         else np.zeros(0, dtype=np.int64))
         self._layout()
         self._outputs()
         self._kernel_args = self._compiled_arguments()
@@ -246,6 +273,9 @@ class LateToxicityDensity:
         sizes += [("log_onset_median", 1), ("log_onset_shape", 1)]
         if spec.onset_dose_effect:
             sizes.append(("onset_dose_slope", 1))
+        if self._me_rows.size:
+            sizes += [("exposure_log_median", n), ("exposure_sd_log__", n),
+                      ("dose_error_z", int(self._me_rows.size))]
         blocks, start = {}, 0
         for name, size in sizes:
             blocks[name] = _Block(start, size)
@@ -263,7 +293,8 @@ class LateToxicityDensity:
         """A label for each unconstrained coordinate."""
         labels = []
         for name, block in self._blocks.items():
-            if block.size == 1 and name not in ("z_d50", "log_factor"):
+            if block.size == 1 and name not in ("z_d50", "log_factor", "exposure_log_median",
+                                                "exposure_sd_log__", "dose_error_z"):
                 labels.append(name)
             else:
                 labels.extend(f"{name}_{i}" for i in range(block.size))
@@ -285,11 +316,16 @@ class LateToxicityDensity:
                      "onset_shape": ()})
         if self.spec.onset_dose_effect:
             dims["onset_dose_slope"] = ()
+        if self._me_rows.size:
+            dims.update({"exposure_log_median": study, "exposure_sd": study,
+                         "dose_error_z": ("me_row",), "true_dose": ("me_row",)})
         self.names = list(dims)
-        sizes = {"study": self._n_study, "covariate": self._n_cov}
+        sizes = {"study": self._n_study, "covariate": self._n_cov,
+                 "me_row": int(self._me_rows.size)}
         self.shapes = [tuple(sizes[d] for d in dims[name]) for name in self.names]
         self.dims = {name: d for name, d in dims.items() if d}
-        labels = {"study": list(self.rows.studies), "covariate": list(self.spec.covariates)}
+        labels = {"study": list(self.rows.studies), "covariate": list(self.spec.covariates),
+                  "me_row": [int(i) for i in self._me_rows]}
         used = {d for ds in self.dims.values() for d in ds}
         self.coords = {d: [str(v) for v in labels[d]] for d in sorted(used)}
 
@@ -307,7 +343,11 @@ class LateToxicityDensity:
                                 priors["onset_shape"]["sigma"]),
             "onset_dose_slope": (priors["onset_dose_slope"]["mean"],
                                  priors["onset_dose_slope"]["sigma"]),
+            "dose_error_z": (0.0, 1.0),
         }
+        if self._me_rows.size:
+            table["exposure_log_median"] = (math.log(priors["exposure"]["median"]),
+                                            priors["exposure"]["sigma"])
         if self._n_cov:
             table["log_factor"] = (
                 np.array([math.log(priors[f"factor:{c}"]["median"]) for c in self.spec.covariates]),
@@ -315,7 +355,7 @@ class LateToxicityDensity:
             )
         index, mu, sd = [], [], []
         for name, block in self._blocks.items():
-            if name == "tau_log__":
+            if name in ("tau_log__", "exposure_sd_log__"):
                 continue
             centre, spread = table[name]
             index.append(np.arange(block.start, block.start + block.size))
@@ -324,6 +364,10 @@ class LateToxicityDensity:
         half = []
         if "tau_log__" in self._blocks:
             half.append((self._blocks["tau_log__"].start, float(priors["tau"]["sigma"])))
+        if "exposure_sd_log__" in self._blocks:
+            block = self._blocks["exposure_sd_log__"]
+            sigma = float(priors["exposure_sd"]["sigma"])
+            half += [(block.start + s, sigma) for s in range(block.size)]
         return (np.concatenate(index).astype(np.int64), np.concatenate(mu).astype(np.float64),
                 np.concatenate(sd).astype(np.float64), half)
 
@@ -358,11 +402,14 @@ class LateToxicityDensity:
             layout, index, mu, inv_sd,
             np.array([i for i, _ in half], dtype=np.int64),
             np.array([s for _, s in half], dtype=np.float64),
-            np.array([constant]),
+            np.array([constant, math.log(spec.dose_reference), math.log(ONSET_DOSE_FLOOR)]),
             rows.dose.astype(np.float64), np.log(np.maximum(rows.dose, _TINY_DOSE)),
             rows.study.astype(np.int64), rows.covariates.astype(np.float64),
             rows.kind.astype(np.int64), rows.lower.astype(np.float64),
             rows.upper.astype(np.float64), onset_x.astype(np.float64),
+            self._me_rows.astype(np.int64), rows.dose_log_sd[self._me_rows].astype(np.float64),
+            rows.study[self._me_rows].astype(np.int64),
+            np.log(rows.dose[self._me_rows]).astype(np.float64),
         )
         for value, (name, dtype, ndim) in zip(args, LATE_KERNEL_ARRAYS, strict=True):
             if value.dtype != np.dtype(dtype) or value.ndim != ndim:  # pragma: no cover
@@ -490,6 +537,13 @@ class LateToxicityDensity:
         out["onset_shape"] = np.exp(out["log_onset_shape"])
         if "onset_dose_slope" in b:
             out["onset_dose_slope"] = draws[..., b["onset_dose_slope"].start]
+        if "dose_error_z" in b:
+            rows = self._me_rows
+            out["exposure_log_median"] = draws[..., b["exposure_log_median"]]
+            out["exposure_sd"] = np.exp(draws[..., b["exposure_sd_log__"]])
+            out["dose_error_z"] = draws[..., b["dose_error_z"]]
+            out["true_dose"] = np.exp(np.log(self.rows.dose[rows])
+                                      + self.rows.dose_log_sd[rows] * out["dose_error_z"])
         return {name: np.array(out[name]) for name in self.names}
 
     def initial_point(self, seed: int) -> np.ndarray:

@@ -20,13 +20,14 @@ Biometrics 38:1041).
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from doseresponse.data import DoseResponseData
-from doseresponse.models.hierarchical import _study_parameters
+from doseresponse.models.hierarchical import _latent_true_dose, _study_parameters
 from doseresponse.models.late_density import ONSET_DOSE_FLOOR, late_rows
 from doseresponse.models.late_spec import LateToxicitySpec
 from doseresponse.models.tensor_curves import _log_normal_cdf, tensor_log_probabilities
@@ -53,6 +54,9 @@ def build_late_model(spec: LateToxicitySpec, data: DoseResponseData) -> pm.Model
     rows = late_rows(data, spec.covariates)
     priors = spec.priors
     coords = {"study": list(rows.studies), "covariate": list(spec.covariates)}
+    me_rows = rows.me_rows if spec.measurement_error == "lognormal" else None
+    if me_rows is not None:
+        coords["me_row"] = me_rows
     log_pair = tensor_log_probabilities(spec.curve)
     with pm.Model(coords=coords) as model:
         log_d50_study, log_slope_study = _study_parameters(spec, spec.slope_name)
@@ -64,18 +68,25 @@ def build_late_model(spec: LateToxicitySpec, data: DoseResponseData) -> pm.Model
             beta = pm.Normal("log_factor", mu=np.array(mu), sigma=np.array(sd), dims="covariate")
             pm.Deterministic("factor", pt.exp(beta), dims="covariate")
             log_d50 = log_d50 + pt.dot(rows.covariates, beta)
-        log_p, log_q = log_pair(rows.dose, pt.exp(log_d50), pt.exp(log_slope))
         theta = pm.Normal("log_onset_median", math.log(priors["onset_median"]["median"]),
                           priors["onset_median"]["sigma"])
         log_k = pm.Normal("log_onset_shape", math.log(priors["onset_shape"]["median"]),
                           priors["onset_shape"]["sigma"])
         pm.Deterministic("onset_median", pt.exp(theta))
         pm.Deterministic("onset_shape", pt.exp(log_k))
+        psi = None
         if spec.onset_dose_effect:
             psi = pm.Normal("onset_dose_slope", priors["onset_dose_slope"]["mean"],
                             priors["onset_dose_slope"]["sigma"])
+        dose = pt.as_tensor_variable(rows.dose)
+        if me_rows is not None:  # the binary model's latent true doses and exposure density
+            inputs = SimpleNamespace(me_rows=me_rows, ipd_dose=rows.dose,
+                                     ipd_dose_log_sd=rows.dose_log_sd, ipd_study=rows.study)
+            dose = _latent_true_dose(spec, inputs, dose)
+        log_p, log_q = log_pair(dose, pt.exp(log_d50), pt.exp(log_slope))
+        if psi is not None:
             ref = spec.dose_reference
-            theta = theta + psi * np.log(np.maximum(rows.dose, ONSET_DOSE_FLOOR * ref) / ref)
+            theta = theta + psi * pt.log(pt.maximum(dose, ONSET_DOSE_FLOOR * ref) / ref)
         k = pt.exp(log_k)
         total = 0.0
         for code, index in ((0, np.flatnonzero(rows.kind == 0)),

@@ -46,6 +46,7 @@ from doseresponse._version import __version__
 from doseresponse.exceptions import DoseResponseError, ModelMismatchError, UnknownNameError
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.priors import default_priors, lognormal_prior, resolve_priors
+from doseresponse.models.spec import MEASUREMENT_ERROR, _choice
 
 __all__ = [
     "LATE_SPEC_FORMAT_VERSION",
@@ -56,7 +57,8 @@ __all__ = [
     "late_default_priors",
 ]
 
-LATE_SPEC_FORMAT_VERSION = 1
+LATE_SPEC_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1: no measurement_error field (read as "none")
 ONSET_DISTRIBUTIONS = {
     "weibull": "Weibull onset, S(t) = exp(-ln2 (t/t50)^k)",
     "lognormal": "log-normal onset, ln T ~ Normal(ln t50, 1/k)",
@@ -85,6 +87,11 @@ class LateToxicitySpec:
         Whether the median onset time scales with dose, :math:`t_{50}(D/D_{ref})^{\psi}`.
     covariates : tuple of str
         Patient-level covariates, each a dose-modifying factor on D50.
+    measurement_error : {"none", "lognormal"}
+        Dose measurement-error model of the patient rows, the binary model's
+        (:data:`doseresponse.models.spec.MEASUREMENT_ERROR`): with ``"lognormal"`` each dose
+        with a ``dose_se`` is a noisy measurement of a latent true dose, which the eventual
+        probability and the onset dose effect see.
     priors : dict
         Resolved priors (curve keys as in :mod:`doseresponse.models.priors` plus
         :data:`ONSET_PRIOR_KEYS`).
@@ -101,6 +108,7 @@ class LateToxicitySpec:
     pooling: str = "partial"
     onset_dose_effect: bool = False
     covariates: tuple[str, ...] = ()
+    measurement_error: str = "none"
     priors: dict[str, Any] = field(default_factory=dict)
     dose_reference: float = 1.0
     dose_metric: str = "dose"
@@ -127,6 +135,8 @@ class LateToxicitySpec:
                 f"onset_dose_effect must be True or False; got {self.onset_dose_effect!r}."
             )
         set_(self, "covariates", tuple(str(c) for c in self.covariates))
+        set_(self, "measurement_error",
+             _choice(self.measurement_error, MEASUREMENT_ERROR, "measurement_error"))
         set_(self, "dose_reference",
              check_scalar(self.dose_reference, "dose_reference", positive=True))
 
@@ -202,12 +212,15 @@ class LateToxicitySpec:
             raise ModelMismatchError(f"late-toxicity spec is not valid JSON: {exc}.") from None
         if not isinstance(payload, dict):
             raise ModelMismatchError("late-toxicity spec JSON must be an object.")
-        if payload.get("format_version") != LATE_SPEC_FORMAT_VERSION:
+        if payload.get("format_version") not in _READABLE_VERSIONS:
             raise ModelMismatchError(
                 f"late-toxicity spec format version {payload.get('format_version')!r} is not "
                 f"supported by doseresponse {__version__} (it reads version "
                 f"{LATE_SPEC_FORMAT_VERSION}); upgrade doseresponse or refit."
             )
+        if payload["format_version"] == 1:  # written before the measurement-error option
+            payload.setdefault("measurement_error", "none")
+            payload["format_version"] = LATE_SPEC_FORMAT_VERSION
         names = set(cls.__dataclass_fields__)
         if set(payload) != names:
             raise ModelMismatchError(

@@ -82,6 +82,14 @@ class LateToxicityModel:
     priors : mapping, optional
         Prior overrides (:mod:`doseresponse.models.priors` keys plus ``onset_median``,
         ``onset_shape``, ``onset_dose_slope``; see :mod:`doseresponse.models.late_spec`).
+    measurement_error : {"none", "lognormal"}
+        ``"lognormal"``: each patient dose with a ``dose_se`` is a noisy measurement of a latent
+        true dose, exactly as in :class:`~doseresponse.models.model.NTCPModel`
+        (:math:`\ln d^{obs} \sim N(\ln d^{true}, \sigma)`,
+        :math:`\sigma = \sqrt{\ln(1 + (\mathrm{SE}/d)^2)}`; true log doses normal per study,
+        median prior the geometric mean of the observed doses with log-SD 1, SD prior
+        half-normal(1)); the eventual probability and the onset dose effect see the true dose.
+        Curves and ``dose_at`` keep their meaning: risk against the true (delivered) dose.
 
     Examples
     --------
@@ -102,9 +110,12 @@ class LateToxicityModel:
         onset_dose_effect: bool = False,
         covariates: Iterable[str] | None = None,
         priors: Mapping[str, Any] | None = None,
+        measurement_error: str = "none",
     ) -> None:
         checked = LateToxicitySpec(curve=curve, onset=onset, pooling=pooling,
-                                   onset_dose_effect=onset_dose_effect)
+                                   onset_dose_effect=onset_dose_effect,
+                                   measurement_error=measurement_error)
+        self.measurement_error = checked.measurement_error
         self.curve, self.onset, self.pooling = checked.curve, checked.onset, checked.pooling
         self.onset_dose_effect = onset_dose_effect
         self.covariates = None if covariates is None else tuple(str(c) for c in covariates)
@@ -115,7 +126,8 @@ class LateToxicityModel:
     def __repr__(self) -> str:
         return (
             f"LateToxicityModel(curve={self.curve!r}, onset={self.onset!r}, "
-            f"pooling={self.pooling!r}, onset_dose_effect={self.onset_dose_effect})"
+            f"pooling={self.pooling!r}, onset_dose_effect={self.onset_dose_effect}, "
+            f"measurement_error={self.measurement_error!r})"
         )
 
     def spec_for(self, data: DoseResponseData) -> LateToxicitySpec:
@@ -150,11 +162,16 @@ class LateToxicityModel:
             rows.dose, rows.upper[rows.event], rows.upper[~rows.event], family_slope,
             tuple(covariates), self.priors,
         )
+        if self.measurement_error == "lognormal":
+            from doseresponse.models.model import _exposure_priors
+
+            priors.update(_exposure_priors(data))  # the binary model's exposure priors
         positive = rows.dose[rows.dose > 0]
         return LateToxicitySpec(
             curve=self.curve, onset=self.onset, pooling=self.pooling,
             onset_dose_effect=self.onset_dose_effect, covariates=tuple(covariates),
-            priors=priors, dose_reference=float(np.median(positive)) if positive.size else 1.0,
+            measurement_error=self.measurement_error, priors=priors,
+            dose_reference=float(np.median(positive)) if positive.size else 1.0,
             dose_metric=data.dose_metric, dose_unit=data.dose_unit, time_unit=data.time_unit,
             outcome_name=data.outcome_name,
         )
@@ -179,7 +196,7 @@ class LateToxicityModel:
         self,
         data: DoseResponseData,
         *,
-        draws: int = 1000,
+        draws: int = 2000,
         tune: int = 1000,
         chains: int = 4,
         random_seed: int | None = None,
@@ -195,7 +212,13 @@ class LateToxicityModel:
         data : DoseResponseData
             The cohort.
         draws, tune, chains : int
-            Kept draws per chain, warm-up iterations, chains.
+            Kept draws per chain, warm-up iterations, chains. The default 2000 draws (twice
+            the binary model's) is what the R-hat gate (<= 1.01) needs: on the simulated
+            8-study cohorts of ``tests/models/test_late_recovery_slow.py`` 1000 draws gave
+            R-hat 1.0135 for ln D50 (bulk ESS 627; the eventual probability trades off against
+            a later onset when follow-up is short); 2000 draws pass on both supported stacks
+            (R-hat <= 1.005) for about a third more run time (38.6 s to 50.7 s for that cohort
+            on 2 shared cores; the warm-up is unchanged).
         random_seed : int, optional
             Seed (None: drawn from the OS and recorded in the fit).
         sampler : {"auto", "nutpie", "nutpie-python"}
@@ -304,12 +327,14 @@ class LateToxicityFit:
         -------
         pandas.DataFrame
             Index: parameter (``d50`` in the dose unit, ``onset_median`` in the time unit,
-            ...); columns ``mean``, ``sd``, ``lower``, ``median``, ``upper``, ``r_hat``,
+            ``exposure_sd[<study>]`` with measurement error, ...; not the per-patient latent
+            doses); columns ``mean``, ``sd``, ``lower``, ``median``, ``upper``, ``r_hat``,
             ``ess_bulk``.
         """
         ci_prob = check_ci_prob(ci_prob)
+        hidden = ("dose_error_z", "true_dose", "exposure_log_median")  # per patient / log scale
         names = [n for n in self.posterior.data_vars
-                 if not n.startswith(("log_", "z_")) and n != "log_factor"]
+                 if not n.startswith(("log_", "z_")) and n not in hidden]
         post = self.posterior[names]
         rhat, ess = _arviz_compat.rhat(post), _arviz_compat.ess(post, method="bulk")
         rows = []
@@ -342,13 +367,20 @@ class LateToxicityFit:
         Returns
         -------
         str
-            One line stating the model and units, then the rounded :meth:`summary_frame` table.
+            One line stating the model and units (a second one for the measurement-error
+            model), then the rounded :meth:`summary_frame` table.
         """
         head = (
             f"Late toxicity ({self.spec.outcome_name}): P(by t | D) = π(D)·F(t | D); "
             f"π {self.spec.curve}, onset {self.spec.onset}, pooling {self.spec.pooling}. "
             f"Dose {self.spec.dose_metric} [{self.spec.dose_unit}], time [{self.time_unit}]."
         )
+        if self.spec.measurement_error != "none":
+            n_me = int(late_rows(self.data, ()).me_rows.size)
+            head += (
+                f"\nDose measurement error: {self.spec.measurement_error} (latent true doses "
+                f"for the {n_me} patients with a dose_se; curves and doses are true doses)."
+            )
         return head + "\n" + self.summary_frame(ci_prob).round(4).to_string()
 
     def diagnostics(self) -> pd.DataFrame:
@@ -459,13 +491,17 @@ class LateToxicityFit:
         return params, values
 
     def _onset_location(self, dose: np.ndarray) -> np.ndarray:
-        """Ln t50 per draw and dose, shape ``(n_draws, n_dose)`` (time unit)."""
+        """Ln t50 per draw and dose, shape ``(n_draws, n_dose)`` (time unit).
+
+        ``dose`` is 1-D (the same doses for every draw) or ``(n_draws, n_dose)``.
+        """
         theta = self._flat("log_onset_median")[:, None]
+        dose = dose[None, :] if dose.ndim == 1 else dose
         if self.spec.onset_dose_effect:
             ref = self.spec.dose_reference
             log_ratio = np.log(np.maximum(dose, ONSET_DOSE_FLOOR * ref) / ref)
-            theta = theta + self._flat("onset_dose_slope")[:, None] * log_ratio[None, :]
-        return np.broadcast_to(theta, (theta.shape[0], dose.size))
+            theta = theta + self._flat("onset_dose_slope")[:, None] * log_ratio
+        return np.broadcast_to(theta, (theta.shape[0], dose.shape[-1]))
 
     def onset_cdf_draws(self, dose: ArrayLike, time: float) -> np.ndarray:
         """P(onset by ``time`` | toxicity, dose) per draw, shape ``(n_draws, n_dose)``.
@@ -732,6 +768,77 @@ class LateToxicityFit:
                              band[2, j], self.time_unit))
         return pd.DataFrame(rows, columns=["dose", "quantile", "mean", "median", "lower",
                                            "upper", "time_unit"])
+
+    # ------------------------------------------------------------------ predictive accuracy
+
+    def pointwise_log_likelihood(self) -> xr.DataArray:
+        r"""Log-likelihood of each patient per posterior draw (nats).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``(chain, draw, ipd_row)``, rows in the order of ``data.ipd``: censored at
+            :math:`C`: :math:`\ln(1 - \pi F(C))`; exact at :math:`t`: :math:`\ln \pi f(t)`;
+            event in :math:`(L, R]`: :math:`\ln \pi (F(R) - F(L))` — the likelihood terms of
+            the fitted density (``doseresponse.models._late_kernel``), summing to its
+            likelihood. With measurement error, conditional on each draw's latent true doses
+            (as the binary model's LOO).
+        """
+        from doseresponse.models._late_kernel import ONSET_CODES, late_row_log_likelihood
+        from doseresponse.models.curves import log_pair
+
+        spec, post = self.spec, self.posterior
+        rows = late_rows(self.data, spec.covariates)
+        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+        if spec.pooling == "none":
+            log_d50 = self._flat("log_d50_study")[:, rows.study]
+            log_slope = self._flat("log_slope_study")[:, rows.study]
+        else:
+            log_d50 = (np.log(self._flat("d50_study"))[:, rows.study]
+                       if spec.pooling == "partial" else self._flat("log_d50")[:, None])
+            log_slope = self._flat("log_slope")[:, None]
+        if spec.covariates:
+            log_d50 = log_d50 + self._flat("log_factor") @ rows.covariates.T
+        shape = (n_chain * n_draw, rows.dose.size)
+        dose = np.broadcast_to(rows.dose, shape).copy()
+        if "true_dose" in post:  # measurement-error model: each draw's latent true doses
+            dose[:, rows.me_rows] = self._flat("true_dose")
+        log_p, log_q = log_pair(spec.curve, dose, np.exp(log_d50), np.exp(log_slope))
+        theta = self._onset_location(dose)
+        log_k = np.broadcast_to(self._flat("log_onset_shape")[:, None], shape)
+
+        def tiled(values):
+            return np.ascontiguousarray(np.broadcast_to(values, shape)).ravel()
+
+        values = late_row_log_likelihood(
+            ONSET_CODES[spec.onset], tiled(rows.kind).astype(np.int64), tiled(rows.lower),
+            tiled(rows.upper), tiled(theta), tiled(log_k), tiled(log_p), tiled(log_q),
+        )
+        return xr.DataArray(
+            values.reshape(n_chain, n_draw, rows.dose.size),
+            dims=("chain", "draw", "ipd_row"),
+            coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                    "ipd_row": np.arange(rows.dose.size)},
+            name="y_ipd",
+        )
+
+    def loo(self, *, pointwise: bool = True):
+        """PSIS leave-one-patient-out cross-validation (:func:`doseresponse.models.checks.loo`).
+
+        Parameters
+        ----------
+        pointwise : bool
+            Keep the per-patient ELPD and Pareto k (needed by :func:`doseresponse.compare`).
+
+        Returns
+        -------
+        doseresponse.models.checks.ELPDResult
+            ``elpd`` (nats), ``se``, ``p``, ``pareto_k`` per patient; warns for unreliable
+            rows (Pareto k > 0.7).
+        """
+        from doseresponse.models.checks import loo
+
+        return loo(self, pointwise=pointwise)
 
     def _quantity(self, horizon: float | None) -> str:
         if horizon is None:
