@@ -315,16 +315,20 @@ def estimate_uptake(samples: pd.DataFrame, truth: pd.DataFrame, *, noise_log_sd:
                     draws: int, tune: int, chains: int, seed: int) -> pd.DataFrame:
     """Every method's TIA on an uptake cohort (study patients; one row per method and cycle).
 
-    Methods: the population uptake-mono fit, the population mono-exponential fit (the wrong
-    model for rising data, shown for contrast), per-patient ``fit_time_activity`` with
-    ``model="uptake-mono"`` (>= 4 points) and ``model="auto"`` (>= 3 points), and for single
-    scans Hänscheid, Madsen (population T_eff: the reference patients' per-patient uptake-mono
-    washout half-lives, mean ± SD) and the reference curve (own cycle-1 ``auto`` fit).
+    Methods: the population uptake-mono fit; the population mono-exponential fit of the
+    washout samples only (>= 24 h: a pure washout refuses rising data, so this is what the
+    mono-exponential model can do with them, shown for contrast); per-patient
+    ``fit_time_activity`` with ``model="uptake-mono"`` (>= 4 points) and ``model="auto"``
+    (>= 3 points); for single scans Hänscheid, Madsen (population T_eff: the reference
+    patients' per-patient uptake-mono washout half-lives, mean ± SD) and the reference curve
+    (own cycle-1 ``auto`` fit).
     """
     out, records = [], []
-    for model, name in (("uptake-mono", "population uptake-mono"),
-                        ("mono-exponential", "population mono (wrong model)")):
-        rows, record = _population_rows(samples, truth, model, name, draws=draws, tune=tune,
+    washout = samples[samples["time_h"] >= 24.0]
+    for model, name, data in (
+            ("uptake-mono", "population uptake-mono", samples),
+            ("mono-exponential", "population mono (washout samples >= 24 h)", washout)):
+        rows, record = _population_rows(data, truth, model, name, draws=draws, tune=tune,
                                         chains=chains, seed=seed)
         out += rows
         records.append(record)

@@ -31,7 +31,12 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from doseresponse._validation import check_scalar
-from doseresponse.exceptions import ConvergenceWarning, DataValidationError, DoseResponseError
+from doseresponse.exceptions import (
+    ConvergenceWarning,
+    DataValidationError,
+    DoseResponseError,
+    FitError,
+)
 from doseresponse.radiobiology.doserate import ExponentialDoseRate
 from doseresponse.radiobiology.nuclides import get_nuclide
 
@@ -383,6 +388,10 @@ def fit_time_activity_population(
     DataValidationError
         Missing columns, non-positive activities or times, several regions, or no patient-cycle
         with two or more time points.
+    FitError
+        ``model="mono-exponential"`` on data where some patient-cycle rises (its second sample
+        above its first beyond noise: the "rising-data" rule of
+        :func:`~.kinetics.fit_time_activity`); use ``"uptake-mono"``.
     DoseResponseError
         Unknown model, invalid run setting, uptake priors given to the mono-exponential model,
         or nutpie not installed.
@@ -440,7 +449,17 @@ def fit_time_activity_population(
         raise DoseResponseError(f"ci_prob must lie in (0, 1); got {ci_prob!r}.")
     nuc = get_nuclide(nuclide)
     data = _PopulationData.from_samples(samples, nuc.decay_constant_per_h)
-    density = _PopulationDensity(data, _prior_vector(priors, data, model), model)
+    prior_vector = _prior_vector(priors, data, model)  # setting errors before data errors
+    if model == "mono-exponential":
+        rising = data.rising_cycles()
+        if rising:
+            raise FitError(
+                f"model='mono-exponential' is a pure washout and cannot describe these data: "
+                f"{len(rising)} patient-cycle(s) rise (the 'rising-data' rule of "
+                f"fit_time_activity), e.g. {rising[0]}. Use model='uptake-mono', or fit the "
+                "washout phase only (drop the samples before the peak)."
+            )
+    density = _PopulationDensity(data, prior_vector, model)
 
     from doseresponse.models.sampling import sample_density  # lazy: radiobiology stays light
 
@@ -474,6 +493,26 @@ class _PopulationData:
     known_var: NDArray[np.float64]
     lam_phys: float
     patient_rises: NDArray[np.int64]
+    sd_given: bool = False
+
+    def rising_cycles(self) -> list[str]:
+        """Patient-cycles whose data rise by the 'rising-data' rule of ``fit_time_activity``."""
+        from types import SimpleNamespace
+
+        from doseresponse.radiobiology.kinetics import _rising_data
+
+        out = []
+        for c, label in enumerate(self.cycle_labels):
+            rows = self.obs_cycle == c
+            if rows.sum() < 2:
+                continue
+            y = np.exp(self.log_y[rows])
+            sd = y * np.sqrt(self.known_var[rows]) if self.sd_given else None
+            check = _rising_data(SimpleNamespace(t=self.t[rows], y=y, sd=sd))
+            if check is not None:
+                patient, cycle = label.rsplit("|", 1)
+                out.append(f"patient {patient} cycle {cycle}: {check.detail}")
+        return out
 
     @classmethod
     def from_samples(cls, samples: pd.DataFrame, lam_phys: float) -> _PopulationData:
@@ -532,6 +571,7 @@ class _PopulationData:
             known_var=np.ascontiguousarray(known),
             lam_phys=float(lam_phys),
             patient_rises=patient_rises,
+            sd_given="activity_sd_mbq" in frame.columns,
         )
 
 

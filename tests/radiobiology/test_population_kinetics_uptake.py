@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import doseresponse.radiobiology as rb
-from doseresponse.exceptions import ConvergenceWarning, DoseResponseError
+from doseresponse.exceptions import ConvergenceWarning, DoseResponseError, FitError
 from doseresponse.radiobiology._population_kernel import N_GLOBAL, curves, uptake_excess
 from doseresponse.radiobiology.population_kinetics import (
     _PopulationData,
@@ -158,6 +158,16 @@ def test_tia_of_the_draws_is_the_integral_of_the_package_uptake_curve():
         # closed form A0 (1/λw - 1/λu) vs the package's exponential_tia of the same curve
         assert rb.exponential_tia([a, -a], [lw, lu]) == pytest.approx(a * (1 / lw - 1 / lu),
                                                                        rel=1e-12)
+
+
+@pytest.mark.parametrize("sd", [False, True])
+def test_mono_exponential_refuses_rising_data_and_names_the_cycle(sd):
+    frame = _samples(sd=sd)
+    with pytest.raises(FitError, match=r"4 patient-cycle\(s\) rise .*patient p0 cycle 1"):
+        rb.fit_time_activity_population(frame, random_seed=1)
+    # the washout samples alone (>= 24 h) are accepted by the pure washout model's checks
+    data = _PopulationData.from_samples(frame[frame["time_h"] >= 24.0], LAM_PHYS)
+    assert data.rising_cycles() == []
 
 
 def test_uptake_priors_are_checked():
