@@ -668,7 +668,7 @@ class _PopulationDensity:
             delta = uptake_excess(raw, self.n_patients, self.n_cycles, self.uptake_centred,
                                   d.cycle_patient)
             uptake_rate = rate + delta
-            # integral of A0 (e^{-λw t} - e^{-λu t}) from 0 to ∞ (the one exponential_tia form)
+            # ∫0^∞ A0 (e^{-λw t} - e^{-λu t}) dt, = exponential_tia([A0, -A0], [λw, λu])
             tia = amplitude * (1.0 / rate - 1.0 / uptake_rate)
             u0 = N_GLOBAL + 2 * self.n_patients + 2 * self.n_cycles
             extra = {
