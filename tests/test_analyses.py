@@ -40,4 +40,6 @@ def test_population_kinetics_quick_writes_the_table(tmp_path, capsys):
     assert {"population", "Hänscheid", "Madsen"} <= set(stp["method"])
     pop = table[table["method"] == "population"]
     assert (pop["coverage_95"] > 0.8).all() and (pop["rms_error"] < 0.15).all()
+    uptake = table[table["method"] == "population uptake-mono"]  # the rising tumour-like cohort
+    assert len(uptake) == 2 and (uptake["rms_error"] < 0.15).all()
     assert "| population |" in capsys.readouterr().out

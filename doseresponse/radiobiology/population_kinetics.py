@@ -1,8 +1,9 @@
 r"""Population (hierarchical Bayesian) time-activity fit across patients and cycles.
 
-:func:`fit_time_activity_population` fits mono-exponential time-activity curves of one region
-(organ or lesion) to every patient and cycle at once, with log-normal between-patient and
-between-cycle variation of the amplitude and of the biological clearance rate. A patient-cycle
+:func:`fit_time_activity_population` fits mono-exponential or uptake-mono (rise, then
+washout) time-activity curves of one region (organ or lesion) to every patient and cycle at
+once, with log-normal between-patient and between-cycle variation of the amplitude and of the
+biological clearance rate (and between-patient variation of the uptake rate). A patient-cycle
 imaged once (single time point) or twice borrows the curve shape from the population and from the
 patient's other cycles instead of relying on one assumed half-life; every patient-cycle gets a
 time-integrated activity (TIA) with a posterior SD and interval. This is the Bayesian analogue of
@@ -30,7 +31,12 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from doseresponse._validation import check_scalar
-from doseresponse.exceptions import ConvergenceWarning, DataValidationError, DoseResponseError
+from doseresponse.exceptions import (
+    ConvergenceWarning,
+    DataValidationError,
+    DoseResponseError,
+    FitError,
+)
 from doseresponse.radiobiology.doserate import ExponentialDoseRate
 from doseresponse.radiobiology.nuclides import get_nuclide
 
@@ -42,7 +48,7 @@ __all__ = [
 ]
 
 _LN2 = math.log(2.0)
-MODELS = ("mono-exponential",)
+MODELS = ("mono-exponential", "uptake-mono")
 MEASUREMENT_ERROR_MODEL = (
     "log-normal (proportional) measurement error: log A_obs = log A(t) + e, "
     "e ~ N(0, sigma^2 + (activity_sd_mbq/activity_mbq)^2), sigma estimated (half-normal prior), "
@@ -59,7 +65,11 @@ _PRIOR_DEFAULTS = {
     "omega_patient": (1.0, 1.0),
     "omega_cycle": (0.5, 0.5),
     "sigma": 0.3,
+    "uptake_half_life_h": (6.0, 1.5),
+    "omega_uptake_patient": 1.0,
 }
+#: Prior keys that only the uptake-mono model uses.
+_UPTAKE_PRIOR_KEYS = ("uptake_half_life_h", "omega_uptake_patient")
 _RHAT_MAX = 1.01
 #: Cycles with at least this many samples (in a patient with two such cycles) get centred cycle
 #: effects; patients with a cycle of >= 2 samples get centred patient effects.
@@ -89,12 +99,16 @@ class PopulationCycleTIA:
     effective_half_life_h : float
         ln 2 / posterior-median effective rate (h).
     amplitudes_mbq, rates_per_h : numpy.ndarray
-        Posterior-mean curve A(t) = A e^{-λt} (MBq, 1/h), scaled so that its integral equals the
-        posterior mean TIA (used for the dose-rate history and the G factor).
+        Curve of posterior-median rates as a sum of exponentials (MBq, 1/h): A e^{-λt}
+        (mono-exponential) or A e^{-λ_w t} − A e^{-λ_u t} (uptake-mono), with A scaled so that
+        its integral equals the posterior mean TIA (used for the dose-rate history and the G
+        factor).
     n_points : int
         Samples of this patient-cycle.
     notes : tuple of str
         Assumptions.
+    kinetic_model : str
+        ``"mono-exponential"`` or ``"uptake-mono"``: the population model fitted.
     """
 
     patient: str
@@ -108,11 +122,13 @@ class PopulationCycleTIA:
     rates_per_h: NDArray[np.float64]
     n_points: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    kinetic_model: str = "mono-exponential"
 
     @property
     def model(self) -> str:
-        """Model label as used in dosimetry tables."""
-        return "population-mono"
+        """Label for dosimetry tables: ``population-mono`` or ``population-uptake-mono``."""
+        return "population-mono" if self.kinetic_model == "mono-exponential" else (
+            f"population-{self.kinetic_model}")
 
     def predict(self, t: ArrayLike) -> NDArray[np.float64]:
         """Activity (MBq) of the posterior-mean curve at times ``t`` (h, >= 0).
@@ -157,21 +173,26 @@ class PopulationKineticsFit:
         (posterior mean), ``tia_sd_mbq_h`` (posterior SD), ``tia_lower_mbq_h`` /
         ``tia_upper_mbq_h`` (equal-tailed interval at ``ci_prob``), ``tia_rel_sd``,
         ``effective_half_life_h`` (ln 2 / posterior median of the effective rate),
-        ``effective_half_life_sd_h``, ``amplitude_mbq`` (posterior median of A(0)),
-        ``injected_activity_mbq`` (NaN if not given).
+        ``effective_half_life_sd_h``, ``amplitude_mbq`` (posterior median of A(0), for the
+        uptake-mono model the washout amplitude A₀), ``injected_activity_mbq`` (NaN if not
+        given); for the uptake-mono model also ``uptake_rate_per_h`` (posterior median of λ_u,
+        1/h) — the effective half-life is then that of the washout, ln 2/λ_w.
     population : pandas.DataFrame
         Population parameters (rows): typical biological and effective half-life (h),
         between-patient and between-cycle log-SDs of amplitude and rate, measurement log-SD
-        ``sigma``, with posterior mean, SD, interval, R-hat and bulk ESS.
+        ``sigma`` (uptake-mono also: ``typical_uptake_half_life_h``, ln 2/δ of the typical
+        uptake-rate excess δ = λ_u − λ_w, and ``omega_uptake_patient``, its between-patient
+        log-SD), with posterior mean, SD, interval, R-hat and bulk ESS.
     diagnostics : dict
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (bool) and the thresholds.
     posterior : xarray.Dataset
-        Named draws (``tia``, ``effective_rate``, ``amplitude`` over dim ``patient_cycle`` and
-        the population parameters), with the sampler settings and seed in ``attrs``.
+        Named draws (``tia``, ``effective_rate``, ``amplitude`` — and ``uptake_rate`` for the
+        uptake-mono model — over dim ``patient_cycle`` and the population parameters), with the
+        sampler settings and seed in ``attrs``.
     ci_prob : float
         Interval probability of the ``*_lower``/``*_upper`` columns.
     model : str
-        ``"mono-exponential"``.
+        ``"mono-exponential"`` or ``"uptake-mono"``.
     measurement_error_model : str
         :data:`MEASUREMENT_ERROR_MODEL`.
     nuclide : str
@@ -253,6 +274,12 @@ class PopulationKineticsFit:
         for row in rows.itertuples():
             tia = float(row.tia_mbq_h)
             rate = _LN2 / float(row.effective_half_life_h)
+            if self.model == "uptake-mono":  # A (e^{-λw t} - e^{-λu t}), integral A(1/λw - 1/λu)
+                lam_u = float(row.uptake_rate_per_h)
+                amp = tia / (1.0 / rate - 1.0 / lam_u)
+                amplitudes, rates = np.array([amp, -amp]), np.array([rate, lam_u])
+            else:
+                amplitudes, rates = np.array([tia * rate]), np.array([rate])
             parts = {"fit": float(row.tia_sd_mbq_h), "calibration": u_cal * tia,
                      "partial_volume": u_pv * tia}
             out[int(row.cycle)] = PopulationCycleTIA(
@@ -263,11 +290,12 @@ class PopulationKineticsFit:
                 time_integrated_activity_se=math.sqrt(sum(v * v for v in parts.values())),
                 tia_se_components=parts,
                 effective_half_life_h=float(row.effective_half_life_h),
-                amplitudes_mbq=np.array([tia * rate]),
-                rates_per_h=np.array([rate]),
+                amplitudes_mbq=amplitudes,
+                rates_per_h=rates,
                 n_points=int(row.n_points),
                 notes=(f"population {self.model} fit; TIA = posterior mean, fit SE = posterior "
                        "SD",),
+                kinetic_model=self.model,
             )
         return out
 
@@ -308,7 +336,7 @@ def fit_time_activity_population(
     random_seed: int | None = None,
     progressbar: bool | None = None,
 ) -> PopulationKineticsFit:
-    r"""Hierarchical Bayesian mono-exponential fit of one region's TACs over patients and cycles.
+    r"""Hierarchical Bayesian fit of one region's time-activity curves over patients and cycles.
 
     Parameters
     ----------
@@ -324,8 +352,11 @@ def fit_time_activity_population(
     nuclide : str, default "Lu-177"
         Radionuclide; the effective rate is λ_phys + λ_biol with λ_biol > 0, so no clearance is
         slower than physical decay.
-    model : {"mono-exponential"}
-        Time-activity model (bi-exponential population fits are not implemented).
+    model : {"mono-exponential", "uptake-mono"}
+        Time-activity model: a washout :math:`A e^{-\lambda t}`, or the rise-then-washout
+        :math:`A_0(e^{-\lambda_w t} - e^{-\lambda_u t})` of ``"uptake-mono"`` in
+        :func:`~.kinetics.fit_time_activity` (use it when early samples rise, e.g. tumours
+        imaged from 4 h). Sums of two washout exponentials are not implemented.
     ci_prob : float, default 0.95
         Probability of the reported equal-tailed intervals.
     priors : mapping, optional
@@ -335,7 +366,10 @@ def fit_time_activity_population(
         over the samples (default 3, a factor 20); ``"omega_patient"``: half-normal scales of the
         between-patient log-SDs of (amplitude, rate) (default (1, 1)); ``"omega_cycle"``: the
         same between cycles of a patient (default (0.5, 0.5)); ``"sigma"``: half-normal scale
-        of the measurement log-SD (default 0.3).
+        of the measurement log-SD (default 0.3). Uptake-mono only: ``"uptake_half_life_h"``:
+        (median h, log-SD) of ln 2/δ, the half-time of the rise :math:`1 - e^{-\delta t}` with
+        δ = λ_u − λ_w (default (6, 1.5)); ``"omega_uptake_patient"``: half-normal scale of the
+        between-patient log-SD of δ (default 1).
     draws, tune, chains : int
         Kept draws and warm-up iterations per chain, number of chains.
     target_accept : float, default 0.9
@@ -354,8 +388,13 @@ def fit_time_activity_population(
     DataValidationError
         Missing columns, non-positive activities or times, several regions, or no patient-cycle
         with two or more time points.
+    FitError
+        ``model="mono-exponential"`` on data where some patient-cycle rises (its second sample
+        above its first beyond noise: the "rising-data" rule of
+        :func:`~.kinetics.fit_time_activity`); use ``"uptake-mono"``.
     DoseResponseError
-        Unknown model, invalid run setting, or nutpie not installed.
+        Unknown model, invalid run setting, uptake priors given to the mono-exponential model,
+        or nutpie not installed.
 
     Warns
     -----
@@ -384,21 +423,43 @@ def fit_time_activity_population(
     single-time-point cycle is informed by its one sample, the patient's other cycles and the
     population (partial pooling). Sampled with nutpie NUTS (Seyboldt 2023;
     Hoffman and Gelman 2014, J Mach Learn Res 15:1593); R-hat and bulk ESS as in Vehtari et al.
-    2021 (Bayesian Anal 16:667). The uptake phase (before the first sample) is not modelled: the
-    fit is the washout extrapolated to t = 0, as in the mono-exponential fits of
-    :func:`~.kinetics.fit_time_activity`.
+    2021 (Bayesian Anal 16:667). With ``"mono-exponential"`` the uptake phase (before the first
+    sample) is not modelled: the fit is the washout extrapolated to t = 0, as in the
+    mono-exponential fits of :func:`~.kinetics.fit_time_activity`.
+
+    ``"uptake-mono"`` uses the parametrisation of that model in :mod:`~.kinetics`,
+    :math:`A_c(t) = A_{0,c}(e^{-\lambda_{w,c} t} - e^{-\lambda_{u,c} t})` (Bateman form of
+    first-order uptake and washout; Gibaldi and Perrier, Pharmacokinetics, 2nd ed. 1982, ch. 1),
+    with :math:`\lambda_{w,c}` the effective rate above and
+    :math:`\lambda_{u,c} = \lambda_{w,c} + \delta_p`, :math:`\log\delta_p \sim
+    N(\mu_u, \omega_u^2)` (between-patient variation of the uptake rate; the log-likelihood
+    gains :math:`\log(1 - e^{-\delta_p t_k})`). The TIA is
+    :math:`A_{0,c}(1/\lambda_{w,c} - 1/\lambda_{u,c})` per draw. A patient whose data show the
+    rise (a cycle with >= 3 samples whose first sample is not its largest) has its
+    :math:`\log\delta_p` parametrised centred, others non-centred.
     """
     if model not in MODELS:
         raise DoseResponseError(
-            f"model must be one of {MODELS}; got {model!r} (bi-exponential population fits are "
-            "not implemented: fit the washout phase with samples after the uptake peak)."
+            f"model must be one of {MODELS}; got {model!r} (bi-exponential washout population "
+            "fits are not implemented: fit the washout phase with samples after the uptake "
+            "peak, or use model='uptake-mono' when early samples rise)."
         )
     level = check_scalar(ci_prob, "ci_prob", positive=True)
     if level >= 1.0:
         raise DoseResponseError(f"ci_prob must lie in (0, 1); got {ci_prob!r}.")
     nuc = get_nuclide(nuclide)
     data = _PopulationData.from_samples(samples, nuc.decay_constant_per_h)
-    density = _PopulationDensity(data, _prior_vector(priors, data))
+    prior_vector = _prior_vector(priors, data, model)  # setting errors before data errors
+    if model == "mono-exponential":
+        rising = data.rising_cycles()
+        if rising:
+            raise FitError(
+                f"model='mono-exponential' is a pure washout and cannot describe these data: "
+                f"{len(rising)} patient-cycle(s) rise (the 'rising-data' rule of "
+                f"fit_time_activity), e.g. {rising[0]}. Use model='uptake-mono', or fit the "
+                "washout phase only (drop the samples before the peak)."
+            )
+    density = _PopulationDensity(data, prior_vector, model)
 
     from doseresponse.models.sampling import sample_density  # lazy: radiobiology stays light
 
@@ -431,6 +492,27 @@ class _PopulationData:
     log_y: NDArray[np.float64]
     known_var: NDArray[np.float64]
     lam_phys: float
+    patient_rises: NDArray[np.int64]
+    sd_given: bool = False
+
+    def rising_cycles(self) -> list[str]:
+        """Patient-cycles whose data rise by the 'rising-data' rule of ``fit_time_activity``."""
+        from types import SimpleNamespace
+
+        from doseresponse.radiobiology.kinetics import _rising_data
+
+        out = []
+        for c, label in enumerate(self.cycle_labels):
+            rows = self.obs_cycle == c
+            if rows.sum() < 2:
+                continue
+            y = np.exp(self.log_y[rows])
+            sd = y * np.sqrt(self.known_var[rows]) if self.sd_given else None
+            check = _rising_data(SimpleNamespace(t=self.t[rows], y=y, sd=sd))
+            if check is not None:
+                patient, cycle = label.rsplit("|", 1)
+                out.append(f"patient {patient} cycle {cycle}: {check.detail}")
+        return out
 
     @classmethod
     def from_samples(cls, samples: pd.DataFrame, lam_phys: float) -> _PopulationData:
@@ -464,6 +546,12 @@ class _PopulationData:
             if "activity_sd_mbq" in frame.columns else np.zeros(y.size)
         )
         cycle_patient = np.array([p_index[p] for p, _ in keys], dtype=np.int64)
+        # a patient-cycle with >= 3 samples whose first sample is not its largest shows the rise
+        first = frame.groupby(obs_cycle, sort=True)["activity_mbq"]
+        rises_cycle = ((n_points >= _CENTRED_MIN_POINTS)
+                       & (first.first().to_numpy() < first.max().to_numpy()))
+        patient_rises = np.bincount(cycle_patient, weights=rises_cycle,
+                                    minlength=len(patients)).astype(bool).astype(np.int64)
         return cls(
             patients=patients,
             cycle_labels=tuple(_cycle_label(p, c) for p, c in keys),
@@ -482,6 +570,8 @@ class _PopulationData:
             log_y=np.log(y),
             known_var=np.ascontiguousarray(known),
             lam_phys=float(lam_phys),
+            patient_rises=patient_rises,
+            sd_given="activity_sd_mbq" in frame.columns,
         )
 
 
@@ -490,33 +580,41 @@ class _PopulationDensity:
 
     names = ("unconstrained_draw",)
 
-    def __init__(self, data: _PopulationData, priors: NDArray[np.float64]) -> None:
-        from doseresponse.radiobiology._population_kernel import N_GLOBAL
+    def __init__(self, data: _PopulationData, priors: NDArray[np.float64],
+                 model: str = "mono-exponential") -> None:
+        from doseresponse.radiobiology._population_kernel import N_GLOBAL, N_UPTAKE_GLOBAL
 
         self.data = data
         self.priors = priors
+        self.model = model
         self.n_patients = len(data.patients)
         self.n_cycles = len(data.cycle_labels)
+        self.uptake = model == "uptake-mono"
+        # empty for the mono-exponential model (the kernel's switch), else one flag per patient
+        self.uptake_centred = (data.patient_rises.copy() if self.uptake
+                               else np.zeros(0, dtype=np.int64))
         self.ndim = N_GLOBAL + 2 * self.n_patients + 2 * self.n_cycles
+        if self.uptake:
+            self.ndim += N_UPTAKE_GLOBAL + self.n_patients
         self.shapes = [(self.ndim,)]
         self.dims: dict[str, tuple[str, ...]] = {}
         self.coords: dict[str, list[str]] = {}
 
+    def _kernel_args(self) -> tuple:
+        d = self.data
+        return (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.patient_centred,
+                d.cycle_centred, d.log_offset, d.lam_phys, self.priors, self.uptake_centred)
+
     def logp_and_grad(self, x: NDArray) -> tuple[float, NDArray]:
         from doseresponse.radiobiology._population_kernel import log_posterior
 
-        d = self.data
-        return log_posterior(np.ascontiguousarray(x, dtype=np.float64), d.obs_cycle, d.t,
-                             d.log_y, d.known_var, d.cycle_patient, d.patient_centred,
-                             d.cycle_centred, d.log_offset, d.lam_phys, self.priors)
+        return log_posterior(np.ascontiguousarray(x, dtype=np.float64), *self._kernel_args())
 
     def logp_and_grad_function(self):
         """``x -> (logp, grad)`` for nutpie's Python callbacks."""
         from doseresponse.radiobiology._population_kernel import log_posterior
 
-        d = self.data
-        args = (d.obs_cycle, d.t, d.log_y, d.known_var, d.cycle_patient, d.patient_centred,
-                d.cycle_centred, d.log_offset, d.lam_phys, self.priors)
+        args = self._kernel_args()
         return lambda x: log_posterior(x, *args)
 
     def expand(self, x: NDArray) -> dict[str, NDArray]:
@@ -538,14 +636,26 @@ class _PopulationDensity:
         start[7 + n_p:7 + 2 * n_p] = np.where(centred, start[1], 0.0) + rng.uniform(-0.5, 0.5,
                                                                                       n_p)
         small = np.where(self.data.cycle_centred == 1, 0.1, 1.0)  # centred: the effect itself
-        start[7 + 2 * n_p:] = rng.uniform(-0.5, 0.5, self.ndim - 7 - 2 * n_p) * np.tile(small, 2)
+        n_c = self.n_cycles
+        start[7 + 2 * n_p:7 + 2 * n_p + 2 * n_c] = (
+            rng.uniform(-0.5, 0.5, 2 * n_c) * np.tile(small, 2))
+        if self.uptake:  # mu_u at its prior location, log omega_u, patients' log δ
+            u0 = 7 + 2 * n_p + 2 * n_c
+            start[u0] = self.priors[9] + rng.uniform(-0.5, 0.5)
+            start[u0 + 1] = math.log(0.5 * self.priors[11]) + rng.uniform(-0.5, 0.5)
+            centred = self.uptake_centred == 1
+            start[u0 + 2:] = np.where(centred, start[u0], 0.0) + rng.uniform(-0.5, 0.5, n_p)
         return start
 
     def named_posterior(self, posterior):
         """Replace the unconstrained draws by named population and patient-cycle quantities."""
         import xarray as xr
 
-        from doseresponse.radiobiology._population_kernel import curves
+        from doseresponse.radiobiology._population_kernel import (
+            N_GLOBAL,
+            curves,
+            uptake_excess,
+        )
 
         raw = posterior["unconstrained_draw"].transpose("chain", "draw", ...).to_numpy()
         d = self.data
@@ -553,8 +663,23 @@ class _PopulationDensity:
                                  d.log_offset, d.lam_phys)
         dims = ("chain", "draw")
         cdims = (*dims, "patient_cycle")
+        extra = {}
+        if self.uptake:
+            delta = uptake_excess(raw, self.n_patients, self.n_cycles, self.uptake_centred,
+                                  d.cycle_patient)
+            uptake_rate = rate + delta
+            # ∫0^∞ A0 (e^{-λw t} - e^{-λu t}) dt, = exponential_tia([A0, -A0], [λw, λu])
+            tia = amplitude * (1.0 / rate - 1.0 / uptake_rate)
+            u0 = N_GLOBAL + 2 * self.n_patients + 2 * self.n_cycles
+            extra = {
+                "uptake_rate": (cdims, uptake_rate),
+                "typical_uptake_half_life_h": (dims, _LN2 / np.exp(raw[..., u0])),
+                "omega_uptake_patient": (dims, np.exp(raw[..., u0 + 1])),
+            }
+        else:
+            tia = amplitude / rate
         variables = {
-            "tia": (cdims, amplitude / rate),
+            "tia": (cdims, tia),
             "effective_rate": (cdims, rate),
             "amplitude": (cdims, amplitude),
             "typical_biological_half_life_h": (dims, _LN2 / np.exp(raw[..., 1])),
@@ -565,6 +690,7 @@ class _PopulationDensity:
             "omega_amplitude_cycle": (dims, np.exp(raw[..., 4])),
             "omega_rate_cycle": (dims, np.exp(raw[..., 5])),
             "sigma": (dims, np.exp(raw[..., 6])),
+            **extra,
         }
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values,
                   "patient_cycle": list(d.cycle_labels)}
@@ -576,6 +702,7 @@ POPULATION_PARAMETERS = (
     "omega_amplitude_patient", "omega_rate_patient", "omega_amplitude_cycle",
     "omega_rate_cycle", "sigma",
 )
+UPTAKE_PARAMETERS = ("typical_uptake_half_life_h", "omega_uptake_patient")
 
 
 def _result(posterior, data: _PopulationData, level: float, n_div: int, nuclide: str,
@@ -608,8 +735,14 @@ def _result(posterior, data: _PopulationData, level: float, n_div: int, nuclide:
         "amplitude_mbq": np.median(amp, axis=1),
         "injected_activity_mbq": data.injected,
     })
+    names = POPULATION_PARAMETERS
+    if model == "uptake-mono":
+        lam_u = posterior["uptake_rate"].stack(sample=("chain", "draw"))
+        per_cycle["uptake_rate_per_h"] = np.median(
+            lam_u.transpose("patient_cycle", ...).to_numpy(), axis=1)
+        names = (*POPULATION_PARAMETERS, *UPTAKE_PARAMETERS)
     rows = []
-    for name in POPULATION_PARAMETERS:
+    for name in names:
         values = posterior[name].to_numpy().ravel()
         rows.append({
             "parameter": name,
@@ -647,13 +780,20 @@ def _result(posterior, data: _PopulationData, level: float, n_div: int, nuclide:
     )
 
 
-def _prior_vector(priors: Mapping[str, Any] | None, data: _PopulationData) -> NDArray:
-    """``[mu_a loc, scale, mu_l loc, scale, omega scales (4), sigma scale]``."""
+def _prior_vector(priors: Mapping[str, Any] | None, data: _PopulationData,
+                  model: str = "mono-exponential") -> NDArray:
+    """``[mu_a loc, scale, mu_l loc, scale, omega scales (4), sigma scale]`` (+ uptake 3)."""
     given = dict(priors or {})
     unknown = sorted(set(given) - set(_PRIOR_DEFAULTS))
     if unknown:
         raise DoseResponseError(
             f"priors: unknown key(s) {unknown}; valid keys are {sorted(_PRIOR_DEFAULTS)}."
+        )
+    misplaced = sorted(set(given) & set(_UPTAKE_PRIOR_KEYS))
+    if misplaced and model != "uptake-mono":
+        raise DoseResponseError(
+            f"priors: {misplaced} apply to model='uptake-mono' only; the {model!r} model has "
+            "no uptake phase. Drop them or fit model='uptake-mono'."
         )
     merged = {**_PRIOR_DEFAULTS, **given}
     half, log_sd = merged["biological_half_life_h"]
@@ -666,8 +806,16 @@ def _prior_vector(priors: Mapping[str, Any] | None, data: _PopulationData) -> ND
             for v in merged["omega_cycle"]]
     sig = check_scalar(merged["sigma"], "priors['sigma']", positive=True)
     centre = float(np.median(data.log_y - data.log_offset[data.obs_cycle]))
-    return np.array([centre, a_sd, math.log(_LN2 / half), log_sd, *om_p, *om_c, sig],
-                    dtype=np.float64)
+    vector = [centre, a_sd, math.log(_LN2 / half), log_sd, *om_p, *om_c, sig]
+    if model == "uptake-mono":
+        u_half, u_log_sd = merged["uptake_half_life_h"]
+        u_half = check_scalar(u_half, "priors['uptake_half_life_h'] median", positive=True,
+                              unit="h")
+        u_log_sd = check_scalar(u_log_sd, "priors['uptake_half_life_h'] log-SD", positive=True)
+        om_u = check_scalar(merged["omega_uptake_patient"], "priors['omega_uptake_patient']",
+                            positive=True)
+        vector += [math.log(_LN2 / u_half), u_log_sd, om_u]
+    return np.array(vector, dtype=np.float64)
 
 
 def _validated(samples: pd.DataFrame) -> pd.DataFrame:
