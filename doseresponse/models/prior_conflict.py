@@ -133,14 +133,10 @@ def prior_data_conflict(spec: Any, data: Any) -> PriorDataConflict:
             "pooling='none'."
         )
     covariates = list(spec.all_covariates)
-    if getattr(spec, "background", False):
-        from doseresponse.models.ml_background import fit_ml_background
+    from doseresponse.models.ml import fit_ml
 
-        fit = fit_ml_background(data, spec.curve, covariates=covariates or None)
-    else:
-        from doseresponse.models.ml import fit_ml
-
-        fit = fit_ml(data, spec.curve, covariates=covariates or None)
+    fit = fit_ml(data, spec.curve, covariates=covariates or None,
+                 background=bool(getattr(spec, "background", False)))
     theta = fit.theta.to_numpy()[:2]
     v_hat = fit.covariance.to_numpy()[:2, :2]
     if not np.all(np.isfinite(v_hat)):

@@ -22,7 +22,8 @@ from doseresponse.models.background import (
 )
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.io import load, save
-from doseresponse.models.ml_background import fit_ml_background
+from doseresponse.models.ml import MLFit, fit_ml
+from doseresponse.models.ml_background import BackgroundMLFit, fit_ml_background
 from doseresponse.models.model import NTCPModel
 from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.results import FittedModel
@@ -80,6 +81,33 @@ def test_ml_background_fit_reproduces_bmds_benchmark_doses(curve):
         assert result.upper == pytest.approx(bmdu, abs=0.5)
     else:  # measured: 77.67 vs BMDS 76.012; BMDS's BMDU search differs, ours is the profile
         assert bmdu < result.upper < bmdu + 2.0
+
+
+@pytest.mark.parametrize("curve", sorted(BMDS))
+def test_fit_ml_with_background_is_the_background_fit_and_matches_bmds(curve):
+    bmds = load_dataset("bmds_ddataset2")
+    fit = fit_ml(bmds, curve, background=True)
+    assert isinstance(fit, BackgroundMLFit)
+    result = fit.dose_at(0.1, ci_prob=0.90)
+    bmd, bmdl, _ = BMDS[curve]  # US EPA BMDS (see BMDS above), tolerance +/- 0.5
+    assert result.extra_risk
+    assert result.estimate == pytest.approx(bmd, abs=0.5)
+    assert result.lower == pytest.approx(bmdl, abs=0.5)
+    direct = fit_ml_background(bmds, curve)  # one implementation: identical optimum
+    np.testing.assert_allclose(fit.theta.to_numpy(), direct.theta.to_numpy(), rtol=0, atol=0)
+    # array input and the default (no background) still give the plain fit
+    arrays = fit_ml(curve, dose=[0, 50, 100, 150, 200], events=[0, 5, 30, 65, 90],
+                    n=[100] * 5, background=True)
+    assert arrays.dose_at(0.1).estimate == pytest.approx(bmd, abs=0.5)
+    assert isinstance(fit_ml(bmds, curve), MLFit)
+
+
+def test_fit_ml_background_option_errors_name_the_argument():
+    bmds = load_dataset("bmds_ddataset2")
+    with pytest.raises(DoseResponseError, match="not a GLM"):
+        fit_ml(bmds, "log-logistic", background=True, method="glm")
+    with pytest.raises(DoseResponseError, match="background must be True or False"):
+        fit_ml(bmds, "log-logistic", background="yes")
 
 
 def test_extra_risk_tdp_is_not_the_total_risk_dose():
