@@ -163,6 +163,7 @@ class DoseResponseModel:
             default_priors(doses, family.slope_name),
             self.priors,
             (*covariates, *study_covariates),
+            allow_power_prior=True,
         )
         if self.measurement_error == "lognormal":
             priors.update(_exposure_priors(data))

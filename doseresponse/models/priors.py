@@ -194,6 +194,8 @@ def resolve_priors(
     defaults: Mapping[str, Any],
     overrides: Mapping[str, Any] | None,
     covariates: Sequence[str],
+    *,
+    allow_power_prior: bool = False,
 ) -> dict[str, Any]:
     """Merge user overrides into the defaults and expand one prior per covariate.
 
@@ -206,6 +208,9 @@ def resolve_priors(
         ``d50``, ``slope``, ``tau``, ``tau_slope``, ``factor`` and ``factor:<covariate>``.
     covariates : sequence of str
         Covariate names in the model (patient-level then study-level).
+    allow_power_prior : bool
+        Accept a ``"power_prior"`` entry (an estimated-discount literature prior,
+        :mod:`doseresponse.models.power_prior`), for models whose samplers implement it.
 
     Returns
     -------
@@ -219,7 +224,11 @@ def resolve_priors(
     DoseResponseError
         An override has unknown settings or invalid values.
     """
+    from doseresponse.models.power_prior import POWER_PRIOR_KEY, normalise_power_prior
+
     valid = [*PRIOR_KEYS, *(f"factor:{c}" for c in covariates)]
+    if allow_power_prior:
+        valid.append(POWER_PRIOR_KEY)
     overrides = dict(overrides or {})
     for key in overrides:
         if key not in valid:
@@ -232,6 +241,8 @@ def resolve_priors(
     for covariate in covariates:
         key = f"factor:{covariate}"
         result[key] = _merge(key, "lognormal", result["factor"], overrides.get(key))
+    if POWER_PRIOR_KEY in overrides:
+        result[POWER_PRIOR_KEY] = normalise_power_prior(overrides[POWER_PRIOR_KEY])
     return result
 
 
