@@ -163,3 +163,35 @@ def test_late_toxicity_model_rejects_the_power_prior_it_does_not_implement():
     lit = literature_prior("kidney-burman1991", curve="log-logistic", a0="estimate")
     with pytest.raises(UnknownNameError, match="power_prior"):
         resolve_priors(default_priors([10.0, 100.0], "gamma50"), lit.priors, ())
+
+
+def test_conflict_check_of_an_estimated_weight_uses_the_literature_at_face_value():
+    import xarray as xr
+
+    from doseresponse.models.prior_conflict import conflict_note, prior_data_conflict
+
+    sim = simulate_cohort(curve="log-logistic", d50=100.0, slope=1.5, n_studies=1,
+                          patients_per_study=300, dose_distribution=(70.0, 0.4),
+                          dose_metric="BED", random_seed=5)
+    est = literature_prior("kidney-burman1991", curve="log-logistic", a0="estimate")
+    face = literature_prior("kidney-burman1991", curve="log-logistic", a0=1.0)
+    spec = NTCPModel(curve="log-logistic", pooling="complete",
+                     priors=est.priors).spec_for(sim.data)
+    checked = prior_data_conflict(spec, sim.data)
+    reference = prior_data_conflict(
+        NTCPModel(curve="log-logistic", pooling="complete",
+                  priors=face.priors).spec_for(sim.data), sim.data)
+    assert checked.statistic == pytest.approx(reference.statistic, rel=1e-12)
+    assert checked.conflict and "a0 = 1" in checked.method
+
+    class _Fit:  # the attributes conflict_note reads
+        pass
+
+    fake = _Fit()
+    fake.spec, fake.data = spec, sim.data
+    draws = np.random.default_rng(1).beta(2.0, 8.0, size=(2, 500))
+    fake.posterior = xr.Dataset({"a0": (("chain", "draw"), draws)})
+    verdict, weight = conflict_note(fake)
+    assert verdict.startswith("PRIOR-DATA CONFLICT") and "a0 = 1" in verdict
+    median = float(np.median(draws))
+    assert weight.startswith("literature weight a0") and f"{median:.3g}" in weight
