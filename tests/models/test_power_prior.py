@@ -195,3 +195,30 @@ def test_conflict_check_of_an_estimated_weight_uses_the_literature_at_face_value
     assert verdict.startswith("PRIOR-DATA CONFLICT") and "a0 = 1" in verdict
     median = float(np.median(draws))
     assert weight.startswith("literature weight a0") and f"{median:.3g}" in weight
+
+
+def test_prior_predictive_draws_the_weight_then_the_conditional_prior():
+    """The D50 prior of an estimated-a0 model is the Beta mixture of the conditional normals:
+    its cdf, by quadrature over a0, against the prior predictive draws (3-SE binomial bound)."""
+    from scipy import integrate
+
+    from doseresponse.models.prior_predictive import prior_predictive_curves
+
+    data = _data()
+    spec, _ = _spec(data, a0_prior=(2.0, 3.0))
+    model = NTCPModel(curve="log-logistic", priors=spec.priors)
+    n = 20000
+    curves = prior_predictive_curves(model, data, n_draws=n, random_seed=3)
+    power, initial = spec.priors["power_prior"]["d50"], spec.priors["d50"]
+    log_d50 = np.log(curves.d50)
+    for q in np.quantile(log_d50, [0.1, 0.5, 0.9]):
+        def integrand(a0, q=q):
+            mean, sd = conditional_normal(a0, math.log(power["median"]), power["sigma"],
+                                          math.log(initial["median"]), initial["sigma"])
+            return stats.norm.cdf(q, float(mean), float(sd)) * stats.beta.pdf(a0, 2.0, 3.0)
+
+        cdf = integrate.quad(integrand, 0.0, 1.0)[0]
+        empirical = float(np.mean(log_d50 <= q))
+        assert abs(empirical - cdf) < 3.0 * math.sqrt(cdf * (1 - cdf) / n), (q, empirical, cdf)
+    # and not the vague initial prior alone (which is 6 times wider than the literature)
+    assert np.std(log_d50) < 0.8 * initial["sigma"]
