@@ -275,3 +275,36 @@ def test_prior_predictive_curves_include_the_background_prior(background_fit):
                                      dose_grid=[0.0, 40.0], random_seed=3)
     at_zero = curves.probability[:, 0]  # log-logistic: F(0) = 0, so P(0) = b ~ Beta(1, 9)
     assert stats.kstest(at_zero, stats.beta(1, 9).cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("background, priors, expected", [
+    (False, None, 0.95), (True, None, 0.99), (False, "estimate", 0.99),
+])
+def test_default_target_accept_is_higher_for_background_and_estimated_weight_models(
+    monkeypatch, background, priors, expected
+):
+    import doseresponse.models.model as model_module
+    from doseresponse.models.literature_priors import literature_prior
+
+    seen = {}
+
+    class _Stop(Exception):
+        pass
+
+    def record(density, **settings):
+        seen.update(settings)
+        raise _Stop
+
+    monkeypatch.setattr(model_module, "sample_density", record)
+    if priors == "estimate":
+        priors = literature_prior("kidney-burman1991", curve="log-logistic",
+                                  a0="estimate").priors
+    model = NTCPModel(curve="log-logistic", background=background, priors=priors)
+    data = simulate_cohort(curve="log-logistic", d50=40.0, slope=1.5, n_studies=2,
+                           patients_per_study=30, random_seed=1).data
+    with pytest.raises(_Stop):
+        model.fit(data, draws=10, tune=10, chains=1, check=False)
+    assert seen["target_accept"] == expected
+    with pytest.raises(_Stop):  # an explicit value wins
+        model.fit(data, draws=10, tune=10, chains=1, check=False, target_accept=0.9)
+    assert seen["target_accept"] == 0.9
