@@ -232,7 +232,7 @@ def literature_prior(
         The RPT model's curve family (``"probit"``/``"lkb"`` keeps the LKB form).
     metric : {"BED", "EQD2", "dose"}
         The RPT dose metric of the data.
-    a0 : float or "estimate"
+    a0 : float or str
         Power-prior weight in (0, 1] (see the module docstring), or ``"estimate"``: the
         normalised power prior, which learns a0 from the data
         (:mod:`doseresponse.models.power_prior`; needs ``pooling`` "partial" or "complete").

@@ -994,7 +994,7 @@ def fit_ml(
 
     Returns
     -------
-    MLFit or BackgroundMLFit
+    MLFit or doseresponse.models.ml_background.BackgroundMLFit
         The fitted model: :class:`MLFit`, or with ``background=True`` a
         :class:`~doseresponse.models.ml_background.BackgroundMLFit`.
 

@@ -23,6 +23,10 @@ key                       distribution       default
 ``factor:<covariate>``    log-normal         overrides ``factor`` for one covariate
 ========================  =================  ==============================================
 
+An estimated-discount literature prior (``literature_prior(..., a0="estimate")``) adds a
+``power_prior`` entry (historical estimates of D50 and slope, Beta prior of the weight a0;
+:mod:`doseresponse.models.power_prior`); ``d50`` and ``slope`` are then its initial priors.
+
 A log-normal is given by ``median`` and either ``sigma`` (SD of the log) or a central 95 % range
 ``lower``/``upper`` (converted with :math:`\sigma = \ln(\text{upper}/\text{lower})/(2\cdot1.96)`;
 the median defaults to :math:`\sqrt{\text{lower}\cdot\text{upper}}`). A half-normal is given by
