@@ -35,7 +35,8 @@ Only ``hierarchical``, ``tensor_curves`` and ``pymc_sampling`` import PyMC/PyTen
 fit, loading a fit, LOO and PPC never do.
 
 Imported here: the curve families (:data:`CURVE_FAMILIES`, :func:`get_curve_family`, ...) and
-the maximum-likelihood fits (:func:`fit_ml`, :func:`compare_ml`).
+the maximum-likelihood fits (:func:`fit_ml`, :func:`compare_ml`; ``fit_ml(...,
+background=True)`` returns a :class:`BackgroundMLFit`).
 """
 
 from doseresponse.models.curves import (
@@ -55,9 +56,11 @@ from doseresponse.models.curves import (
     relative_seriality,
 )
 from doseresponse.models.ml import MLFit, compare_ml, fit_ml
+from doseresponse.models.ml_background import BackgroundMLFit
 
 __all__ = [
     "CURVE_FAMILIES",
+    "BackgroundMLFit",
     "CurveFamily",
     "MLFit",
     "cloglog",

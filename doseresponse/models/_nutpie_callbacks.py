@@ -10,6 +10,11 @@ machine code on disk: they are compiled once per machine (a few seconds), and ev
 in any process and for any model or cohort, starts sampling at once. Chains then run in
 parallel threads without the Python interpreter lock.
 
+Numba invalidates a cached callback only when *this* file changes, not when the kernel it
+inlines (``_row_kernels.py``) does: a change of the kernel must come with a change here (the
+revision below), or a machine with a warm cache keeps running the old kernel. Kernel revision:
+2 (the estimated-discount power prior block, ``a0_logodds__``).
+
 Draws are stored unconstrained and named afterwards in one vectorised numpy pass
 (:meth:`~doseresponse.models.density.LogDensity.expand_draws`), which keeps the compiled code —
 and the one-off compile time — to the log density alone.

@@ -28,7 +28,15 @@ import numpy as np
 
 from doseresponse.models._curve_kernel import FAMILY_CODES, add_background, pair
 
-__all__ = ["FAMILY_CODES", "KERNEL_ARRAYS", "LAYOUT_FIELDS", "binomial_rows", "log_posterior"]
+__all__ = [
+    "FAMILY_CODES",
+    "KERNEL_ARRAYS",
+    "LAYOUT_FIELDS",
+    "N_POWER_CONSTANTS",
+    "binomial_rows",
+    "log_posterior",
+    "power_prior_terms",
+]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALF_NORMAL = 0.5 * math.log(2.0 / math.pi)
@@ -174,11 +182,16 @@ LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "log_d50", "log_slope", "tau_log__", "z_d50",
     "tau_slope_log__", "z_slope", "log_d50_study", "log_slope_study", "log_factor", "family",
     "exposure_log_median", "exposure_sd_log__", "dose_error_z", "background_logodds__",
+    "a0_logodds__",
 )
 """Fields of the integer ``layout`` vector of :func:`log_posterior`: pooling code (0 complete,
 1 partial, 2 none), sizes, the start of each parameter block in the unconstrained vector (−1 if
 absent), and the family code (:data:`FAMILY_CODES`). ``background_logodds__`` is the logit of
-the background risk b (PyMC's name for a Beta variable's log-odds transform)."""
+the background risk b (PyMC's name for a Beta variable's log-odds transform);
+``a0_logodds__`` the logit of the estimated literature weight a0 (normalised power prior)."""
+
+N_POWER_CONSTANTS = 11
+"""Trailing ``constants`` of the estimated-discount power prior (see :func:`power_prior_terms`)."""
 
 KERNEL_ARRAYS = (
     ("layout", "i8", 1), ("normal_index", "i8", 1), ("normal_mu", "f8", 1),
@@ -263,6 +276,35 @@ def exposure_terms(
 
 
 @_helper
+def power_prior_terms(x, i_a0, i_d50, i_slope, c, grad):
+    r"""Normalised power prior of (log D50, log slope) given a0, and a0's Beta prior.
+
+    ``c`` = (a, β, ln B(a, β), then for D50 and slope: μ_h, 1/σ_h², μ_0, 1/σ_0²); a0 =
+    logistic(x[i_a0]). Given a0, θ ~ N(m, 1/P) with P = a0/σ_h² + 1/σ_0², m = (a0 μ_h/σ_h² +
+    μ_0/σ_0²)/P (:mod:`doseresponse.models.power_prior`); ∂/∂a0 of its log density is
+    h/(2P) − h(θ − m)²/2 + h(θ − m)(μ_h − m) with h = 1/σ_h². Adds the gradient into ``grad``.
+    """
+    phi = x[i_a0]
+    soft = math.log1p(math.exp(-abs(phi)))
+    log_a0 = -soft if phi >= 0.0 else phi - soft
+    log_rest = -phi - soft if phi >= 0.0 else -soft
+    a0 = math.exp(log_a0)
+    total = c[0] * log_a0 + c[1] * log_rest - c[2]
+    g_a0 = 0.0
+    for k in range(2):
+        j = i_d50 if k == 0 else i_slope
+        mu_h, h, mu0, h0 = c[3 + 4 * k], c[4 + 4 * k], c[5 + 4 * k], c[6 + 4 * k]
+        precision = a0 * h + h0
+        mean = (a0 * h * mu_h + h0 * mu0) / precision
+        dev = x[j] - mean
+        total += 0.5 * math.log(precision) - 0.5 * precision * dev * dev - _LOG_SQRT_2PI
+        grad[j] += -precision * dev
+        g_a0 += 0.5 * h / precision - 0.5 * h * dev * dev + h * dev * (mu_h - mean)
+    grad[i_a0] += c[0] * (1.0 - a0) - c[1] * a0 + g_a0 * a0 * (1.0 - a0)
+    return total
+
+
+@_helper
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
@@ -277,7 +319,9 @@ def log_posterior(
     Binomial aggregate rows). ``layout`` is described by :data:`LAYOUT_FIELDS`; ``constants``
     holds the normal priors' normalising constant and the aggregate rows' Σ log C(n, k), then
     (with a background risk) the Beta(a, β) prior's a, β and ln B(a, β): the prior of
-    θ = logit b with its log-Jacobian is a ln b + β ln(1 − b) − ln B(a, β).
+    θ = logit b with its log-Jacobian is a ln b + β ln(1 − b) − ln B(a, β); with an estimated
+    literature weight (``layout`` field ``a0_logodds__`` >= 0) the last
+    :data:`N_POWER_CONSTANTS` constants are those of :func:`power_prior_terms`.
     """
     family = layout[12]
     normal_const, agg_constant = constants[0], constants[1]
@@ -285,6 +329,11 @@ def log_posterior(
     grad = np.zeros(x.size)
     total = normal_const
     total += prior_terms(x, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, grad)
+    if layout[17] >= 0:
+        total += power_prior_terms(
+            x, layout[17], layout[3], layout[4], constants[constants.size - N_POWER_CONSTANTS:],
+            grad,
+        )
     eta_s = np.empty(n_study)
     lam_s = np.empty(n_study)
     tau = 0.0

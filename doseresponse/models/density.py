@@ -28,7 +28,10 @@ covariate log factors       ``log_factor``          n_covariate
 ==========================  ======================  ===========================================
 
 With ``spec.background`` the vector ends (before any measurement-error blocks) with one more
-coordinate, ``background_logodds__``: the logit of the background risk b.
+coordinate, ``background_logodds__``: the logit of the background risk b; with an
+estimated-discount literature prior (``spec.priors["power_prior"]``,
+:mod:`doseresponse.models.power_prior`) one more, ``a0_logodds__``: the logit of the weight
+a0, on which the priors of ``log_d50`` and ``log_slope`` then depend.
 
 Notes
 -----
@@ -114,6 +117,7 @@ class LogDensity:
         self._me_sigma = inputs.ipd_dose_log_sd[self._me_rows]
         self._me_study = np.asarray(inputs.ipd_study, dtype=np.int64)[self._me_rows]
         self._me_log_obs = np.log(np.asarray(inputs.ipd_dose, dtype=np.float64)[self._me_rows])
+        self._power_prior = "power_prior" in spec.priors
         self._layout(spec)
         priors = spec.priors
         self._d50_prior = (math.log(priors["d50"]["median"]), priors["d50"]["sigma"])
@@ -147,6 +151,8 @@ class LogDensity:
             sizes.append(("log_factor", self._n_cov))
         if spec.background:
             sizes.append(("background_logodds__", 1))
+        if self._power_prior:
+            sizes.append(("a0_logodds__", 1))
         if self._me_rows.size:
             sizes += [
                 ("exposure_log_median", n), ("exposure_sd_log__", n),
@@ -182,6 +188,8 @@ class LogDensity:
             dims.update({"log_factor": cov, "factor": cov})
         if spec.background:
             dims["background"] = ()
+        if self._power_prior:
+            dims["a0"] = ()
         if self._me_rows.size:
             dims.update({
                 "exposure_log_median": study, "exposure_sd": study,
@@ -207,6 +215,8 @@ class LogDensity:
         for name, block in b.items():
             if name.endswith(("_log__", "_logodds__")):
                 continue
+            if self._power_prior and name in ("log_d50", "log_slope"):
+                continue  # their prior depends on a0 (the kernel's power-prior block)
             if name in ("log_d50", "log_d50_study"):
                 centre, spread = self._d50_prior
             elif name in ("log_slope", "log_slope_study"):
@@ -221,9 +231,10 @@ class LogDensity:
             index.append(np.arange(block.start, block.start + block.size))
             mu.append(np.broadcast_to(centre, block.size))
             sd.append(np.broadcast_to(spread, block.size))
-        self._normal_index = np.concatenate(index)
-        self._normal_mu = np.concatenate(mu).astype(np.float64)
-        self._normal_inv_sd = 1.0 / np.concatenate(sd).astype(np.float64)
+        empty = [np.zeros(0)]
+        self._normal_index = np.concatenate(index or [np.zeros(0, dtype=np.int64)])
+        self._normal_mu = np.concatenate(mu or empty).astype(np.float64)
+        self._normal_inv_sd = 1.0 / np.concatenate(sd or empty).astype(np.float64)
         n_normal = self._normal_index.size
         self._normal_const = float(np.sum(np.log(self._normal_inv_sd)) - n_normal * _LOG_SQRT_2PI)
         self._half_normal = [
@@ -258,7 +269,8 @@ class LogDensity:
         args = (
             layout, self._normal_index.astype(np.int64), self._normal_mu, self._normal_inv_sd,
             half_index, half_sigma,
-            np.array([self._normal_const, agg_constant, *self._background_constants()]),
+            np.array([self._normal_const, agg_constant, *self._background_constants(),
+                      *self._power_prior_constants()]),
             *_grouped_ipd(inputs), *agg,
             self._me_rows.astype(np.int64), self._me_sigma.astype(np.float64),
             self._me_study.astype(np.int64), self._me_log_obs.astype(np.float64),
@@ -277,6 +289,14 @@ class LogDensity:
 
         a, b = beta_parameters(self.spec.priors["background"])
         return a, b, log_beta_function(a, b)
+
+    def _power_prior_constants(self) -> tuple[float, ...]:
+        """Constants of the estimated-discount power prior, or nothing without one."""
+        if not self._power_prior:
+            return ()
+        from doseresponse.models.power_prior import power_prior_constants
+
+        return power_prior_constants(self.spec.priors)
 
     # ------------------------------------------------------------------------ density
 
@@ -438,6 +458,8 @@ class LogDensity:
             rows["factor"] = [(b["log_factor"] + c, -1, -1, 1) for c in range(n_cov)]
         if "background_logodds__" in b:
             rows["background"] = [(b["background_logodds__"], -1, -1, 2)]
+        if "a0_logodds__" in b:
+            rows["a0"] = [(b["a0_logodds__"], -1, -1, 2)]
         if "dose_error_z" in b:
             mu, omega, e = b["exposure_log_median"], b["exposure_sd_log__"], b["dose_error_z"]
             rows["exposure_log_median"] = [(mu + s, -1, -1, 0) for s in range(n)]
@@ -479,6 +501,9 @@ class LogDensity:
 
                 a, beta = beta_parameters(self.spec.priors["background"])
                 start[block.slice] = math.log(a / beta)  # logit of the prior mean
+            elif name == "a0_logodds__":
+                power = self.spec.priors["power_prior"]
+                start[block.slice] = math.log(power["a0_alpha"] / power["a0_beta"])
         rng = np.random.default_rng(seed)
         return start + rng.uniform(-1.0, 1.0, self.ndim)
 

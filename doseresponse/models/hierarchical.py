@@ -19,7 +19,9 @@ no spread is reported).
 
 With ``spec.background``, every row's probability is :math:`b + (1 - b)P` (after the
 quadrature for aggregate rows), :math:`b \sim \mathrm{Beta}(a, \beta)` named ``background``
-(:mod:`doseresponse.models.background`).
+(:mod:`doseresponse.models.background`). With ``spec.priors["power_prior"]`` the population
+``log_d50`` and ``log_slope`` have the normalised power prior given the literature weight
+``a0`` ~ Beta (:mod:`doseresponse.models.power_prior`).
 
 Named dims: ``study``, ``covariate``, ``ipd_row``, ``agg_row``. Named variables: ``log_d50``
 and ``d50`` (population), ``log_slope`` and ``gamma50``/``m``, ``tau``, ``z_d50``, ``d50_study``,
@@ -133,6 +135,8 @@ def build_model(spec: ModelSpec, data: DoseResponseData) -> pm.Model:
             n = pm.Data("agg_n", inputs.agg_n)
             events = pm.Data("agg_events", inputs.agg_events)
             d50_j, slope_j = row_parameters(study, x)
+            if d50_j.ndim == 0:  # complete pooling without covariates: one D50 for every bin
+                d50_j = pt.broadcast_to(d50_j, n.shape)
             slope_j = slope_j[:, None] if slope_j.ndim else slope_j
             log_p, log_q = log_pair(nodes, d50_j[:, None], slope_j)
             if inputs.log_weights.size > 1:
@@ -207,6 +211,19 @@ def _binomial_random(n, log_p, log_q, log_choose, rng=None, size=None):
 # ---------------------------------------------------------------------------- helpers
 
 
+def _power_conditional(a0, historical, mu0: float, sd0: float):
+    r"""Mean and SD of :math:`\theta \mid a_0` under the normalised power prior (PyTensor).
+
+    :math:`P = a_0/\sigma_h^2 + 1/\sigma_0^2`, :math:`m = (a_0\mu_h/\sigma_h^2 +
+    \mu_0/\sigma_0^2)/P` (Ibrahim & Chen 2000 Stat Sci 15:46; Duan, Ye & Smith 2006
+    Environmetrics 17:95; :mod:`doseresponse.models.power_prior`).
+    """
+    mu_h, h = math.log(historical["median"]), historical["sigma"] ** -2.0
+    h0 = sd0**-2.0
+    precision = a0 * h + h0
+    return (a0 * h * mu_h + h0 * mu0) / precision, 1.0 / pt.sqrt(precision)
+
+
 def _study_parameters(spec: ModelSpec, slope_name: str):
     """Create the D50/slope parameters; return log D50 and log slope per study (or scalars)."""
     priors = spec.priors
@@ -218,6 +235,11 @@ def _study_parameters(spec: ModelSpec, slope_name: str):
         pm.Deterministic("d50_study", pt.exp(log_d50_study), dims="study")
         pm.Deterministic(f"{slope_name}_study", pt.exp(log_slope_study), dims="study")
         return log_d50_study, log_slope_study
+    power = priors.get("power_prior")
+    if power is not None:  # normalised power prior: the priors depend on the estimated a0
+        a0 = pm.Beta("a0", alpha=power["a0_alpha"], beta=power["a0_beta"])
+        d50_mu, d50_sd = _power_conditional(a0, power["d50"], d50_mu, d50_sd)
+        slope_mu, slope_sd = _power_conditional(a0, power["slope"], slope_mu, slope_sd)
     log_d50 = pm.Normal("log_d50", d50_mu, d50_sd)
     pm.Deterministic("d50", pt.exp(log_d50))
     log_slope = pm.Normal("log_slope", slope_mu, slope_sd)

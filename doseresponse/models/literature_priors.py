@@ -44,9 +44,12 @@ combined with the package's vague default prior :math:`\pi_0` (a proper initial 
 power prior requires) the prior is normal with precision
 :math:`a_0/\sigma_{hist}^2 + 1/\sigma_0^2` and the precision-weighted mean. :math:`a_0 = 1`
 takes the literature at face value; :math:`a_0 \to 0` ignores it; :math:`a_0 = 0.5` (default)
-counts it as half as informative as stated. :math:`a_0` is fixed, not estimated: choose it
-before seeing the data and report a sensitivity analysis over several values
-(``docs/howto/external_beam_priors.md``).
+counts it as half as informative as stated. A fixed :math:`a_0` is chosen before seeing the data,
+with a sensitivity analysis over several values (``docs/howto/external_beam_priors.md``).
+``a0="estimate"`` instead learns :math:`a_0` from the data with the normalised power prior
+(:mod:`doseresponse.models.power_prior`; Duan, Ye & Smith 2006; Ibrahim et al. 2015):
+:math:`a_0 \sim \mathrm{Beta}` (default uniform), and given :math:`a_0` the prior is the
+fixed-:math:`a_0` normal prior above.
 
 Units: doses in Gy (physical EBRT dose), Gy BED or Gy EQD2; α/β in Gy.
 """
@@ -64,11 +67,17 @@ import pandas as pd
 from doseresponse._validation import check_scalar, lookup_name
 from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.curves import get_curve_family
+from doseresponse.models.power_prior import (
+    POWER_PRIOR_KEY,
+    conditional_normal,
+    normalise_power_prior,
+)
 from doseresponse.models.priors import default_priors
 from doseresponse.radiobiology.bed import bed_fractionated, eqd
 
 __all__ = [
     "DEFAULT_A0",
+    "ESTIMATE",
     "LITERATURE_LOG_SD",
     "METRICS",
     "LiteraturePrior",
@@ -81,6 +90,9 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 DEFAULT_A0 = 0.5
 """Default power-prior weight of the literature curve (half as informative as stated)."""
+
+ESTIMATE = "estimate"
+"""``a0=ESTIMATE``: learn the weight from the data (normalised power prior)."""
 
 LITERATURE_LOG_SD = {"d50": 0.15, "slope": 0.35}
 """Between-source log-SD of a literature TD50 and of its slope (see the module docstring)."""
@@ -140,8 +152,8 @@ class LiteraturePrior:
         ``"BED"``, ``"EQD2"`` or ``"dose"``.
     alpha_beta : float
         α/β used for the conversion (Gy).
-    a0 : float
-        Power-prior weight in (0, 1].
+    a0 : float or str
+        Power-prior weight in (0, 1], or ``"estimate"`` (normalised power prior).
     td50_literature : float
         The published TD50 (physical Gy in ``dose_per_fraction``-Gy fractions).
     d50_converted : float
@@ -150,7 +162,9 @@ class LiteraturePrior:
         Slope in the model's family (γ50, or m for probit).
     priors : dict
         ``{"d50": ..., "slope": ...}`` log-normal priors (with a ``source`` text) for
-        :class:`~doseresponse.models.model.NTCPModel` ``priors=``.
+        :class:`~doseresponse.models.model.NTCPModel` ``priors=``; with ``a0="estimate"``
+        these are the vague initial priors and ``"power_prior"`` holds the historical
+        estimates and the Beta prior of a0 (:mod:`doseresponse.models.power_prior`).
     historical_sd : dict
         Log-SDs of the undiscounted historical estimate (``"d50"``, ``"slope"``).
     """
@@ -159,7 +173,7 @@ class LiteraturePrior:
     curve: str
     metric: str
     alpha_beta: float
-    a0: float
+    a0: float | str
     td50_literature: float
     d50_converted: float
     slope_converted: float
@@ -174,15 +188,25 @@ class LiteraturePrior:
         str
         """
         row = _table().loc[self.key]
-        d50, slope = self.priors["d50"], self.priors["slope"]
         slope_name = get_curve_family(self.curve).slope_name
-        lo, hi = (d50["median"] * math.exp(s * _Z95 * d50["sigma"]) for s in (-1, 1))
-        return (
+        head = (
             f"{row['organ']} ({row['endpoint']}): TD50 {self.td50_literature:g} Gy in "
             f"{row['dose_per_fraction_gy']:g}-Gy fractions, m {row['m']:g} ({row['citation']}); "
             f"converted to {self.metric} with alpha/beta {self.alpha_beta:g} Gy: D50 "
             f"{self.d50_converted:.4g} Gy {self.metric}, {slope_name} "
-            f"{self.slope_converted:.3g}; power prior a0 = {self.a0:g}: D50 prior median "
+            f"{self.slope_converted:.3g}; "
+        )
+        if self.a0 == ESTIMATE:
+            power = self.priors[POWER_PRIOR_KEY]
+            return head + (
+                f"normalised power prior, a0 estimated with prior Beta({power['a0_alpha']:g}, "
+                f"{power['a0_beta']:g}): historical log-SD {self.historical_sd['d50']:.3g} "
+                f"(D50) and {self.historical_sd['slope']:.3g} ({slope_name}), divided by a0."
+            )
+        d50, slope = self.priors["d50"], self.priors["slope"]
+        lo, hi = (d50["median"] * math.exp(s * _Z95 * d50["sigma"]) for s in (-1, 1))
+        return head + (
+            f"power prior a0 = {self.a0:g}: D50 prior median "
             f"{d50['median']:.4g}, 95 % range {lo:.4g}-{hi:.4g} Gy {self.metric}; "
             f"{slope_name} prior median {slope['median']:.3g} (log-SD {slope['sigma']:.3g})."
         )
@@ -193,9 +217,10 @@ def literature_prior(
     *,
     curve: str = "probit",
     metric: str = "BED",
-    a0: float = DEFAULT_A0,
+    a0: float | str = DEFAULT_A0,
     alpha_beta: float | None = None,
     dose_range: tuple[float, float] | None = None,
+    a0_prior: tuple[float, float] = (1.0, 1.0),
 ) -> LiteraturePrior:
     r"""Power-prior-discounted priors on D50 and slope from an external-beam NTCP curve.
 
@@ -207,8 +232,10 @@ def literature_prior(
         The RPT model's curve family (``"probit"``/``"lkb"`` keeps the LKB form).
     metric : {"BED", "EQD2", "dose"}
         The RPT dose metric of the data.
-    a0 : float
-        Power-prior weight in (0, 1] (see the module docstring).
+    a0 : float or str
+        Power-prior weight in (0, 1] (see the module docstring), or ``"estimate"``: the
+        normalised power prior, which learns a0 from the data
+        (:mod:`doseresponse.models.power_prior`; needs ``pooling`` "partial" or "complete").
     alpha_beta : float, optional
         α/β (Gy) overriding the organ's preset; its ±20 % is then the conversion range.
     dose_range : (float, float), optional
@@ -216,6 +243,8 @@ def literature_prior(
         prior :math:`\pi_0` the package would use for those data
         (:func:`doseresponse.models.priors.default_priors`). Default: the converted TD50
         ×/÷ 3, i.e. a vague prior centred on the literature value.
+    a0_prior : (float, float)
+        Beta(a, b) prior of an estimated a0 (``a0="estimate"``); default (1, 1), uniform.
 
     Returns
     -------
@@ -227,7 +256,8 @@ def literature_prior(
     UnknownNameError
         Unknown key or metric.
     DoseResponseError
-        ``a0`` outside (0, 1], or a non-positive α/β or dose range.
+        ``a0`` outside (0, 1] (and not ``"estimate"``), or a non-positive α/β, dose range or
+        ``a0_prior``.
 
     Notes
     -----
@@ -245,8 +275,16 @@ def literature_prior(
     table = _table()
     key = lookup_name(key, {k: k for k in table.index}, "literature curve")
     metric = lookup_name(metric, {k.lower(): k for k in METRICS}, "metric")
-    a0 = check_scalar(a0, "a0", positive=True)
-    if a0 > 1.0:
+    estimate = isinstance(a0, str) and a0.lower() == ESTIMATE
+    if estimate:
+        a0_alpha = check_scalar(a0_prior[0], "a0_prior[0]", positive=True)
+        a0_beta = check_scalar(a0_prior[1], "a0_prior[1]", positive=True)
+    elif isinstance(a0, str):
+        raise DoseResponseError(
+            f"a0 must be a number in (0, 1] or 'estimate'; got {a0!r}."
+        )
+    a0 = ESTIMATE if estimate else check_scalar(a0, "a0", positive=True)
+    if not estimate and a0 > 1.0:
         raise DoseResponseError(
             f"a0 must lie in (0, 1] (1 = the literature at face value); got {a0:g}."
         )
@@ -279,9 +317,23 @@ def literature_prior(
     # ten copies of each end: their 5th and 95th percentiles are exactly lo and hi, so this is
     # the package's default (vague) prior for data with that dose range
     vague = default_priors([lo] * 10 + [hi] * 10, family.slope_name)
-    source = (
-        f"{key}: {row['citation']}; {metric} with alpha/beta {ab:g} Gy; power prior a0={a0:g}"
-    )
+    discount = "a0 estimated (normalised power prior)" if estimate else f"a0={a0:g}"
+    source = f"{key}: {row['citation']}; {metric} with alpha/beta {ab:g} Gy; power prior {discount}"
+    if estimate:
+        priors = {
+            "d50": {**vague["d50"], "source": source},
+            "slope": {**vague["slope"], "source": source},
+            POWER_PRIOR_KEY: normalise_power_prior({
+                "d50": {"median": d50, "sigma": hist_sd["d50"]},
+                "slope": {"median": slope, "sigma": hist_sd["slope"]},
+                "a0_alpha": a0_alpha, "a0_beta": a0_beta, "source": source,
+            }),
+        }
+        return LiteraturePrior(
+            key=key, curve=family.name, metric=metric, alpha_beta=ab, a0=ESTIMATE,
+            td50_literature=td50, d50_converted=d50, slope_converted=slope, priors=priors,
+            historical_sd=hist_sd,
+        )
     priors = {
         "d50": _power_prior(math.log(d50), hist_sd["d50"], vague["d50"], a0, source),
         "slope": _power_prior(math.log(slope), hist_sd["slope"], vague["slope"], a0, source),
@@ -313,12 +365,6 @@ def _power_prior(
     mu_hist: float, sd_hist: float, vague: dict[str, Any], a0: float, source: str
 ) -> dict[str, Any]:
     """Normal power prior on the log scale, combined with the vague initial prior."""
-    mu0, sd0 = math.log(vague["median"]), vague["sigma"]
-    precision = a0 / sd_hist**2 + 1.0 / sd0**2
-    mean = (a0 * mu_hist / sd_hist**2 + mu0 / sd0**2) / precision
-    return {
-        "dist": "lognormal",
-        "median": math.exp(mean),
-        "sigma": 1.0 / math.sqrt(precision),
-        "source": source,
-    }
+    mean, sd = conditional_normal(a0, mu_hist, sd_hist, math.log(vague["median"]), vague["sigma"])
+    return {"dist": "lognormal", "median": math.exp(float(mean)), "sigma": float(sd),
+            "source": source}

@@ -22,6 +22,11 @@ with :mod:`statsmodels`; otherwise (covariates with a dose-linear family) with :
 two engines give the same optimum (the tests check it). Derivations are in
 ``docs/theory/maximum_likelihood.md``.
 
+``fit_ml(..., background=True)`` adds a background (zero-dose) risk,
+:math:`P(D) = b + (1 - b)F(D)`, fitted by
+:func:`~doseresponse.models.ml_background.fit_ml_background` (tolerance doses are then extra
+risk, as in US EPA BMDS).
+
 Units: doses in the unit of the dose metric (Gy, Gy BED, Gy EQD2); probabilities dimensionless.
 Dose measurement error (``dose_se``) is ignored here — the Bayesian models account for it.
 """
@@ -49,6 +54,7 @@ from doseresponse.models._profile import (
     profile_interval,
 )
 from doseresponse.models.curves import CurveFamily, get_curve_family
+from doseresponse.models.ml_background import BackgroundMLFit, fit_ml_background
 from doseresponse.models.result_types import (
     DEFAULT_CI_PROB,
     ML_POOLED,
@@ -950,7 +956,8 @@ def fit_ml(
     covariates: Sequence[str] | Mapping[str, ArrayLike] | None = None,
     method: Literal["auto", "glm", "scipy"] = "auto",
     strict: bool = True,
-) -> MLFit:
+    background: bool = False,
+) -> MLFit | BackgroundMLFit:
     r"""Maximum-likelihood fit of a dose-response curve family (complete pooling).
 
     Parameters
@@ -978,11 +985,18 @@ def fit_ml(
     strict : bool, default True
         Raise :class:`FitError` when the optimum fails the convergence checks; with ``False``
         return the fit with ``converged=False`` and a :class:`ConvergenceWarning`.
+    background : bool, default False
+        With ``True``, fit :math:`P(D) = b + (1 - b)F(D)` with a background (zero-dose) risk
+        :math:`b \in [0, 1)` estimated alongside D50 and the slope (Abbott 1925; the background
+        parameter of US EPA BMDS): the fit is
+        :func:`~doseresponse.models.ml_background.fit_ml_background` and tolerance doses are
+        extra risk. Needs ``method="auto"`` or ``"scipy"`` (the background model is not a GLM).
 
     Returns
     -------
-    MLFit
-        The fitted model.
+    MLFit or doseresponse.models.ml_background.BackgroundMLFit
+        The fitted model: :class:`MLFit`, or with ``background=True`` a
+        :class:`~doseresponse.models.ml_background.BackgroundMLFit`.
 
     Raises
     ------
@@ -1019,6 +1033,16 @@ def fit_ml(
     family = get_curve_family("logistic" if curve is None else curve)
     if method not in ("auto", "glm", "scipy"):
         raise DoseResponseError(f"method must be 'auto', 'glm' or 'scipy'; got {method!r}.")
+    if not isinstance(background, bool):
+        raise DoseResponseError(f"background must be True or False; got {background!r}.")
+    if background:
+        if method == "glm":
+            raise DoseResponseError(
+                "a curve with a background risk is not a GLM; use method='auto' or 'scipy' "
+                "with background=True."
+            )
+        return fit_ml_background(data, family.name, dose=dose, events=events, n=n,
+                                 covariates=covariates, strict=strict)
     design = _as_design(data, dose, events, n, covariates)
     zero_dose_events = (design.dose == 0) & (design.events > 0)
     with np.errstate(all="ignore"):

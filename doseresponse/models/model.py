@@ -39,7 +39,38 @@ from doseresponse.models.spec import ModelSpec
 if TYPE_CHECKING:  # PyMC is imported only to build the model or sample it with PyMC
     import pymc as pm
 
-__all__ = ["DoseResponseModel", "NTCPModel", "TCPModel"]
+__all__ = [
+    "BACKGROUND_TARGET_ACCEPT",
+    "DEFAULT_TARGET_ACCEPT",
+    "DoseResponseModel",
+    "NTCPModel",
+    "TCPModel",
+]
+
+DEFAULT_TARGET_ACCEPT = 0.95
+"""Default NUTS target acceptance of :meth:`DoseResponseModel.fit`."""
+
+BACKGROUND_TARGET_ACCEPT = 0.99
+"""Default NUTS target acceptance of models with a background risk (``background=``).
+
+Why: partially pooled background fits diverge rarely but repeatably at 0.95. On the 16
+calibration replicates of ``tests/models/test_background_slow.py`` (4 × 2000 draws each,
+Python 3.11 / nutpie 0.16.8) replicates 900, 905 and 909 had one divergent transition each;
+nutpie's ``divergence_start`` of replicate 909 sits at τ ≈ 1.1 with every standardised study
+effect z_s ≈ −0.6 and log D50 high — the non-centred ridge log D50_s = log D50 + τ z_s, along
+which the population log D50 and the mean of z trade off with a τ-dependent slope, which the
+background risk (b and the curve's lower tail explain the same low-dose events) lengthens. A
+diagonal mass matrix cannot follow a curved ridge, so the fix is a smaller step: at 0.99 there
+are none on all 16 (and none on Python 3.13 / nutpie 0.16.11). nutpie's low-rank mass matrix
+at 0.95 was tried and is no fix (4 divergent transitions over the 16). Cost: about twice the
+gradient evaluations per draw (28 vs 15 leapfrog steps on the calibration replicates) at similar
+bulk ESS; ``tests/benchmarks/bench_background.py`` (500 patients, 8 studies, Python 3.11, 2
+shared cores): 38.7 vs 20.3 steps per draw, min bulk ESS 558 vs 742, 25 vs 54 ESS/s.
+
+Models with an estimated literature weight (``literature_prior(..., a0="estimate")``) use it
+too: a0 scales the prior precision of log D50 and log slope, a funnel-like coupling that gave a
+divergent transition at 0.95 with conflicting data (``tests/models/test_power_prior_slow.py``).
+"""
 
 
 class DoseResponseModel:
@@ -163,6 +194,7 @@ class DoseResponseModel:
             default_priors(doses, family.slope_name),
             self.priors,
             (*covariates, *study_covariates),
+            allow_power_prior=True,
         )
         if self.measurement_error == "lognormal":
             priors.update(_exposure_priors(data))
@@ -214,7 +246,7 @@ class DoseResponseModel:
         random_seed: int | None = None,
         sampler: str = "auto",
         progressbar: bool | None = None,
-        target_accept: float = 0.95,
+        target_accept: float | None = None,
         check: bool = True,
     ):
         """Sample the posterior and return a fitted model.
@@ -235,9 +267,11 @@ class DoseResponseModel:
             others sample the PyMC model (:mod:`doseresponse.models.pymc_sampling`).
         progressbar : bool, optional
             Show progress (default: when running in a terminal).
-        target_accept : float
-            NUTS target acceptance (default 0.95: on the simulators' default scenarios 0.9 left
-            a single divergent transition in 4 of 30 runs, 0.95 in none; about 20 % slower).
+        target_accept : float, optional
+            NUTS target acceptance. Default :data:`DEFAULT_TARGET_ACCEPT` (0.95: on the
+            simulators' default scenarios 0.9 left a single divergent transition in 4 of 30
+            runs, 0.95 in none; about 20 % slower), and :data:`BACKGROUND_TARGET_ACCEPT` (0.99)
+            for models with a background risk or an estimated literature weight (see there).
             Raise to 0.98–0.99 if divergences are reported.
         check : bool
             Run :meth:`~doseresponse.models.results.FittedModel.diagnostics` and warn
@@ -266,6 +300,9 @@ class DoseResponseModel:
         """
         from doseresponse.models.results import FittedModel
 
+        if target_accept is None:
+            careful = self.background is not None or "power_prior" in self.priors
+            target_accept = BACKGROUND_TARGET_ACCEPT if careful else DEFAULT_TARGET_ACCEPT
         draws, tune, chains, random_seed, progressbar = run_settings(
             draws, tune, chains, random_seed, progressbar, target_accept
         )

@@ -24,6 +24,12 @@ Moshonov H 2006 Bayesian Anal 1:893 with the ML estimate as the (asymptotically 
 statistic, and the "conflict p-value" comparing two independent sources of evidence of
 Presanis AM, Ohlssen D, Spiegelhalter DJ, De Angelis D 2013 Stat Sci 28:376.
 
+With an estimated literature weight (the normalised power prior,
+:mod:`doseresponse.models.power_prior`) the prior checked is the literature at face value,
+:math:`\theta \mid a_0 = 1` (historical estimate combined with the initial prior): the check
+then asks whether the data disagree with the literature curve, and the posterior of
+:math:`a_0`, reported on the next line, says how much the fit discounted it.
+
 Limitations (stated in every report): the normal approximation needs an ML estimate that
 exists (events at more than one dose, no complete separation); the check uses the pooled
 curve, not the study-level structure.
@@ -40,6 +46,7 @@ import pandas as pd
 from scipy import stats
 
 from doseresponse.exceptions import DoseResponseError, FitError
+from doseresponse.models.power_prior import POWER_PRIOR_KEY, conditional_normal, power_prior_note
 
 __all__ = ["CONFLICT_LEVEL", "PriorDataConflict", "conflict_note", "prior_data_conflict"]
 
@@ -133,14 +140,10 @@ def prior_data_conflict(spec: Any, data: Any) -> PriorDataConflict:
             "pooling='none'."
         )
     covariates = list(spec.all_covariates)
-    if getattr(spec, "background", False):
-        from doseresponse.models.ml_background import fit_ml_background
+    from doseresponse.models.ml import fit_ml
 
-        fit = fit_ml_background(data, spec.curve, covariates=covariates or None)
-    else:
-        from doseresponse.models.ml import fit_ml
-
-        fit = fit_ml(data, spec.curve, covariates=covariates or None)
+    fit = fit_ml(data, spec.curve, covariates=covariates or None,
+                 background=bool(getattr(spec, "background", False)))
     theta = fit.theta.to_numpy()[:2]
     v_hat = fit.covariance.to_numpy()[:2, :2]
     if not np.all(np.isfinite(v_hat)):
@@ -148,6 +151,14 @@ def prior_data_conflict(spec: Any, data: Any) -> PriorDataConflict:
     priors = spec.priors
     mu = np.array([math.log(priors["d50"]["median"]), math.log(priors["slope"]["median"])])
     var = np.array([priors["d50"]["sigma"] ** 2, priors["slope"]["sigma"] ** 2])
+    method = METHOD
+    power = priors.get(POWER_PRIOR_KEY)
+    if power is not None:  # estimated a0: check the literature at face value (a0 = 1)
+        for j, key in enumerate(("d50", "slope")):
+            mean, sd = conditional_normal(1.0, math.log(power[key]["median"]),
+                                          power[key]["sigma"], mu[j], math.sqrt(var[j]))
+            mu[j], var[j] = float(mean), float(sd) ** 2
+        method = METHOD + "; prior: the literature curve at face value (a0 = 1)"
     n_study = max(len(data.studies), 1)
     if spec.pooling == "partial":
         var[0] += priors["tau"]["sigma"] ** 2 / n_study  # E[tau^2] of a half-normal = sigma^2
@@ -165,7 +176,8 @@ def prior_data_conflict(spec: Any, data: Any) -> PriorDataConflict:
         },
         index=pd.Index(["d50", spec.slope_name], name="parameter"),
     )
-    return PriorDataConflict(statistic=statistic, df=2, p_value=p_value, table=table)
+    return PriorDataConflict(statistic=statistic, df=2, p_value=p_value, table=table,
+                             method=method)
 
 
 def conflict_note(fit: Any) -> list[str]:
@@ -179,12 +191,17 @@ def conflict_note(fit: Any) -> list[str]:
     Returns
     -------
     list of str
-        One line: the verdict, or why the check could not be made.
+        The verdict, or why the check could not be made; with an estimated literature weight
+        a second line with the posterior of a0
+        (:func:`~doseresponse.models.power_prior.power_prior_note`).
     """
+    weight = power_prior_note(fit)
     try:
         result = prior_data_conflict(fit.spec, fit.data)
     except (DoseResponseError, FitError, np.linalg.LinAlgError) as exc:
         # the summary must not fail because the check cannot be made; it says why instead
-        return [f"prior-data conflict check not available: {exc}"]
+        return [f"prior-data conflict check not available: {exc}", *weight]
     source = fit.spec.priors.get("d50", {}).get("source")
-    return [result.describe() + (f" [D50 prior: {source}]" if source else "")]
+    against = " (against the literature at face value, a0 = 1)" if weight else ""
+    return [result.describe() + against + (f" [D50 prior: {source}]" if source else ""),
+            *weight]

@@ -200,6 +200,8 @@ def prior_predictive_curves(
     log_slope = rng.normal(
         math.log(priors["slope"]["median"]), priors["slope"]["sigma"], n_draws
     )
+    if "power_prior" in priors:  # estimated literature weight: a0 first, then theta | a0
+        log_d50, log_slope = _power_prior_draws(priors, rng, n_draws)
     tau = tau_slope = None
     if which == "new_study":
         tau = np.abs(rng.normal(0.0, priors["tau"]["sigma"], n_draws))
@@ -232,6 +234,22 @@ def prior_predictive_curves(
         kind=spec.kind,
         covariates=values,
     )
+
+
+def _power_prior_draws(priors, rng, n_draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """Log D50 and log slope from the normalised power prior (a0 ~ Beta, then normal)."""
+    from doseresponse.models.power_prior import conditional_normal
+
+    power = priors["power_prior"]
+    a0 = rng.beta(power["a0_alpha"], power["a0_beta"], n_draws)
+    out = []
+    for key in ("d50", "slope"):
+        mean, sd = conditional_normal(
+            a0, math.log(power[key]["median"]), power[key]["sigma"],
+            math.log(priors[key]["median"]), priors[key]["sigma"],
+        )
+        out.append(rng.normal(mean, sd))
+    return out[0], out[1]
 
 
 def _spec(model, data: DoseResponseData) -> ModelSpec:

@@ -23,6 +23,10 @@ key                       distribution       default
 ``factor:<covariate>``    log-normal         overrides ``factor`` for one covariate
 ========================  =================  ==============================================
 
+An estimated-discount literature prior (``literature_prior(..., a0="estimate")``) adds a
+``power_prior`` entry (historical estimates of D50 and slope, Beta prior of the weight a0;
+:mod:`doseresponse.models.power_prior`); ``d50`` and ``slope`` are then its initial priors.
+
 A log-normal is given by ``median`` and either ``sigma`` (SD of the log) or a central 95 % range
 ``lower``/``upper`` (converted with :math:`\sigma = \ln(\text{upper}/\text{lower})/(2\cdot1.96)`;
 the median defaults to :math:`\sqrt{\text{lower}\cdot\text{upper}}`). A half-normal is given by
@@ -194,6 +198,8 @@ def resolve_priors(
     defaults: Mapping[str, Any],
     overrides: Mapping[str, Any] | None,
     covariates: Sequence[str],
+    *,
+    allow_power_prior: bool = False,
 ) -> dict[str, Any]:
     """Merge user overrides into the defaults and expand one prior per covariate.
 
@@ -206,6 +212,9 @@ def resolve_priors(
         ``d50``, ``slope``, ``tau``, ``tau_slope``, ``factor`` and ``factor:<covariate>``.
     covariates : sequence of str
         Covariate names in the model (patient-level then study-level).
+    allow_power_prior : bool
+        Accept a ``"power_prior"`` entry (an estimated-discount literature prior,
+        :mod:`doseresponse.models.power_prior`), for models whose samplers implement it.
 
     Returns
     -------
@@ -219,7 +228,11 @@ def resolve_priors(
     DoseResponseError
         An override has unknown settings or invalid values.
     """
+    from doseresponse.models.power_prior import POWER_PRIOR_KEY, normalise_power_prior
+
     valid = [*PRIOR_KEYS, *(f"factor:{c}" for c in covariates)]
+    if allow_power_prior:
+        valid.append(POWER_PRIOR_KEY)
     overrides = dict(overrides or {})
     for key in overrides:
         if key not in valid:
@@ -232,6 +245,8 @@ def resolve_priors(
     for covariate in covariates:
         key = f"factor:{covariate}"
         result[key] = _merge(key, "lognormal", result["factor"], overrides.get(key))
+    if POWER_PRIOR_KEY in overrides:
+        result[POWER_PRIOR_KEY] = normalise_power_prior(overrides[POWER_PRIOR_KEY])
     return result
 
 

@@ -121,6 +121,11 @@ class ModelSpec:
             raise DoseResponseError(
                 f"background must be True or False; got {self.background!r}."
             )
+        if "power_prior" in self.priors and self.pooling == "none":
+            raise DoseResponseError(
+                "an estimated-discount literature prior (priors['power_prior']) acts on the "
+                "population D50 and slope; use pooling='partial' or 'complete' (got 'none')."
+            )
         if not isinstance(self.pool_slope, bool):
             raise DoseResponseError(f"pool_slope must be True or False; got {self.pool_slope!r}.")
         if self.pool_slope and self.pooling != "partial":

@@ -6,7 +6,10 @@ tune × 1000 draws on the default route (nutpie on the compiled density). Each c
 in a fresh Python process with the numba cache of the previous one ("warm": what a user sees
 from the second fit on; the first, "cold" row also compiles the kernel). Printed side by side:
 sampling time, first-fit time (build + compile + sample), minimum bulk ESS, ESS per second,
-R-hat and divergences. Not a test (no timed assertions).
+leapfrog steps per draw (the cost measure that does not depend on the machine's load), R-hat and
+divergences. The background model runs at the old default target_accept 0.95 and at its default
+0.99 (``doseresponse.models.model.BACKGROUND_TARGET_ACCEPT``), the cost of removing its rare
+divergences. Not a test (no timed assertions).
 
 Run: ``python tests/benchmarks/bench_background.py`` (a few minutes on 2 cores).
 """
@@ -23,7 +26,7 @@ import time
 PATIENTS = [63, 63, 63, 63, 62, 62, 62, 62]  # 500 patients, 8 studies
 
 
-def one_run(background: bool) -> dict:
+def one_run(background: bool, target_accept: float) -> dict:
     """Fit once in this process and return the measured figures."""
     import arviz as az
 
@@ -42,7 +45,7 @@ def one_run(background: bool) -> dict:
     density = LogDensity(spec, sim.data)
     build_s = time.perf_counter() - t0
     groups, info = sample_density(density, draws=1000, tune=1000, chains=4, random_seed=1,
-                                  progressbar=False)
+                                  progressbar=False, target_accept=target_accept)
     names = ["d50", "gamma50", "tau", "d50_study"] + (["background"] if background else [])
     posterior = groups["posterior"]
     ess = az.ess(posterior[names], method="bulk")
@@ -50,6 +53,8 @@ def one_run(background: bool) -> dict:
     rhat = az.rhat(posterior[names])
     return {
         "background": background,
+        "target_accept": target_accept,
+        "steps_per_draw": float(groups["sample_stats"]["n_steps"].mean()),
         "build_s": build_s,
         "compile_s": info.compile_seconds,
         "sample_s": info.sampling_seconds,
@@ -65,22 +70,26 @@ def main() -> None:
     """Run without then with background (cold, warm, warm), each in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="dr-bench-bg-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=f"{cache}/numba")
-        for state, flag in (("cold", "0"), ("warm", "0"), ("warm", "1")):
-            out = subprocess.run([sys.executable, __file__, "--one", flag], env=env,
+        runs = (("cold", "0", "0.95"), ("warm", "0", "0.95"), ("warm", "1", "0.95"),
+                ("warm", "1", "0.99"))
+        for state, flag, accept in runs:
+            out = subprocess.run([sys.executable, __file__, "--one", flag, accept], env=env,
                                  capture_output=True, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"{state:>4} background={row['background']!s:5}: build {row['build_s']:4.2f} s | "
+                f"{state:>4} background={row['background']!s:5} target_accept "
+                f"{row['target_accept']:.2f}: build {row['build_s']:4.2f} s | "
                 f"compile {row['compile_s']:5.1f} s | sample {row['sample_s']:5.1f} s | "
                 f"first fit {row['first_fit_s']:5.1f} s | min bulk ESS "
-                f"{row['min_bulk_ess']:6.0f} | ESS/s {row['ess_per_s']:6.0f} | R-hat "
+                f"{row['min_bulk_ess']:6.0f} | ESS/s {row['ess_per_s']:6.0f} | steps/draw "
+                f"{row['steps_per_draw']:4.1f} | R-hat "
                 f"{row['max_rhat']:.3f} | divergences {row['divergences']}",
                 flush=True,
             )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(one_run(sys.argv[2] == "1")))
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        print(json.dumps(one_run(sys.argv[2] == "1", float(sys.argv[3]))))
     else:
         main()

@@ -22,7 +22,8 @@ from doseresponse.models.background import (
 )
 from doseresponse.models.curves import get_curve_family
 from doseresponse.models.io import load, save
-from doseresponse.models.ml_background import fit_ml_background
+from doseresponse.models.ml import MLFit, fit_ml
+from doseresponse.models.ml_background import BackgroundMLFit, fit_ml_background
 from doseresponse.models.model import NTCPModel
 from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.results import FittedModel
@@ -80,6 +81,33 @@ def test_ml_background_fit_reproduces_bmds_benchmark_doses(curve):
         assert result.upper == pytest.approx(bmdu, abs=0.5)
     else:  # measured: 77.67 vs BMDS 76.012; BMDS's BMDU search differs, ours is the profile
         assert bmdu < result.upper < bmdu + 2.0
+
+
+@pytest.mark.parametrize("curve", sorted(BMDS))
+def test_fit_ml_with_background_is_the_background_fit_and_matches_bmds(curve):
+    bmds = load_dataset("bmds_ddataset2")
+    fit = fit_ml(bmds, curve, background=True)
+    assert isinstance(fit, BackgroundMLFit)
+    result = fit.dose_at(0.1, ci_prob=0.90)
+    bmd, bmdl, _ = BMDS[curve]  # US EPA BMDS (see BMDS above), tolerance +/- 0.5
+    assert result.extra_risk
+    assert result.estimate == pytest.approx(bmd, abs=0.5)
+    assert result.lower == pytest.approx(bmdl, abs=0.5)
+    direct = fit_ml_background(bmds, curve)  # one implementation: identical optimum
+    np.testing.assert_allclose(fit.theta.to_numpy(), direct.theta.to_numpy(), rtol=0, atol=0)
+    # array input and the default (no background) still give the plain fit
+    arrays = fit_ml(curve, dose=[0, 50, 100, 150, 200], events=[0, 5, 30, 65, 90],
+                    n=[100] * 5, background=True)
+    assert arrays.dose_at(0.1).estimate == pytest.approx(bmd, abs=0.5)
+    assert isinstance(fit_ml(bmds, curve), MLFit)
+
+
+def test_fit_ml_background_option_errors_name_the_argument():
+    bmds = load_dataset("bmds_ddataset2")
+    with pytest.raises(DoseResponseError, match="not a GLM"):
+        fit_ml(bmds, "log-logistic", background=True, method="glm")
+    with pytest.raises(DoseResponseError, match="background must be True or False"):
+        fit_ml(bmds, "log-logistic", background="yes")
 
 
 def test_extra_risk_tdp_is_not_the_total_risk_dose():
@@ -247,3 +275,36 @@ def test_prior_predictive_curves_include_the_background_prior(background_fit):
                                      dose_grid=[0.0, 40.0], random_seed=3)
     at_zero = curves.probability[:, 0]  # log-logistic: F(0) = 0, so P(0) = b ~ Beta(1, 9)
     assert stats.kstest(at_zero, stats.beta(1, 9).cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("background, priors, expected", [
+    (False, None, 0.95), (True, None, 0.99), (False, "estimate", 0.99),
+])
+def test_default_target_accept_is_higher_for_background_and_estimated_weight_models(
+    monkeypatch, background, priors, expected
+):
+    import doseresponse.models.model as model_module
+    from doseresponse.models.literature_priors import literature_prior
+
+    seen = {}
+
+    class _Stop(Exception):
+        pass
+
+    def record(density, **settings):
+        seen.update(settings)
+        raise _Stop
+
+    monkeypatch.setattr(model_module, "sample_density", record)
+    if priors == "estimate":
+        priors = literature_prior("kidney-burman1991", curve="log-logistic",
+                                  a0="estimate").priors
+    model = NTCPModel(curve="log-logistic", background=background, priors=priors)
+    data = simulate_cohort(curve="log-logistic", d50=40.0, slope=1.5, n_studies=2,
+                           patients_per_study=30, random_seed=1).data
+    with pytest.raises(_Stop):
+        model.fit(data, draws=10, tune=10, chains=1, check=False)
+    assert seen["target_accept"] == expected
+    with pytest.raises(_Stop):  # an explicit value wins
+        model.fit(data, draws=10, tune=10, chains=1, check=False, target_accept=0.9)
+    assert seen["target_accept"] == 0.9

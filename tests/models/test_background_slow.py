@@ -3,23 +3,21 @@
 Cohorts: 6 patient-level studies of 80 patients, log-logistic D50 = 40 Gy, γ50 = 1.5, τ = 0.2,
 background b = 0.10, doses log-normal around 30 Gy (log-SD 0.7, so a few low-dose patients inform
 b). Each replicate is fitted with the default model and sampler settings (Beta(1, 9) prior on b,
-target_accept 0.95), 4 chains × (1000 tune + 2000 draws).
+target_accept 0.99 = ``BACKGROUND_TARGET_ACCEPT``, the default of background models), 4 chains ×
+(1000 tune + 2000 draws).
 
 Calibration: 16 replicates with seeds 900–915 fixed in advance; the 90 % intervals of b, D50
 and γ50 must each cover the truth in at least 11 of 16 (P(X ≤ 10 | 16, 0.9) = 0.0033 per
 parameter, so a false alarm over the three has probability < 0.01). The TD10 (extra risk) of the
 model without background is biased low on the same data (the flattening that ignoring b causes).
 
-Divergences: measured while writing this test (4 × 1000 draws, Python 3.11), replicate 900 had
-1 and replicate 905 (sampler seed 905) 17 divergent transitions, the latter all in one of its 4
-chains, in the partial-pooling geometry (τ ≈ 0.3 with D50 ≈ 27 Gy, while τ's posterior median
-is 0.04); the same data give 0 with sampler seed 1, with target_accept 0.99, with complete
-pooling, or with a Beta(2, 18) prior. So "no divergences at the defaults" holds for most but not
-all replicates; the test requires that divergent transitions stay below 0.5 % of all draws,
-that every fit with divergences is flagged by ``diagnostics()``, and that the fits without
-divergences have R-hat <= 1.01. Measured with these settings (4 × 2000 draws, 128 000 draws in
-all): Python 3.11 / nutpie 0.16.8 {900: 2, 905: 17, 909: 1} divergent transitions (0.016 %);
-Python 3.13 / nutpie 0.16.11 none.
+Divergences: none at the defaults, on every replicate, on both stacks. History: at
+target_accept 0.95 (the default before background models got 0.99) Python 3.11 / nutpie 0.16.8
+gave one divergent transition in each of replicates 900, 905 and 909 (in 128 000 draws), in the
+partially pooled ridge log D50_s = log D50 + τ z_s (the start of 909's divergent trajectory:
+τ ≈ 1.1, every z_s ≈ −0.6); nutpie's low-rank mass matrix at 0.95 still gave 4 (901, 908, 911,
+912); at 0.99 none (see ``doseresponse.models.model.BACKGROUND_TARGET_ACCEPT``). The test
+requires zero divergent transitions and R-hat <= 1.01 on every replicate.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ def _cohort(seed: int):
 def test_background_intervals_cover_at_their_nominal_rate_without_divergences():
     covered = dict.fromkeys(TRUTH, 0)
     n = 16
-    divergent, total_draws = {}, 0
+    divergent = {}
     for seed in range(900, 900 + n):
         # 4 x 2000 draws (as test_recovery_slow): at 4 x 1000 R-hat's own sampling spread
         # decided the test (tau 1.0103 on replicate 911, Python 3.13 / nutpie 0.16.11)
@@ -54,19 +52,14 @@ def test_background_intervals_cover_at_their_nominal_rate_without_divergences():
             _cohort(seed).data, random_seed=seed, check=False, draws=2000
         )
         diag = fit.diagnostics().set_index("check")
-        count = int(diag.loc["divergences", "value"])
-        total_draws += fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
+        divergent[seed] = int(diag.loc["divergences", "value"])
         summary = fit.summary_frame(ci_prob=0.90)
-        if count:
-            divergent[seed] = count
-            assert not diag.loc["divergences", "ok"], seed  # reported loudly
-        else:
-            assert summary["r_hat"].max() <= 1.01, seed
+        assert summary["r_hat"].max() <= 1.01, seed
         for name, value in TRUTH.items():
             lower, upper = summary.loc[name, ["lower", "upper"]]
             covered[name] += int(lower <= value <= upper)
-    print("divergent transitions by replicate:", divergent, "of", total_draws, "draws")
-    assert sum(divergent.values()) < 0.005 * total_draws, divergent
+    print("divergent transitions by replicate:", divergent)
+    assert sum(divergent.values()) == 0, divergent
     for name, count in covered.items():
         assert count >= 11, f"{name}: the 90 % interval covered the truth in {count}/{n}"
 
