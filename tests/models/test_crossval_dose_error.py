@@ -254,3 +254,22 @@ def test_kfold_and_loso_run_on_a_measurement_error_model(me_data):
     # each patient's predictive density of a 0/1 outcome is below 1 and the 60 rows of a
     # 3-fold CV cannot be predicted better than in-sample
     assert kf.p > 0
+
+
+@pytest.mark.slow
+def test_kfold_of_a_measurement_error_model_agrees_with_psis_loo():
+    """Both estimate p(y_i | recorded doses, other outcomes): they agree within the SE."""
+    cohort = dr.simulate_cohort(
+        curve="logistic", d50=49.0, slope=4.0, n_studies=3, patients_per_study=60, tau=0.1,
+        dose_distribution=(35.0, 0.35), dose_rel_sd=0.2, random_seed=27,
+    )
+    fit = dr.NTCPModel("logistic", measurement_error="lognormal").fit(
+        cohort.data, draws=500, tune=500, chains=2, random_seed=1, check=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        psis = fit.loo()
+        five = dr.kfold(fit, k=5, tune=500)
+    assert np.isfinite(five.elpd_i).all()
+    assert abs(five.elpd - psis.elpd) < psis.se
+    assert five.p > 0
