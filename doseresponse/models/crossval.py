@@ -26,6 +26,13 @@ priors, even though the default priors were derived from the full data), the pac
 default sampler and seeds derived from ``random_seed``. A refit is a full MCMC run: K-fold
 costs about *k* fits (``tests/benchmarks/bench_kfold.py`` prints the figures).
 
+Measurement-error models (``measurement_error="lognormal"``): a held-out patient's latent true
+dose is integrated out given the recorded dose, and the recorded doses of held-out patients —
+covariates, not outcomes — inform their study's exposure distribution: through importance
+weights on the refit's draws when the study is in the training data, through the exposure
+posterior given the study's own recorded doses when it is not (leave-one-study-out);
+:mod:`doseresponse.models.crossval_dose_error`.
+
 Notes
 -----
 K-fold ELPD: :math:`\mathrm{elpd}_i = \log \frac1S \sum_s p(y_i \mid \theta^{(s)}_{-f(i)})`
@@ -172,15 +179,15 @@ def kfold(
     Raises
     ------
     DoseResponseError
-        Bad ``k``/``folds``, a measurement-error model (its held-out rows would need their
-        latent true dose integrated out, which is not implemented), or, with
-        ``pooling="none"``, a fold holding every row of a study (that study cannot be predicted
-        without its own curve; use fewer folds).
+        Bad ``k``/``folds``, or, with ``pooling="none"``, a fold holding every row of a study
+        (that study cannot be predicted without its own curve; use fewer folds).
 
     Warns
     -----
     UserWarning
-        Refits with divergent transitions (their folds' predictions may be biased).
+        Refits with divergent transitions (their folds' predictions may be biased); with a
+        measurement-error model, folds whose held-out recorded doses leave an importance-sampling
+        effective size below 10 % of the draws.
     """
     fit = _check_fit(fit)
     data = fit.data
@@ -277,8 +284,7 @@ def leave_one_study_out(
     Raises
     ------
     DoseResponseError
-        ``pooling="none"`` (a new centre has no curve), fewer than two studies, or a
-        measurement-error model.
+        ``pooling="none"`` (a new centre has no curve), or fewer than two studies.
 
     Warns
     -----
