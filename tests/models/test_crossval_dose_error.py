@@ -273,3 +273,12 @@ def test_kfold_of_a_measurement_error_model_agrees_with_psis_loo():
     assert np.isfinite(five.elpd_i).all()
     assert abs(five.elpd - psis.elpd) < psis.se
     assert five.p > 0
+
+
+def test_cross_validation_subsets_keep_the_dose_uncertainties(me_data):
+    spec = NTCPModel(measurement_error="lognormal").spec_for(me_data)
+    keep = np.arange(me_data.n_ipd) % 3 == 0
+    sub, index, _ = crossval._subset(me_data, keep, np.zeros(0, dtype=bool))
+    np.testing.assert_allclose(model_inputs(spec, sub).ipd_dose_log_sd,
+                               model_inputs(spec, me_data).ipd_dose_log_sd[index], rtol=1e-15)
+    assert (model_inputs(spec, sub).ipd_dose_log_sd > 0).sum() == 17
