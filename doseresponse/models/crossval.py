@@ -61,8 +61,10 @@ from scipy import special
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
+from doseresponse.models.background import background_log_pair
 from doseresponse.models.checks import (
     ELPDResult,
+    _ipd_curve_parameters,
     _joined_log_likelihood,
     _rows_by_draws,
 )
@@ -72,6 +74,7 @@ from doseresponse.models.crossval_dose_error import (
     integrate_latent_dose,
     latent_log_dose,
 )
+from doseresponse.models.curves import log_pair
 from doseresponse.models.design import model_inputs
 from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.results import FittedModel
@@ -515,22 +518,27 @@ def _held_out_log_lik(
         values, labels = _joined_log_likelihood(synthetic)
         return _rows_by_draws(values).T, labels
     mean, sd = latent
-    me_columns = model_inputs(refit.spec, held).me_rows  # patient rows come first
-
-    def log_lik(z: np.ndarray) -> np.ndarray:
-        flat["true_dose"] = xr.DataArray(
-            np.exp(mean + sd * z)[None], dims=("chain", "draw", "me_row")
-        )
-        synthetic = FittedModel({"posterior": xr.Dataset(flat)}, refit.spec, held)
-        return _rows_by_draws(_joined_log_likelihood(synthetic)[0]).T
-
     flat["true_dose"] = xr.DataArray(np.exp(mean)[None], dims=("chain", "draw", "me_row"))
     synthetic = FittedModel({"posterior": xr.Dataset(flat)}, refit.spec, held)
     values, labels = _joined_log_likelihood(synthetic)
     total = _rows_by_draws(values).T
-    total[:, me_columns] = integrate_latent_dose(
-        lambda z: log_lik(z)[:, me_columns], mean.shape
+    inputs = model_inputs(refit.spec, held)
+    rows = inputs.me_rows  # patient rows come first in the joined log-likelihood
+    d50, slope = (a[0][:, rows] for a in _ipd_curve_parameters(synthetic, inputs))
+    event = inputs.ipd_outcome[rows] == 1
+    background = (
+        np.asarray(_flat(synthetic.posterior, "background"))
+        if getattr(refit.spec, "background", False) else None
     )
+    curve = refit.spec.curve
+
+    def log_lik(z: np.ndarray) -> np.ndarray:
+        pair = log_pair(curve, np.exp(mean + sd * z), d50, slope)
+        if background is not None:
+            pair = background_log_pair(*pair, background)
+        return np.where(event, pair[0], pair[1])
+
+    total[:, rows] = integrate_latent_dose(log_lik, mean.shape)
     return total, labels
 
 
