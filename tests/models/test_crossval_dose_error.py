@@ -39,10 +39,10 @@ def me_data(three_centre_ipd_frame):
     )
 
 
-def fake_me_fit(data, seed=3):
+def fake_me_fit(data, seed=3, background=False):
     """A measurement-error FittedModel from a made-up posterior (no sampling)."""
     rng = np.random.default_rng(seed)
-    spec = NTCPModel(measurement_error="lognormal").spec_for(data)
+    spec = NTCPModel(measurement_error="lognormal", background=background).spec_for(data)
     inputs = model_inputs(spec, data)
     shape, n_study, n_me = (2, 100), len(data.studies), inputs.me_rows.size
     post = {
@@ -55,6 +55,8 @@ def fake_me_fit(data, seed=3):
         "exposure_sd": np.abs(rng.normal(0.4, 0.05, (*shape, n_study))),
         "true_dose": inputs.ipd_dose[inputs.me_rows] * np.exp(rng.normal(0, 0.1, (*shape, n_me))),
     }
+    if background:
+        post["background"] = rng.uniform(0.02, 0.1, shape)
     groups = _arviz_compat.groups_from_arrays(
         post, {"diverging": np.zeros(shape, dtype=bool)},
         coords={"study": list(data.studies), "covariate": ["htn"],
@@ -65,11 +67,11 @@ def fake_me_fit(data, seed=3):
     return FittedModel(groups, spec, data)
 
 
-def _brute_row_log_lik(y, log_obs, sigma, mu, omega, d50, slope):
+def _brute_row_log_lik(y, log_obs, sigma, mu, omega, d50, slope, b=0.0):
     """ln ∫ p(y | e^u) N(l; u, σ) N(u; μ, ω) du / ∫ N(l; u, σ) N(u; μ, ω) du by quad."""
     def joint(u, outcome):
-        lp, lq = log_pair("logistic", np.exp(u), d50, slope)
-        like = np.exp(lp if outcome == 1 else lq) if outcome is not None else 1.0
+        risk = b + (1 - b) * np.exp(log_pair("logistic", np.exp(u), d50, slope)[0])
+        like = (risk if outcome == 1 else 1 - risk) if outcome is not None else 1.0
         return like * stats.norm.pdf(log_obs, u, sigma) * stats.norm.pdf(u, mu, omega)
     lo, hi = log_obs - 12 * sigma, log_obs + 12 * sigma
     num = integrate.quad(joint, lo, hi, args=(y,), epsabs=0, epsrel=1e-12, limit=200)[0]
@@ -134,8 +136,10 @@ def test_adaptive_gauss_hermite_matches_brute_force_quadrature():
     assert errors.max() < 0.05
 
 
-def test_held_out_density_integrates_the_latent_dose_like_brute_force_quadrature(me_data):
-    fit = fake_me_fit(me_data)
+@pytest.mark.parametrize("background", [False, True])
+def test_held_out_density_integrates_the_latent_dose_like_brute_force_quadrature(me_data,
+                                                                               background):
+    fit = fake_me_fit(me_data, background=background)
     ll = crossval._named_study_log_lik(fit, me_data, np.random.default_rng(0))  # (S, rows)
     inputs = model_inputs(fit.spec, me_data)
     post = fit.posterior
@@ -152,6 +156,7 @@ def test_held_out_density_integrates_the_latent_dose_like_brute_force_quadrature
                 int(inputs.ipd_outcome[row]), np.log(inputs.ipd_dose[row]),
                 inputs.ipd_dose_log_sd[row], post["exposure_log_median"].values[c, d, s],
                 post["exposure_sd"].values[c, d, s], d50, post["gamma50"].values[c, d],
+                float(post["background"].values[c, d]) if background else 0.0,
             )
             errors.append(abs(ll[draw, row] - brute))
     # adaptive Gauss-Hermite vs adaptive quadrature: measured max error 3e-11 nats
