@@ -94,6 +94,16 @@ def test_all_weight_on_one_member_reports_that_members_doses(average, covariate_
     np.testing.assert_allclose(ours["predictive"], theirs["predictive"], rtol=1e-6)
 
 
+def test_average_report_method_delegates(average, monkeypatch, tmp_path):
+    import doseresponse.report as report
+
+    seen = {}
+    monkeypatch.setattr(report, "write_report",
+                        lambda source, path, **kw: seen.update(source=source, path=path, **kw))
+    average.report(tmp_path / "r.html", overwrite=True)
+    assert seen == {"source": average, "path": tmp_path / "r.html", "overwrite": True}
+
+
 def test_refuses_what_is_not_a_fit_or_an_average(tmp_path):
     with pytest.raises(DoseResponseError, match="ModelAverage"):
         write_report("fit.nc", tmp_path / "x.html")
