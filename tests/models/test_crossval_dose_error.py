@@ -276,6 +276,8 @@ def test_kfold_of_a_measurement_error_model_agrees_with_psis_loo():
         psis = fit.loo()
         five = dr.kfold(fit, k=5, tune=500)
     assert np.isfinite(five.elpd_i).all()
+    # measured: PSIS-LOO -36.08 ± 6.21 (24 rows k > 0.7), 5-fold -36.76 (3.11 stack);
+    # -34.80 ± 6.15 (26 rows) and -36.79 (3.13)
     assert abs(five.elpd - psis.elpd) < psis.se
     assert five.p > 0
 
