@@ -53,10 +53,10 @@ def main(quick: bool = False) -> None:
         rows.append((name, fit_s, loo, loo_s, n_bad, kf, kf_s, loso, loso_s))
     print(f"{sim.data.n_ipd} patients, {len(sim.data.studies)} studies; "
           f"{chains} chains x {draws} draws ({tune} tune)")
-    print(f"{'model':22s} {'fit s':>6s} {'PSIS-LOO':>16s} {'k>0.7':>5s} {'5-fold':>16s} "
-          f"{'s':>6s} {'LOSO':>16s} {'s':>6s}")
+    print(f"{'model':22s} {'fit s':>6s} {'PSIS-LOO':>16s} {'s':>5s} {'k>0.7':>5s} "
+          f"{'5-fold':>16s} {'s':>6s} {'LOSO':>16s} {'s':>6s}")
     for name, fit_s, loo, loo_s, n_bad, kf, kf_s, loso, loso_s in rows:
-        print(f"{name:22s} {fit_s:6.1f} {loo.elpd:8.2f} ± {loo.se:5.2f} {n_bad:5d} "
+        print(f"{name:22s} {fit_s:6.1f} {loo.elpd:8.2f} ± {loo.se:5.2f} {loo_s:5.1f} {n_bad:5d} "
               f"{kf.elpd:8.2f} ± {kf.se:5.2f} {kf_s:6.1f} {loso.elpd:8.2f} ± {loso.se:5.2f} "
               f"{loso_s:6.1f}")
 
