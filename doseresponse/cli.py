@@ -316,6 +316,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"fits ranked by {table.attrs['ic'].upper()} expected log predictive density (elpd, "
           "nats; best first); weight = stacking, pseudo_bma_weight = pseudo-BMA+.")
+    print(f"criterion: {table.attrs['ic_reason']}.")
     print(table.to_string(float_format="{:.4g}".format,
                           formatters={"weight": "{:.2f}".format,
                                       "pseudo_bma_weight": "{:.2f}".format}))
@@ -664,9 +665,10 @@ def _add_compare(sub, common) -> None:
         "the fits' posteriors) to a folder.",
     )
     p.add_argument("fits", nargs="+", metavar="FIT.nc", help="two or more fit files")
-    p.add_argument("--ic", choices=("loo", "waic", "kfold", "loso", "auto"), default="loo",
-                   help="criterion (default: loo; kfold and loso refit every model; auto: "
-                   "K-fold where PSIS-LOO is unreliable)")
+    p.add_argument("--ic", choices=("loo", "waic", "kfold", "loso", "auto"), default="auto",
+                   help="criterion (default: auto = PSIS-LOO, no refit, unless some fit has "
+                   "Pareto k > 0.7, then K-fold for every fit; kfold and loso refit every "
+                   "model)")
     p.add_argument("--k", type=int, default=10, help="folds of --ic kfold/auto (default: 10)")
     p.add_argument("--average", choices=("stacking", "pseudo-bma+"), default=None,
                    help="save the model average with these weights (needs -o)")
@@ -1300,8 +1302,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if suffix not in (".html", ".htm"):
         raise UsageError(f"-o {args.output}: the report is HTML; end the name in .html.")
     out = _check_output(args.output, args.overwrite, "-o")
-    fit = _load_fit(args.fit)
-    tcp = None if args.tcp is None else _load_fit(args.tcp)
+    fit = _load_report_source(args.fit)
+    tcp = None if args.tcp is None else _load_report_source(args.tcp)
     plan = None
     if args.plan is not None:
         from doseresponse import prescribe as rx
@@ -1325,6 +1327,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
         for figure in figures:
             print(f"figure written to {figure}")
     return EXIT_OK
+
+
+def _load_report_source(path: str):
+    """A fit file, or a model-average folder (from 'doseresponse compare --average -o DIR')."""
+    import doseresponse as dr
+
+    if Path(path).is_dir():
+        return dr.load_average(path)
+    return _load_fit(path)
 
 
 def _add_prescribe(sub, common) -> None:
@@ -1357,17 +1368,22 @@ def _add_report(sub, common) -> None:
         "HTML file",
         ["doseresponse report kidney.nc -o report.html",
          "doseresponse report kidney.nc --tcp tumour.nc --plan plan.json -o report.html "
-         "--figures png pdf"],
+         "--figures png pdf",
+         "doseresponse report average/ -o report.html"],
         _cmd_report,
         description="Write one HTML file that opens from disk without a network: the data in "
         "words, the fitted curves with bands for a typical and a new centre, the study forest "
         "plot, the tolerance-dose table, the diagnostics, the model and priors, and an "
         "interactive dose lookup computed from embedded posterior draws. --tcp adds a tumour "
         "fit, --plan a prescription (a plan saved by 'doseresponse prescribe -o', or a "
-        "PLAN.json input, prescribed first).",
+        "PLAN.json input, prescribed first). A model-average folder (written by "
+        "'doseresponse compare --average -o DIR') may replace a fit file: its curves and "
+        "doses are those of the mixture, and the page shows the weights and member models.",
     )
-    p.add_argument("fit", metavar="FIT.nc", help="fit file written by 'doseresponse fit'")
-    p.add_argument("--tcp", metavar="TCP.nc", default=None, help="tumour-control fit file")
+    p.add_argument("fit", metavar="FIT.nc",
+                   help="fit file written by 'doseresponse fit', or a model-average folder")
+    p.add_argument("--tcp", metavar="TCP.nc", default=None,
+                   help="tumour-control fit file (or model-average folder)")
     p.add_argument("--plan", metavar="PLAN.json", default=None,
                    help="saved plan or PLAN.json input")
     p.add_argument("-o", "--output", required=True, metavar="report.html",

@@ -294,7 +294,7 @@ def test_loo_warns_naming_influential_rows(mixed_data):
 def test_compare_ranks_fits_and_names_them(real_fits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        table = checks.compare(list(real_fits.values()))
+        table = checks.compare(list(real_fits.values()), ic="loo")
         by_name = checks.compare(real_fits, ic="waic")
     assert set(table.index) == {"logistic/partial", "log-logistic/partial"}
     assert list(table.columns) == [
@@ -302,6 +302,7 @@ def test_compare_ranks_fits_and_names_them(real_fits):
         "warning", "curve", "pooling",
     ]
     assert {k: table.attrs[k] for k in ("ic", "scale")} == {"ic": "loo", "scale": "log"}
+    assert table.attrs["ic_reason"] == "PSIS-LOO, as requested (ic='loo')"
     assert table.attrs["verdict"].startswith("Best by LOO")
     assert set(table["curve"]) == {"logistic", "log-logistic"}
     assert (table["pooling"] == "partial").all()
@@ -315,12 +316,32 @@ def test_compare_ranks_fits_and_names_them(real_fits):
     assert by_name.attrs["ic"] == "waic"
 
 
+def test_compare_defaults_to_psis_loo_when_every_pareto_k_is_fine(three_centre_ipd_frame):
+    """The default ic='auto' needs no refit when PSIS-LOO is reliable, and says so."""
+    data = DoseResponseData.from_frame(
+        three_centre_ipd_frame, dose="bed", outcome="tox", study="study", covariates=["htn"],
+        dose_metric="BED", dose_unit="Gy",
+    )
+    fits = {"a": fake_fit(data, seed=3, spread=0.02),
+            "b": fake_fit(data, d50=45.0, seed=8, spread=0.02)}
+    for fit in fits.values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no Pareto k warning: LOO is fine
+            assert not checks.loo(fit).warning
+    table = checks.compare(fits)
+    assert table.attrs["ic"] == "loo"
+    assert "ic='auto'" in table.attrs["ic_reason"] and "no refit" in table.attrs["ic_reason"]
+    assert "Criterion: PSIS-LOO (ic='auto')" in table.attrs["verdict"]
+    np.testing.assert_allclose(table["elpd"].to_numpy(),
+                               [checks.loo(fits[n]).elpd for n in table.index], rtol=1e-12)
+
+
 def test_compare_differences_and_stacking_weights(mixed_data):
     """dse and elpd_diff follow their formulas; a clearly worse fit gets (almost) no weight."""
     good, bad = fake_fit(mixed_data), fake_fit(mixed_data, d50=150.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        table = checks.compare({"good": good, "bad": bad})
+        table = checks.compare({"good": good, "bad": bad}, ic="loo")
         a, b = checks.loo(good), checks.loo(bad)
     assert list(table.index) == ["good", "bad"]
     diff = a.elpd_i - b.elpd_i

@@ -67,7 +67,7 @@ def average_models(
     fits: Mapping[str, FittedModel] | Sequence[FittedModel],
     method: str = "stacking",
     *,
-    ic: str = "loo",
+    ic: str = "auto",
     n_draws: int = DEFAULT_AVERAGE_DRAWS,
     random_seed: int = _MIXTURE_SEED,
     **compare_options: Any,
@@ -84,9 +84,10 @@ def average_models(
         Weighting (:mod:`doseresponse.models.model_weights`).
     ic : {"loo", "kfold", "loso", "auto"}
         The pointwise predictive densities the weights are computed from
-        (:func:`~doseresponse.models.checks.compare`); ``"auto"`` switches to K-fold where
-        PSIS-LOO is unreliable. (Leave-one-study-out weighs models by how they predict new
-        centres.)
+        (:func:`~doseresponse.models.checks.compare`); ``"auto"`` (the default): PSIS-LOO, or
+        K-fold for every fit where PSIS-LOO is unreliable (Pareto k > 0.7; the table's
+        ``attrs["ic_reason"]`` says which and why). (Leave-one-study-out weighs models by how
+        they predict new centres.)
     n_draws : int
         Draws of the resampled mixture.
     random_seed : int
@@ -460,6 +461,27 @@ class ModelAverage:
         return ax
 
     # ------------------------------------------------------------------ persistence
+
+    def report(self, path: str | PathLike[str], **kwargs):
+        """Write the physician report of the average: one self-contained HTML file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination ``.html`` file.
+        **kwargs
+            ``tcp=``, ``plan=``, ``overwrite=``, ``figures=``, ``ci_prob=``, ... as in
+            :func:`doseresponse.report.write_report` (curves, tolerance doses and plan from
+            the mixture; weights, method and member models shown).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from doseresponse.report import write_report
+
+        return write_report(self, path, **kwargs)
 
     def save(self, path: str | PathLike[str], *, overwrite: bool = False):
         """Write the average to a directory (:func:`doseresponse.models.averaging_io.save_average`).

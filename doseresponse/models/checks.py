@@ -548,7 +548,8 @@ def waic(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
 
 
 IC_CHOICES = ("loo", "waic", "kfold", "loso", "auto")
-"""Criteria :func:`compare` ranks by (``"auto"``: LOO, or K-fold where LOO is unreliable)."""
+"""Criteria :func:`compare` ranks by (``"auto"``, the default: LOO, or K-fold where LOO is
+unreliable)."""
 SMALL_ELPD_DIFF = 4.0
 """ELPD difference (nats) below which two models' predictive accuracy is not told apart."""
 _VERDICTS = {
@@ -562,7 +563,7 @@ _VERDICTS = {
 def compare(
     fits: Mapping[str, FittedModel] | Sequence[FittedModel],
     *,
-    ic: str = "loo",
+    ic: str = "auto",
     k: int = 10,
     random_seed: int = _DEFAULT_SEED,
     **refit: Any,
@@ -581,8 +582,10 @@ def compare(
     ic : {"loo", "waic", "kfold", "loso", "auto"}
         Criterion: PSIS-LOO, WAIC, K-fold cross-validation by patient
         (:func:`doseresponse.models.crossval.kfold`), leave-one-study-out (each study
-        predicted as a new centre), or ``"auto"``: PSIS-LOO unless it is unreliable for some
-        fit (Pareto k > 0.7), then K-fold for every fit, with a warning saying so.
+        predicted as a new centre), or ``"auto"`` (the default): PSIS-LOO — one pass over the
+        stored draws, no refit — unless it is unreliable for some fit (Pareto k > 0.7 on a row
+        that matters), then K-fold for every fit (``k`` refits each), with a warning saying
+        so. ``attrs["ic"]`` and ``attrs["ic_reason"]`` say which was used and why.
     k : int
         Folds of ``ic="kfold"`` / ``"auto"``.
     random_seed : int
@@ -600,7 +603,9 @@ def compare(
         ``pseudo_bma_weight`` (pseudo-BMA+ weight), ``verdict`` (``"best"``,
         ``"indistinguishable"``, ``"uncertain"`` or ``"worse"``, see Notes), ``warning`` (the
         criterion flagged the fit unreliable), ``curve``, ``pooling``. ``attrs``: ``ic`` (the
-        criterion used), ``scale="log"`` and ``verdict`` (the comparison in words, also
+        criterion used: ``"loo"``, ``"waic"``, ``"kfold"`` or ``"loso"``, never ``"auto"``),
+        ``ic_reason`` (why, in words: with ``"auto"``, the Pareto k verdict), ``scale="log"``
+        and ``verdict`` (the comparison in words, naming the criterion, also
         :func:`compare_verdict`); ``late_toxicity=True`` for late-toxicity fits. The same
         columns on every ArviZ version.
 
@@ -654,7 +659,7 @@ def compare(
                 "can only compare models of the same observations. Refit both on one "
                 "DoseResponseData."
             )
-    results, ic = _criteria(named, ic, k, random_seed, refit)
+    results, ic, reason = _criteria(named, ic, k, random_seed, refit)
     order = sorted(names, key=lambda name: -results[name].elpd)  # stable: ties keep input order
     best = results[order[0]]
     pointwise = np.stack([results[name].elpd_i for name in order], axis=1)
@@ -683,7 +688,7 @@ def compare(
         index=pd.Index(order, name="model"),
     )
     table.iloc[0, table.columns.get_loc("verdict")] = "best"
-    table.attrs.update({"ic": ic, "scale": "log"})
+    table.attrs.update({"ic": ic, "ic_reason": reason, "scale": "log"})
     if late:
         table.attrs["late_toxicity"] = True  # no K-fold refits to recommend
     table.attrs["verdict"] = compare_verdict(table)
@@ -709,7 +714,8 @@ def compare_verdict(table: pd.DataFrame) -> str:
         raise DoseResponseError("table must be a DataFrame returned by compare().")
     ic = str(table.attrs.get("ic", "loo")).upper()
     names = list(table.index)
-    lines = [f"Best by {ic}: {names[0]}."]
+    reason = table.attrs.get("ic_reason")
+    lines = [f"Best by {ic}: {names[0]}." + (f" (Criterion: {reason}.)" if reason else "")]
     for name in names[1:]:
         row = table.loc[name]
         diff = f"elpd difference {row['elpd_diff']:.2f} ± {row['dse']:.2f} (SE) nats"
@@ -753,8 +759,8 @@ def _verdict(diff: float, dse: float) -> str:
 
 def _criteria(
     named: Mapping[str, FittedModel], ic: str, k: int, random_seed: int, refit: Mapping
-) -> tuple[dict[str, ELPDResult], str]:
-    """The ELPD of every fit under ``ic`` (``"auto"`` resolved), and the criterion used."""
+) -> tuple[dict[str, ELPDResult], str, str]:
+    """The ELPD of every fit under ``ic`` (``"auto"`` resolved), the criterion used and why."""
     if refit and ic not in ("kfold", "loso", "auto"):
         raise DoseResponseError(
             f"{', '.join(refit)} only apply to ic='kfold', 'loso' or 'auto' (refits)."
@@ -765,6 +771,13 @@ def _criteria(
             f"ic={ic!r} (refitting) is not available for late-toxicity fits; compare them by "
             "ic='loo' (PSIS-LOO) or ic='waic'."
         )
+    reasons = {
+        "loo": "PSIS-LOO, as requested (ic='loo')",
+        "waic": "WAIC, as requested (ic='waic')",
+        "kfold": f"{k}-fold cross-validation by patient, as requested (ic='kfold')",
+        "loso": "leave-one-study-out, each study predicted as a new centre, as requested "
+                "(ic='loso')",
+    }
     if ic in ("loo", "waic", "auto"):
         criterion = waic if ic == "waic" else loo
         with warnings.catch_warnings():
@@ -772,35 +785,57 @@ def _criteria(
                 warnings.filterwarnings("ignore", message="PSIS-LOO is unreliable")
             results = {name: criterion(fit, pointwise=True) for name, fit in named.items()}
         flagged = [name for name, r in results.items() if r.warning]
-        if ic != "auto" or not flagged:
-            return results, "loo" if ic == "auto" else ic
+        if ic != "auto":
+            return results, ic, reasons[ic]
+        if not flagged:
+            return results, "loo", (
+                f"PSIS-LOO (ic='auto'): every fit has Pareto k <= {PARETO_K_MAX} on the rows "
+                "that matter, so no refit was needed"
+            )
+        counts = ", ".join(f"{name} ({_n_bad_rows(results[name])} row(s))" for name in flagged)
         if late:
             warnings.warn(
-                f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for "
-                f"{', '.join(flagged)}, and K-fold cross-validation is not available for "
-                "late-toxicity fits: the comparison stays PSIS-LOO and is flagged.",
+                f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}, and K-fold "
+                "cross-validation is not available for late-toxicity fits: the comparison "
+                "stays PSIS-LOO and is flagged.",
                 UserWarning,
                 stacklevel=3,
             )
-            return results, "loo"
+            return results, "loo", (
+                "PSIS-LOO (ic='auto'), flagged: Pareto k > 0.7 for some rows, and K-fold "
+                "refits are not available for late-toxicity fits"
+            )
         warnings.warn(
-            f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {', '.join(flagged)}; "
-            f"comparing every fit by {k}-fold cross-validation instead (each model refitted "
-            f"{k} times, seeded).",
+            f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}; comparing "
+            f"every fit by {k}-fold cross-validation instead (each model refitted {k} times, "
+            "seeded).",
             UserWarning,
             stacklevel=3,
         )
+        reason = (
+            f"{k}-fold cross-validation (ic='auto'): PSIS-LOO was unreliable, Pareto k > "
+            f"{PARETO_K_MAX} for {counts}"
+        )
         ic = "kfold"
+    else:
+        reason = reasons[ic]
     from doseresponse.models.crossval import kfold, leave_one_study_out
 
     if ic == "kfold":
         return {
             name: kfold(fit, k=k, random_seed=random_seed, **refit) for name, fit in named.items()
-        }, ic
+        }, ic, reason
     return {
         name: leave_one_study_out(fit, random_seed=random_seed, **refit)
         for name, fit in named.items()
-    }, ic
+    }, ic, reason
+
+
+def _n_bad_rows(result: ELPDResult) -> int:
+    """Rows of a LOO result with Pareto k above the threshold."""
+    if result.pareto_k is None:  # pragma: no cover - compare asks for pointwise values
+        return 0
+    return int((result.pareto_k > PARETO_K_MAX).sum())
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -875,6 +910,19 @@ def _study_arrays(fit: FittedModel) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     return np.broadcast_to(log_d50, shape), np.broadcast_to(slope, shape), log_factor
 
 
+def _ipd_curve_parameters(fit: FittedModel, inputs) -> tuple[np.ndarray, np.ndarray]:
+    """D50 (its study's times its covariate factors) and slope of each patient row, per draw.
+
+    Arrays ``(chain, draw, n_ipd_rows)``; the one construction of a patient's curve parameters
+    (used by :func:`_log_pairs` and by the held-out latent-dose integral of cross-validation).
+    """
+    log_d50_s, slope_s, log_factor = _study_arrays(fit)
+    log_d50 = log_d50_s[..., inputs.ipd_study]
+    if log_factor is not None:
+        log_d50 = log_d50 + log_factor @ inputs.ipd_x.T
+    return np.exp(log_d50), slope_s[..., inputs.ipd_study]
+
+
 def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(log P, log(1 - P)) per draw and row for patient rows and aggregate rows."""
     inputs = model_inputs(fit.spec, fit.data)
@@ -882,15 +930,12 @@ def _log_pairs(fit: FittedModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     curve = fit.spec.curve
     out = {}
     if inputs.ipd_dose.size:
-        log_d50 = log_d50_s[..., inputs.ipd_study]
-        if log_factor is not None:
-            log_d50 = log_d50 + log_factor @ inputs.ipd_x.T
-        slope = slope_s[..., inputs.ipd_study]
+        d50, slope = _ipd_curve_parameters(fit, inputs)
         dose = inputs.ipd_dose
         if "true_dose" in fit.posterior:  # measurement-error model: latent true doses
-            dose = np.broadcast_to(dose, log_d50.shape).copy()
+            dose = np.broadcast_to(dose, d50.shape).copy()
             dose[..., inputs.me_rows] = _flat(fit, "true_dose")
-        out["ipd"] = log_pair(curve, dose, np.exp(log_d50), slope)
+        out["ipd"] = log_pair(curve, dose, d50, slope)
     if inputs.agg_n.size:
         log_d50 = log_d50_s[..., inputs.agg_study]
         if log_factor is not None:

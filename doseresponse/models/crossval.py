@@ -26,6 +26,13 @@ priors, even though the default priors were derived from the full data), the pac
 default sampler and seeds derived from ``random_seed``. A refit is a full MCMC run: K-fold
 costs about *k* fits (``tests/benchmarks/bench_kfold.py`` prints the figures).
 
+Measurement-error models (``measurement_error="lognormal"``): a held-out patient's latent true
+dose is integrated out given the recorded dose, and the recorded doses of held-out patients —
+covariates, not outcomes — inform their study's exposure distribution: through importance
+weights on the refit's draws when the study is in the training data, through the exposure
+posterior given the study's own recorded doses when it is not (leave-one-study-out);
+:mod:`doseresponse.models.crossval_dose_error`.
+
 Notes
 -----
 K-fold ELPD: :math:`\mathrm{elpd}_i = \log \frac1S \sum_s p(y_i \mid \theta^{(s)}_{-f(i)})`
@@ -54,7 +61,21 @@ from scipy import special
 
 from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DoseResponseError
-from doseresponse.models.checks import ELPDResult, _joined_log_likelihood, _rows_by_draws
+from doseresponse.models.background import background_log_pair
+from doseresponse.models.checks import (
+    ELPDResult,
+    _ipd_curve_parameters,
+    _joined_log_likelihood,
+    _rows_by_draws,
+)
+from doseresponse.models.crossval_dose_error import (
+    exposure_log_likelihood,
+    exposure_posterior_draws,
+    integrate_latent_dose,
+    latent_log_dose,
+)
+from doseresponse.models.curves import log_pair
+from doseresponse.models.design import model_inputs
 from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.results import FittedModel
 
@@ -64,6 +85,7 @@ DEFAULT_K = 10
 """Default number of folds (Vehtari et al. 2017 use K = 10)."""
 _DEFAULT_SEED = 20170413
 _DEFAULT_TUNE = 1000
+_MIN_ESS_FRACTION = 0.1
 
 
 def kfold_folds(
@@ -160,15 +182,15 @@ def kfold(
     Raises
     ------
     DoseResponseError
-        Bad ``k``/``folds``, a measurement-error model (its held-out rows would need their
-        latent true dose integrated out, which is not implemented), or, with
-        ``pooling="none"``, a fold holding every row of a study (that study cannot be predicted
-        without its own curve; use fewer folds).
+        Bad ``k``/``folds``, or, with ``pooling="none"``, a fold holding every row of a study
+        (that study cannot be predicted without its own curve; use fewer folds).
 
     Warns
     -----
     UserWarning
-        Refits with divergent transitions (their folds' predictions may be biased).
+        Refits with divergent transitions (their folds' predictions may be biased); with a
+        measurement-error model, folds whose held-out recorded doses leave an importance-sampling
+        effective size below 10 % of the draws.
     """
     fit = _check_fit(fit)
     data = fit.data
@@ -181,9 +203,11 @@ def kfold(
     elpd_i = np.empty(folds_arr.size)
     settings = _settings(fit, draws, tune, chains, target_accept)
     divergent: dict[int, int] = {}
+    low_ess: dict[int, float] = {}
     for number, f in enumerate(fold_ids):
         train = _subset(data, ipd_fold != f, agg_fold != f)[0]
         refit, n_div = _refit(fit, train, random_seed + 1 + number, settings)
+        rng = np.random.default_rng([random_seed, number])  # exposure draws of unseen studies
         if n_div:
             divergent[int(f)] = n_div
         held = np.flatnonzero(folds_arr == f)
@@ -201,7 +225,12 @@ def kfold(
             )
             columns = np.concatenate([ipd_index, data.n_ipd + agg_index])
             if seen:
-                ll = _named_study_log_lik(refit, held_data)  # (S, n)
+                ll = _named_study_log_lik(refit, held_data, rng)  # (S, n)
+                log_w = _held_dose_log_weights(refit, held_data)
+                if log_w is not None:  # held-out recorded doses join the exposure posterior
+                    log_w = log_w - special.logsumexp(log_w)
+                    ll = ll + log_w[:, None] + math.log(ll.shape[0])
+                    low_ess[int(f)] = float(np.exp(-special.logsumexp(2.0 * log_w)))
             else:
                 if fit.spec.pooling == "none":
                     raise DoseResponseError(
@@ -210,12 +239,13 @@ def kfold(
                         "rows in the training folds cannot be predicted. Use fewer folds (k=) "
                         "or your own folds=."
                     )
-                ll_nodes, log_w = _new_study_log_lik(refit, held_data)  # (S, K, n)
+                ll_nodes, log_w = _new_study_log_lik(refit, held_data, rng)  # (S, K, n)
                 ll = special.logsumexp(ll_nodes + log_w[None, :, None], axis=1)
             elpd_i[columns] = special.logsumexp(ll, axis=0) - math.log(ll.shape[0])
     values, labels = _joined_log_likelihood(fit)
     lppd = _lppd(_rows_by_draws(values))
     _warn_divergent(divergent, "fold")
+    _warn_low_ess(low_ess, settings)
     return _result(
         "kfold", elpd_i, float(lppd.sum() - elpd_i.sum()), settings, bool(divergent),
         tuple(str(v) for v in values["observation"].values), tuple(labels),
@@ -257,8 +287,7 @@ def leave_one_study_out(
     Raises
     ------
     DoseResponseError
-        ``pooling="none"`` (a new centre has no curve), fewer than two studies, or a
-        measurement-error model.
+        ``pooling="none"`` (a new centre has no curve), or fewer than two studies.
 
     Warns
     -----
@@ -289,7 +318,8 @@ def leave_one_study_out(
         if n_div:
             divergent[study] = n_div
         held = data.select_studies([study])
-        ll_nodes, log_w = _new_study_log_lik(refit, held)  # (S, K, n_j)
+        rng = np.random.default_rng([random_seed, j])  # the study's exposure parameters
+        ll_nodes, log_w = _new_study_log_lik(refit, held, rng)  # (S, K, n_j)
         joint = special.logsumexp(ll_nodes.sum(axis=2) + log_w[None, :], axis=1)  # (S,)
         elpd_j.append(special.logsumexp(joint) - math.log(joint.size))
         own = full_ll[row_study == study].sum(axis=0)
@@ -307,24 +337,97 @@ def leave_one_study_out(
 # ---------------------------------------------------------------------------- held-out densities
 
 
-def _named_study_log_lik(refit: FittedModel, held: DoseResponseData) -> np.ndarray:
-    """Log-likelihood ``(S, n_rows)`` of ``held`` under ``refit``, each row with its own study."""
+def _named_study_log_lik(
+    refit: FittedModel, held: DoseResponseData, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Log-likelihood ``(S, n_rows)`` of ``held`` under ``refit``, each row with its own study.
+
+    Held-out patients with a dose uncertainty (measurement-error model) have their latent true
+    dose integrated out with the exposure distribution of their study in the refit
+    (:mod:`doseresponse.models.crossval_dose_error`); see :func:`_held_dose_log_weights` for
+    the weights that add their recorded doses to the refit's exposure posterior. A refit
+    without exposure parameters (no training patient had a dose uncertainty) learnt nothing
+    about them: they are drawn with ``rng`` given the held-out doses, as for a new centre.
+    """
     post = refit.posterior
     studies = list(held.studies)
     variables = {}
     for name, values in post.data_vars.items():
+        if "me_row" in values.dims:
+            continue  # the training patients' latent doses
         if "study" in values.dims:
             values = values.sel(study=studies)
         variables[name] = values
     posterior = xr.Dataset(variables)
-    return _held_out_log_lik(refit, posterior, held)[0]
+    latent = None
+    me = _held_dose_rows(refit, held)
+    if me is not None:
+        log_obs, sigma, labels = me
+        if "exposure_log_median" in post:
+            mu, omega = _refit_exposure(refit, labels)
+        else:
+            if rng is None:  # pragma: no cover - internal callers pass one
+                raise DoseResponseError("internal error: a seeded generator is needed.")
+            n_draws = int(post.sizes["chain"] * post.sizes["draw"])
+            mu, omega = _new_study_exposure(refit.spec, log_obs, sigma, labels, n_draws, rng)
+        latent = latent_log_dose(log_obs, sigma, mu, omega)
+    return _held_out_log_lik(refit, posterior, held, latent)[0]
 
 
-def _new_study_log_lik(refit: FittedModel, held: DoseResponseData) -> tuple[np.ndarray, np.ndarray]:
+def _held_dose_log_weights(refit: FittedModel, held: DoseResponseData) -> np.ndarray | None:
+    """Log importance weights ``(S,)`` adding the held-out recorded doses to the refit.
+
+    The recorded doses of held-out patients are covariates (known when their outcomes are
+    predicted) and inform only their studies' exposure distributions: weighting the refit's
+    draws by their exposure likelihood gives the posterior given the training data and those
+    doses. None when no held-out patient has a dose uncertainty.
+    """
+    me = _held_dose_rows(refit, held)
+    if me is None or "exposure_log_median" not in refit.posterior:
+        return None
+    log_obs, sigma, labels = me
+    mu, omega = _refit_exposure(refit, labels)
+    return exposure_log_likelihood(log_obs, sigma, mu, omega)
+
+
+def _held_dose_rows(refit: FittedModel, held: DoseResponseData):
+    """Log recorded dose, log-SD and study label of each held-out row with a dose error."""
+    if refit.spec.measurement_error == "none" or not held.n_ipd:
+        return None
+    inputs = model_inputs(refit.spec, held)
+    rows = inputs.me_rows
+    if not rows.size:
+        return None
+    labels = np.asarray(inputs.studies, dtype=object)[inputs.ipd_study[rows]]
+    return np.log(inputs.ipd_dose[rows]), inputs.ipd_dose_log_sd[rows], labels
+
+
+def _refit_exposure(refit: FittedModel, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exposure log median and log SD ``(S, n)`` of the refit for studies ``labels``."""
+    post = refit.posterior
+    if "exposure_log_median" not in post:
+        raise DoseResponseError(  # pragma: no cover - kfold routes such studies as unseen
+            "internal error: the refit has no exposure parameters; please report this."
+        )
+    coords = post["exposure_log_median"].coords["study"].values
+    position = {str(s): i for i, s in enumerate(coords)}
+    index = np.array([position[str(s)] for s in labels], dtype=np.int64)
+    mu = _flat(post, "exposure_log_median")[:, index]
+    omega = _flat(post, "exposure_sd")[:, index]
+    return mu, omega
+
+
+def _new_study_log_lik(
+    refit: FittedModel, held: DoseResponseData, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-likelihood ``(S, K, n_rows)`` of ``held`` as new centres, at K quadrature nodes.
 
     Returns the log-likelihood and the log weights ``(K,)`` of the nodes of the new study
-    effect (one node, weight 1, without pooling across studies).
+    effect (one node, weight 1, without pooling across studies). Held-out patients with a dose
+    uncertainty have their latent true dose integrated out, with their study's exposure
+    parameters drawn (with ``rng``) from their posterior given the study's recorded doses
+    (:func:`doseresponse.models.crossval_dose_error.exposure_posterior_draws`): the refit has
+    none for a study it did not see.
     """
     spec = refit.spec
     flat = {name: _flat(refit.posterior, name) for name in refit.posterior.data_vars}
@@ -342,7 +445,7 @@ def _new_study_log_lik(refit: FittedModel, held: DoseResponseData) -> tuple[np.n
     studies = list(held.studies)
     variables = {}
     for name, values in refit.posterior.data_vars.items():
-        if "study" in values.dims:
+        if "study" in values.dims or "me_row" in values.dims:
             continue
         arr = np.repeat(flat[name], n_nodes, axis=0)[None]
         extra = [d for d in values.dims if d not in ("chain", "draw")]
@@ -359,14 +462,49 @@ def _new_study_log_lik(refit: FittedModel, held: DoseResponseData) -> tuple[np.n
         np.exp(node_slope.reshape(1, -1, 1)) * per_study, dims=("chain", "draw", "study"),
         coords={"study": studies},
     )
-    ll = _held_out_log_lik(refit, xr.Dataset(variables), held)[0]
+    latent = None
+    me = _held_dose_rows(refit, held)
+    if me is not None:
+        if rng is None:  # pragma: no cover - internal callers pass one
+            raise DoseResponseError("internal error: a seeded generator is needed.")
+        log_obs, sigma, labels = me
+        mu, omega = _new_study_exposure(refit.spec, log_obs, sigma, labels, n_draws, rng)
+        mean, sd = latent_log_dose(log_obs, sigma, mu, omega)  # (S, n_me)
+        latent = (np.repeat(mean, n_nodes, axis=0), np.repeat(sd, n_nodes, axis=0))
+    ll = _held_out_log_lik(refit, xr.Dataset(variables), held, latent)[0]
     return ll.reshape(n_draws, n_nodes, -1), np.log(weights)
 
 
+def _new_study_exposure(spec, log_obs, sigma, labels, n_draws, rng):
+    """Exposure parameters ``(S, n)`` of unseen studies, drawn given their recorded doses."""
+    prior = spec.priors["exposure"]
+    omega_sd = spec.priors["exposure_sd"]["sigma"]
+    mu = np.empty((n_draws, labels.size))
+    omega = np.empty((n_draws, labels.size))
+    for study in dict.fromkeys(labels):
+        cols = np.flatnonzero(labels == study)
+        mu_s, omega_s = exposure_posterior_draws(
+            log_obs[cols], sigma[cols], prior_log_median=math.log(prior["median"]),
+            prior_sd=prior["sigma"], omega_prior_sd=omega_sd, n_draws=n_draws, rng=rng,
+        )
+        mu[:, cols] = mu_s[:, None]
+        omega[:, cols] = omega_s[:, None]
+    return mu, omega
+
+
 def _held_out_log_lik(
-    refit: FittedModel, posterior: xr.Dataset, held: DoseResponseData
+    refit: FittedModel,
+    posterior: xr.Dataset,
+    held: DoseResponseData,
+    latent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Log-likelihood ``(draws, rows)`` of ``held`` under per-draw parameters ``posterior``."""
+    """Log-likelihood ``(draws, rows)`` of ``held`` under per-draw parameters ``posterior``.
+
+    ``latent``: mean and SD ``(draws, n_me)`` of the true log dose of each held-out row with a
+    dose uncertainty; its likelihood is then integrated over that normal by adaptive
+    Gauss–Hermite quadrature
+    (:func:`~doseresponse.models.crossval_dose_error.integrate_latent_dose`).
+    """
     flat = {}
     for name, values in posterior.data_vars.items():
         extra = [d for d in values.dims if d not in ("chain", "draw")]
@@ -375,9 +513,33 @@ def _held_out_log_lik(
             arr.reshape(1, -1, *arr.shape[2:]), dims=("chain", "draw", *extra),
             coords={d: values.coords[d].values for d in extra if d in values.coords},
         )
+    if latent is None:
+        synthetic = FittedModel({"posterior": xr.Dataset(flat)}, refit.spec, held)
+        values, labels = _joined_log_likelihood(synthetic)
+        return _rows_by_draws(values).T, labels
+    mean, sd = latent
+    flat["true_dose"] = xr.DataArray(np.exp(mean)[None], dims=("chain", "draw", "me_row"))
     synthetic = FittedModel({"posterior": xr.Dataset(flat)}, refit.spec, held)
     values, labels = _joined_log_likelihood(synthetic)
-    return _rows_by_draws(values).T, labels
+    total = _rows_by_draws(values).T
+    inputs = model_inputs(refit.spec, held)
+    rows = inputs.me_rows  # patient rows come first in the joined log-likelihood
+    d50, slope = (a[0][:, rows] for a in _ipd_curve_parameters(synthetic, inputs))
+    event = inputs.ipd_outcome[rows] == 1
+    background = (
+        np.asarray(_flat(synthetic.posterior, "background"))
+        if getattr(refit.spec, "background", False) else None
+    )
+    curve = refit.spec.curve
+
+    def log_lik(z: np.ndarray) -> np.ndarray:
+        pair = log_pair(curve, np.exp(mean + sd * z), d50, slope)
+        if background is not None:
+            pair = background_log_pair(*pair, background)
+        return np.where(event, pair[0], pair[1])
+
+    total[:, rows] = integrate_latent_dose(log_lik, mean.shape)
+    return total, labels
 
 
 # ---------------------------------------------------------------------------- refits and data
@@ -482,12 +644,6 @@ def _check_fit(fit) -> FittedModel:
             f"fit must be a FittedModel (from NTCPModel(...).fit or doseresponse.load); got "
             f"{type(fit).__name__}."
         )
-    if fit.spec.measurement_error != "none":
-        raise DoseResponseError(
-            "cross-validation by refitting is not available for measurement_error="
-            f"{fit.spec.measurement_error!r} (held-out patients' latent true doses would have "
-            "to be integrated out); use loo() for this model."
-        )
     return fit
 
 
@@ -525,6 +681,20 @@ def _warn_divergent(divergent: dict, what: str) -> None:
         warnings.warn(
             f"refits with divergent transitions ({shown}); their predictions may be biased. "
             "Raise target_accept (e.g. 0.99) or tune.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_low_ess(low_ess: dict, settings: dict) -> None:
+    n = settings["draws"] * settings["chains"]
+    low = {f: e for f, e in low_ess.items() if e < _MIN_ESS_FRACTION * n}
+    if low:
+        shown = ", ".join(f"fold {f}: {e:.0f}" for f, e in low.items())
+        warnings.warn(
+            f"the held-out recorded doses move their studies' exposure distributions far from "
+            f"the refits' (importance-sampling effective sizes {shown} of {n} draws); the "
+            "predictions of those folds are noisy. Use more folds (k=) or more draws.",
             UserWarning,
             stacklevel=3,
         )

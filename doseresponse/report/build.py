@@ -1,5 +1,12 @@
 r"""Build the self-contained HTML report of one or two fits (and optionally a prescription).
 
+A source may also be a model average (:class:`doseresponse.models.averaging.ModelAverage`,
+from :func:`doseresponse.average_models` or :func:`doseresponse.load_average`): its curves,
+tolerance doses and any prescription come from the mixture of the member fits' posteriors,
+and the page shows the weights, the weighting method, the criterion and the member models
+(their diagnostics too). The in-page lookup embeds one curve family's draws, so it is
+offered for fits only (the page says so for an average).
+
 :func:`write_report` writes one HTML file that opens from disk with no server and no network:
 the figures are inline PNG images, the style sheet and the lookup script are inline, and the
 lookup computes NTCP/TCP in the page from posterior draws embedded as JSON
@@ -29,6 +36,7 @@ import pandas as pd
 
 from doseresponse._version import __version__
 from doseresponse.exceptions import DoseResponseError
+from doseresponse.models.averaging import ModelAverage
 from doseresponse.models.result_types import DEFAULT_CI_PROB
 from doseresponse.models.results import FittedModel
 from doseresponse.report.lookup import MAX_EMBEDDED_DRAWS, lookup_payload
@@ -57,10 +65,10 @@ _LOOKUP_DEFAULTS = {  # (tissue preset, Gy/GBq placeholder): see radiobiology.ti
 
 
 def write_report(
-    fit: FittedModel,
+    fit: FittedModel | ModelAverage,
     path: str | PathLike[str],
     *,
-    tcp: FittedModel | None = None,
+    tcp: FittedModel | ModelAverage | None = None,
     plan: Any = None,
     overwrite: bool = False,
     figures: Sequence[str] = (),
@@ -72,12 +80,15 @@ def write_report(
 
     Parameters
     ----------
-    fit : FittedModel
-        The main fit (usually NTCP), with ``pooling="partial"`` or ``"complete"``.
+    fit : FittedModel or doseresponse.models.averaging.ModelAverage
+        The main fit (usually NTCP), with ``pooling="partial"`` or ``"complete"``, or a model
+        average of such fits (curves, tolerance doses and prescription from the mixture;
+        weights, method and member models shown).
     path : str or path-like
         The HTML file to write (suffix ``.html`` or ``.htm``; its folder must exist).
-    tcp : FittedModel, optional
-        A second fit (usually tumour TCP) reported beside the first, with its own lookup.
+    tcp : FittedModel or doseresponse.models.averaging.ModelAverage, optional
+        A second fit or model average (usually tumour TCP) reported beside the first (a fit
+        with its own lookup).
     plan : doseresponse.prescribe.Plan, optional
         A prescription: its decision, table and activity curve are added.
     overwrite : bool
@@ -101,7 +112,8 @@ def write_report(
     Raises
     ------
     DoseResponseError
-        A fit that is not a FittedModel or was fitted with ``pooling="none"``; a ``path``
+        A source that is not a FittedModel or ModelAverage, or a fit (or member fit) with
+        ``pooling="none"``; a ``path``
         that exists without ``overwrite=True``, lacks the ``.html`` suffix or whose folder
         does not exist; an unknown figure format.
 
@@ -138,12 +150,11 @@ def write_report(
     sections = []
     payloads = []
     for key, one in fits.items():
-        figs = {
-            f"{key}_curve": _curve_figure(one, ci_prob),
-            f"{key}_forest": _forest_figure(one, ci_prob),
-        }
+        figs = {f"{key}_curve": _curve_figure(one, ci_prob)}
+        if not _is_average(one):
+            figs[f"{key}_forest"] = _forest_figure(one, ci_prob)
+            payloads.append(lookup_payload(one, key, max_draws))
         figure_files.update(figs)
-        payloads.append(lookup_payload(one, key, max_draws))
         sections.append((key, one, figs))
     plan_fig = None
     if plan is not None:
@@ -160,12 +171,14 @@ def write_report(
         _section_tolerance(fits, ci_prob),
         _section_diagnostics(fits),
         _section_model(fits, ci_prob),
-        _section_lookup(payloads),
+        _section_lookup(payloads, [k for k, one in fits.items() if _is_average(one)]),
     ]
     if plan is not None:
         body.append(_section_plan(plan, plan_fig))
     main = fits["ntcp"] if "ntcp" in fits else next(iter(fits.values()))
-    page_title = title or f"{main.spec.kind} report: {main.data.outcome_name}"
+    page_title = title or f"{_kind(main)} report: {main.data.outcome_name}" + (
+        " (model average)" if _is_average(main) else ""
+    )
     draws_json = json.dumps({"models": payloads}, allow_nan=False).replace("</", "<\\/")
     page = _template("template.html").substitute(
         title=_esc(page_title),
@@ -186,27 +199,62 @@ def write_report(
 # ---------------------------------------------------------------------------- checks
 
 
-def _check_fits(fit, tcp) -> dict[str, FittedModel]:
+def _check_fits(fit, tcp) -> dict[str, Any]:
     fits = {}
     for name, value in (("fit", fit), ("tcp", tcp)):
         if value is None and name == "tcp":
             continue
-        if not isinstance(value, FittedModel):
+        if not isinstance(value, (FittedModel, ModelAverage)):
             raise DoseResponseError(
-                f"{name} must be a FittedModel (from Model.fit or doseresponse.load); got "
-                f"{type(value).__name__}."
+                f"{name} must be a FittedModel (from Model.fit or doseresponse.load) or a "
+                "ModelAverage (from doseresponse.average_models or doseresponse.load_average); "
+                f"got {type(value).__name__}."
             )
-        if value.spec.pooling == "none":
-            raise DoseResponseError(
-                f"{name} was fitted with pooling='none'; a report needs the typical and new "
-                "centre: refit with pooling='partial'."
-            )
-    key = fit.spec.kind.lower()
+        members = value.fits.items() if _is_average(value) else [(None, value)]
+        for member, one in members:
+            if one.spec.pooling == "none":
+                which = name if member is None else f"{name} (member {member!r})"
+                raise DoseResponseError(
+                    f"{which} was fitted with pooling='none'; a report needs the typical and "
+                    "new centre: refit with pooling='partial'."
+                )
+    key = _kind(fit).lower()
     fits[key] = fit
     if tcp is not None:
-        other = tcp.spec.kind.lower()
+        other = _kind(tcp).lower()
         fits["tcp" if other == key else other] = tcp
     return fits
+
+
+def _is_average(source) -> bool:
+    return isinstance(source, ModelAverage)
+
+
+def _kind(source) -> str:
+    return source.kind if _is_average(source) else source.spec.kind
+
+
+def _metric(source) -> tuple[str, str]:
+    """Dose metric and unit of a fit or a model average."""
+    if _is_average(source):
+        return source.dose_metric, source.dose_unit
+    return source.spec.dose_metric, source.spec.dose_unit
+
+
+def _covariates(source) -> tuple[str, ...]:
+    """Covariates of a fit; of a model average, those every member model uses."""
+    if not _is_average(source):
+        return tuple(source.spec.all_covariates)
+    members = [set(f.spec.all_covariates) for f in source.fits.values()]
+    first = next(iter(source.fits.values())).spec.all_covariates
+    return tuple(c for c in first if all(c in m for m in members))
+
+
+def _member_fits(key: str, source) -> list[tuple[str, FittedModel]]:
+    """(label, fit) of a fit, or of every member of a model average."""
+    if _is_average(source):
+        return [(f"{key.upper()} member {name}", fit) for name, fit in source.fits.items()]
+    return [(key.upper(), source)]
 
 
 def _check_output(path, overwrite: bool) -> Path:
@@ -261,10 +309,11 @@ def _export_targets(out: Path, figs: dict, formats, overwrite: bool) -> dict[str
 
 def _banner(fits) -> str:
     failed = []
-    for key, fit in fits.items():
-        diag = fit.diagnostics()
-        for row in diag.loc[~diag["ok"]].itertuples():
-            failed.append(f"{key.upper()}: {_diagnostic_words(row)}")
+    for key, source in fits.items():
+        for label, fit in _member_fits(key, source):
+            diag = fit.diagnostics()
+            for row in diag.loc[~diag["ok"]].itertuples():
+                failed.append(f"{label}: {_diagnostic_words(row)}")
     if not failed:
         return ""
     items = "".join(f"<li>{_esc(t)}</li>" for t in failed)
@@ -278,10 +327,10 @@ def _banner(fits) -> str:
 def _section_question(fits) -> str:
     parts = []
     for fit in fits.values():
-        data, spec = fit.data, fit.spec
-        verb = "complication" if spec.kind == "NTCP" else "tumour control"
+        data, kind = fit.data, _kind(fit)
+        verb = "complication" if kind == "NTCP" else "tumour control"
         parts.append(
-            f"<p><b>{_esc(spec.kind)}</b>: how does the probability of "
+            f"<p><b>{_esc(kind)}</b>: how does the probability of "
             f"<b>{_esc(data.outcome_name)}</b> ({verb}) rise with <b>{_esc(data.dose_label)}</b>"
             f", at a typical centre of the data and at a new centre (such as yours)?</p>"
         )
@@ -291,16 +340,17 @@ def _section_question(fits) -> str:
 def _section_data(fits) -> str:
     parts = []
     for fit in fits.values():
-        data, spec = fit.data, fit.spec
-        covs = ", ".join(spec.all_covariates) or "none"
+        data, kind = fit.data, _kind(fit)
+        metric, unit = _metric(fit)
+        covs = ", ".join(_covariates(fit)) or "none"
         summary = data.summary().reset_index()
         keep = [c for c in ("study", "kind", "patients", "events", "rate", "dose_min",
                             "dose_median", "dose_max") if c in summary.columns]
         parts.append(
-            f"<h3>{_esc(spec.kind)}</h3><p>{len(data.studies)} studies (centres), "
+            f"<h3>{_esc(kind)}</h3><p>{len(data.studies)} studies (centres), "
             f"{data.n_patients} patients, {data.n_events} events of "
-            f"{_esc(data.outcome_name)}. Dose metric: <b>{_esc(spec.dose_metric)}</b> in "
-            f"<b>{_esc(spec.dose_unit)}</b>. Covariates in the model: {_esc(covs)}.</p>"
+            f"{_esc(data.outcome_name)}. Dose metric: <b>{_esc(metric)}</b> in "
+            f"<b>{_esc(unit)}</b>. Covariates in the model: {_esc(covs)}.</p>"
             + _table(summary[keep], float_format="{:.3g}")
         )
     return _section("data", "The data", "".join(parts))
@@ -309,14 +359,19 @@ def _section_data(fits) -> str:
 def _section_curves(sections, ci_prob: float) -> str:
     parts = []
     for key, fit, figs in sections:
+        mixture = (
+            f" Model average of {len(fit.fits)} models ({_esc(fit.method)} weights): the "
+            "curves are those of the mixture of their posteriors."
+            if _is_average(fit) else ""
+        )
         parts.append(
-            f"<figure>{_img(figs[f'{key}_curve'], f'{fit.spec.kind} curves')}<figcaption>"
-            f"{_esc(fit.spec.kind)} against {_esc(fit.data.dose_label)}: typical centre (grey "
+            f"<figure>{_img(figs[f'{key}_curve'], f'{_kind(fit)} curves')}<figcaption>"
+            f"{_esc(_kind(fit))} against {_esc(fit.data.dose_label)}: typical centre (grey "
             f"line, per-draw median; grey band {ci_prob:.0%}) and a new centre (blue band "
             f"{ci_prob:.0%}: where a new centre's own curve may lie; dashed: its predictive "
             "risk). Dots: observed rates per study in dose bins (bars: dose range of the bin "
             f"and {ci_prob:.0%} Wilson interval; dot area grows with patients). Covariates at 0."
-            "</figcaption></figure>"
+            f"{mixture}</figcaption></figure>"
         )
     return _section("curves", "Fitted curves", "".join(parts))
 
@@ -324,6 +379,13 @@ def _section_curves(sections, ci_prob: float) -> str:
 def _section_forest(sections, ci_prob: float) -> str:
     parts = []
     for key, fit, figs in sections:
+        if _is_average(fit):
+            parts.append(
+                f"<p>{_esc(_kind(fit))}: a model average has no single per-centre D50 (each "
+                "member model has its own parameters; their reports show their forest "
+                "plots).</p>"
+            )
+            continue
         parts.append(
             f"<figure>{_img(figs[f'{key}_forest'], f'{fit.spec.kind} study forest plot')}"
             f"<figcaption>D50 (dose of 50 % {_esc(fit.spec.kind)}) per study with "
@@ -337,9 +399,11 @@ def _section_tolerance(fits, ci_prob: float) -> str:
     parts = []
     for fit in fits.values():
         frame = tolerance_table(fit, ci_prob)
+        metric, unit = _metric(fit)
+        source = " — from the model average (mixture)" if _is_average(fit) else ""
         parts.append(
-            f"<h3>{_esc(fit.spec.kind)}: doses in {_esc(fit.spec.dose_metric)} "
-            f"[{_esc(fit.spec.dose_unit)}]</h3>" + _table(frame, float_format="{:.1f}")
+            f"<h3>{_esc(_kind(fit))}: doses in {_esc(metric)} [{_esc(unit)}]{source}</h3>"
+            + _table(frame, float_format="{:.1f}")
         )
     note = (
         "<p class=\"note\"><b>Predictive dose</b>: the dose at which the expected risk over the "
@@ -351,13 +415,16 @@ def _section_tolerance(fits, ci_prob: float) -> str:
     return _section("tolerance", "Tolerance doses", note + "".join(parts))
 
 
-def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.DataFrame:
+def tolerance_table(
+    fit: FittedModel | ModelAverage, ci_prob: float = DEFAULT_CI_PROB
+) -> pd.DataFrame:
     """TD5/TD10/TD50 (TCD for TCP) of the typical and a new centre, without and with covariates.
 
     Parameters
     ----------
-    fit : FittedModel
-        A fitted model with population parameters.
+    fit : FittedModel or doseresponse.models.averaging.ModelAverage
+        A fitted model with population parameters, or a model average (doses of the mixture;
+        covariates: those every member model uses).
     ci_prob : float
         Probability of the per-draw interval.
 
@@ -370,7 +437,7 @@ def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.Da
         ``covariates``, ``median``, ``lower``, ``upper``, ``predictive`` (doses in the unit of
         the fit's dose metric).
     """
-    settings = [("none", {})] + [(f"{c} = 1", {c: 1.0}) for c in fit.spec.all_covariates]
+    settings = [("none", {})] + [(f"{c} = 1", {c: 1.0}) for c in _covariates(fit)]
     rows = []
     for p in TOLERANCE_LEVELS:
         for centre, which in (("typical", "population"), ("new", "new_study")):
@@ -390,21 +457,26 @@ def tolerance_table(fit: FittedModel, ci_prob: float = DEFAULT_CI_PROB) -> pd.Da
 
 def _section_diagnostics(fits) -> str:
     parts = []
-    for fit in fits.values():
-        diag = fit.diagnostics()
-        ok = bool(diag["ok"].all())
-        post = fit.posterior
-        items = "".join(
-            f'<li class="{"ok" if row.ok else "bad"}">{_esc(_diagnostic_words(row))}</li>'
-            for row in diag.itertuples()
-        )
-        verdict = ("All convergence checks passed." if ok else
-                   "Some convergence checks FAILED (see the warning at the top).")
-        parts.append(
-            f"<h3>{_esc(fit.spec.kind)}</h3><p><b>{verdict}</b> {post.sizes['chain']} chains × "
-            f"{post.sizes['draw']} draws.</p><ul>{items}</ul>"
-        )
+    for key, source in fits.items():
+        for label, fit in _member_fits(key, source):
+            parts.append(_diagnostics_part(label, fit))
     return _section("diagnostics", "Can the numbers be trusted? (diagnostics)", "".join(parts))
+
+
+def _diagnostics_part(label: str, fit: FittedModel) -> str:
+    diag = fit.diagnostics()
+    ok = bool(diag["ok"].all())
+    post = fit.posterior
+    items = "".join(
+        f'<li class="{"ok" if row.ok else "bad"}">{_esc(_diagnostic_words(row))}</li>'
+        for row in diag.itertuples()
+    )
+    verdict = ("All convergence checks passed." if ok else
+               "Some convergence checks FAILED (see the warning at the top).")
+    return (
+        f"<h3>{_esc(label)}</h3><p><b>{verdict}</b> {post.sizes['chain']} chains × "
+        f"{post.sizes['draw']} draws.</p><ul>{items}</ul>"
+    )
 
 
 def _diagnostic_words(row) -> str:
@@ -428,28 +500,58 @@ def _diagnostic_words(row) -> str:
 
 def _section_model(fits, ci_prob: float) -> str:
     parts = []
-    for fit in fits.values():
-        spec = fit.spec
-        priors = pd.DataFrame(
-            [{"parameter": name, "prior": _prior_words(value)}
-             for name, value in sorted(spec.priors.items())]
-        )
-        frame = fit.summary_frame(ci_prob)[["median", "lower", "upper", "r_hat", "ess_bulk"]]
-        parts.append(
-            f"<h3>{_esc(spec.kind)}</h3><p>Bayesian hierarchical <b>{_esc(spec.curve)}</b> "
-            f"{_esc(spec.kind)} curve in {_esc(spec.dose_metric)} [{_esc(spec.dose_unit)}], "
-            f"<b>{_esc(spec.pooling)}</b> pooling of D50 across centres"
-            + (" (slope pooled too)" if spec.pool_slope else "")
-            + (f"; covariates multiply D50 by a factor each: {_esc(', '.join(spec.all_covariates))}"
-               if spec.all_covariates else "")
-            + f"; dose measurement error: {_esc(spec.measurement_error)}. Fitted with "
-            f"doseresponse {_esc(spec.package_version)}.</p><h4>Priors</h4>"
-            + _table(priors)
-            + _prior_checks(fit)
-            + f"<h4>Posterior parameters ({ci_prob:.0%} intervals)</h4>"
-            + _table(frame.reset_index(), float_format="{:.4g}")
-        )
+    for key, source in fits.items():
+        if _is_average(source):
+            parts.append(_average_part(source))
+        for label, fit in _member_fits(key, source):
+            parts.append(_model_part(label, fit, ci_prob))
     return _section("model", "Model and priors", "".join(parts))
+
+
+def _average_part(average: ModelAverage) -> str:
+    """Weights, method, criterion and member models of a model average."""
+    frame = average.summary_frame().reset_index()
+    verdict = ""
+    reason = ""
+    if average.comparison is not None:
+        verdict = str(average.comparison.attrs.get("verdict", ""))
+        reason = str(average.comparison.attrs.get("ic_reason", ""))
+    criterion = average.ic.upper() if average.ic else "given weights"
+    return (
+        f"<h3>{_esc(average.kind)} model average</h3><p>The curves, tolerance doses and any "
+        f"prescription on this page come from the <b>mixture</b> of the posteriors of "
+        f"{len(average.fits)} models, weighted by <b>{_esc(average.method)}</b> weights "
+        f"computed from <b>{_esc(criterion)}</b>"
+        + (f" ({_esc(reason)})" if reason else "")
+        + f"; {average.n_draws} resampled draws (the predictive risk and dose use the weights "
+        "exactly). Weights choose the best combination of predictions; they are not "
+        "probabilities that a model is true.</p>"
+        + _table(frame, float_format="{:.3g}")
+        + (f"<p class=\"note\">{_esc(verdict)}</p>" if verdict else "")
+    )
+
+
+def _model_part(label: str, fit: FittedModel, ci_prob: float) -> str:
+    spec = fit.spec
+    priors = pd.DataFrame(
+        [{"parameter": name, "prior": _prior_words(value)}
+         for name, value in sorted(spec.priors.items())]
+    )
+    frame = fit.summary_frame(ci_prob)[["median", "lower", "upper", "r_hat", "ess_bulk"]]
+    return (
+        f"<h3>{_esc(label)}</h3><p>Bayesian hierarchical <b>{_esc(spec.curve)}</b> "
+        f"{_esc(spec.kind)} curve in {_esc(spec.dose_metric)} [{_esc(spec.dose_unit)}], "
+        f"<b>{_esc(spec.pooling)}</b> pooling of D50 across centres"
+        + (" (slope pooled too)" if spec.pool_slope else "")
+        + (f"; covariates multiply D50 by a factor each: {_esc(', '.join(spec.all_covariates))}"
+           if spec.all_covariates else "")
+        + f"; dose measurement error: {_esc(spec.measurement_error)}. Fitted with "
+        f"doseresponse {_esc(spec.package_version)}.</p><h4>Priors</h4>"
+        + _table(priors)
+        + _prior_checks(fit)
+        + f"<h4>Posterior parameters ({ci_prob:.0%} intervals)</h4>"
+        + _table(frame.reset_index(), float_format="{:.4g}")
+    )
 
 
 def _prior_checks(fit: FittedModel) -> str:
@@ -477,8 +579,14 @@ def _prior_words(value) -> str:
     return str(value)
 
 
-def _section_lookup(payloads) -> str:
-    panels = []
+def _section_lookup(payloads, averages: Sequence[str] = ()) -> str:
+    panels = [
+        f'<p class="note" id="lookup-{_esc(key)}-average">{_esc(key.upper())}: the in-page '
+        "lookup is not offered for a model average (it embeds one curve family's draws); "
+        "read the tolerance table above, or use the Python API "
+        "(<code>average.probability_draws</code>, <code>average.curve</code>).</p>"
+        for key in averages
+    ]
     from doseresponse.radiobiology.tissues import tissue_parameters
 
     for model in payloads:
@@ -555,7 +663,7 @@ def _new_figure(size=(6.4, 4.4)):
     return fig, fig.subplots()
 
 
-def _curve_figure(fit: FittedModel, ci_prob: float):
+def _curve_figure(fit: FittedModel | ModelAverage, ci_prob: float):
     from doseresponse.models.plotting import plot_curve
 
     fig, ax = _new_figure((7.0, 4.6))
@@ -567,7 +675,10 @@ def _curve_figure(fit: FittedModel, ci_prob: float):
                     label=f"new centre, {ci_prob:.0%} band (spread)")
     ax.plot(new.dose, new.mean, color="tab:blue", lw=1.5, ls="--",
             label="new centre, predictive risk")
-    plot_curve(fit, "population", ci_prob=ci_prob, dose_grid=grid, ax=ax)
+    if _is_average(fit):
+        fit.plot_curve("population", ci_prob=ci_prob, dose_grid=grid, ax=ax)
+    else:
+        plot_curve(fit, "population", ci_prob=ci_prob, dose_grid=grid, ax=ax)
     return fig
 
 

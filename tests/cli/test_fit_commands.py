@@ -150,14 +150,16 @@ def test_summary_text_and_json(fitted, api_fit, capsys):
 
 @pytest.mark.filterwarnings("ignore:PSIS-LOO is unreliable")  # tiny fits: a few large Pareto k
 def test_compare_ranks_both_fits(fitted, capsys):
-    completed = run("compare", fitted["loglogistic"], fitted["logistic"], "--json", check=True)
+    completed = run("compare", fitted["loglogistic"], fitted["logistic"], "--ic", "loo", "--json",
+                    check=True)
     records = json.loads(completed.stdout)
     expected = dr.compare({"loglogistic": dr.load(fitted["loglogistic"]),
-                           "logistic": dr.load(fitted["logistic"])})
+                           "logistic": dr.load(fitted["logistic"])}, ic="loo")
     assert [r["name"] for r in records] == list(expected.index)
     assert set(records[0]) == {"name", *expected.columns}
     np.testing.assert_allclose([r["elpd"] for r in records], expected["elpd"], rtol=JSON_RTOL)
-    code, text, _ = in_process(["compare", fitted["loglogistic"], fitted["logistic"]], capsys)
+    code, text, _ = in_process(["compare", fitted["loglogistic"], fitted["logistic"], "--ic",
+                                "loo"], capsys)
     assert code == 0
     assert "loglogistic" in text and "logistic" in text and "elpd" in text
 

@@ -67,9 +67,9 @@ def test_resample_is_seeded():
 def test_average_models_uses_compare_weights(pair):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        table = checks.compare(pair)
-        stack = dr.average_models(pair)
-        pbma = dr.average_models(pair, "pseudo-bma+")
+        table = checks.compare(pair, ic="loo")
+        stack = dr.average_models(pair, ic="loo")
+        pbma = dr.average_models(pair, "pseudo-bma+", ic="loo")
     for name in pair:
         assert stack.weights[name] == pytest.approx(table.loc[name, "weight"], abs=1e-12)
         assert pbma.weights[name] == pytest.approx(table.loc[name, "pseudo_bma_weight"],
@@ -145,7 +145,7 @@ def test_compare_says_when_models_cannot_be_told_apart(mixed_data):  # noqa: F81
     far = {"good": fake_fit(mixed_data), "bad": fake_fit(mixed_data, d50=150.0)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        near_table, far_table = checks.compare(close), checks.compare(far)
+        near_table, far_table = checks.compare(close, ic="loo"), checks.compare(far, ic="loo")
     second = near_table.index[1]
     assert near_table.loc[second, "elpd_diff"] < 4
     assert near_table.loc[second, "verdict"] == "indistinguishable"

@@ -96,7 +96,7 @@ def test_refusals(mixed_data):  # noqa: F811
     with pytest.raises(DoseResponseError, match="folds must"):
         crossval.kfold(fake_fit(mixed_data), folds=[0, 1])
     with pytest.raises(DoseResponseError, match="only apply"):
-        checks.compare([fake_fit(mixed_data), fake_fit(mixed_data, seed=9)], draws=10)
+        checks.compare([fake_fit(mixed_data), fake_fit(mixed_data, seed=9)], ic="loo", draws=10)
 
 
 def test_kfold_and_leave_one_study_out_on_tiny_refits(three_centre_ipd_frame):

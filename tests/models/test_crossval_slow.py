@@ -5,7 +5,8 @@
 * 10-fold CV agrees with PSIS-LOO within its standard error on a simulated cohort.
 * Leave-one-study-out on cohorts with a between-study SD: a model that ignores the spread
   (complete pooling) predicts new centres worse than the hierarchical one.
-* ``compare(ic="auto")`` switches to K-fold where PSIS-LOO reports Pareto k > 0.7.
+* ``compare()`` (default ``ic="auto"``) switches to K-fold where PSIS-LOO reports Pareto
+  k > 0.7, and says why.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def test_auto_switches_to_kfold_where_psis_loo_is_unreliable(mixed_data):  # noq
         warnings.simplefilter("ignore", UserWarning)
         assert fits["wild"].loo().warning
     with pytest.warns(UserWarning, match="comparing every fit by 3-fold"):
-        table = dr.compare(fits, ic="auto", k=3, draws=200, tune=300, chains=2)
+        table = dr.compare(fits, k=3, draws=200, tune=300, chains=2)  # the default: "auto"
     assert table.attrs["ic"] == "kfold"
+    assert "ic='auto'" in table.attrs["ic_reason"]
+    assert "Pareto k > 0.7 for wild" in table.attrs["ic_reason"]
+    assert table.attrs["verdict"].startswith("Best by KFOLD")
     assert np.isfinite(table["elpd"]).all()
