@@ -601,8 +601,9 @@ def _add_fit(sub, common) -> None:
     run.add_argument("--tune", type=_positive_int, default=1000,
                      help="warm-up iterations per chain (default: 1000)")
     run.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
-    run.add_argument("--target-accept", type=_open_unit, default=0.95,
-                     help="NUTS target acceptance in (0, 1) (default: 0.95)")
+    run.add_argument("--target-accept", type=_open_unit, default=None,
+                     help="NUTS target acceptance in (0, 1) (default: the model's, 0.95; "
+                          "0.99 with an estimated literature weight)")
     _ci_option(p)
 
 

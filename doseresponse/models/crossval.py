@@ -76,6 +76,7 @@ from doseresponse.models.crossval_dose_error import (
 )
 from doseresponse.models.curves import log_pair
 from doseresponse.models.design import model_inputs
+from doseresponse.models.model import default_target_accept
 from doseresponse.models.predictive import draw_parameters
 from doseresponse.models.results import FittedModel
 
@@ -151,7 +152,7 @@ def kfold(
     draws: int | None = None,
     tune: int = _DEFAULT_TUNE,
     chains: int | None = None,
-    target_accept: float = 0.95,
+    target_accept: float | None = None,
 ) -> ELPDResult:
     r"""K-fold cross-validation of a fit by patient (each fold refitted; see module docstring).
 
@@ -170,8 +171,10 @@ def kfold(
         Draws per chain and chains of each refit; default those of ``fit``.
     tune : int
         Warm-up iterations per chain of each refit.
-    target_accept : float
-        NUTS target acceptance of the refits.
+    target_accept : float, optional
+        NUTS target acceptance of the refits; default that of the model
+        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with a
+        background risk or an estimated literature weight).
 
     Returns
     -------
@@ -259,7 +262,7 @@ def leave_one_study_out(
     draws: int | None = None,
     tune: int = _DEFAULT_TUNE,
     chains: int | None = None,
-    target_accept: float = 0.95,
+    target_accept: float | None = None,
 ) -> ELPDResult:
     r"""Leave-one-study-out cross-validation: each study predicted as a new centre.
 
@@ -273,8 +276,10 @@ def leave_one_study_out(
         Draws per chain and chains of each refit; default those of ``fit``.
     tune : int
         Warm-up iterations per chain of each refit.
-    target_accept : float
-        NUTS target acceptance of the refits.
+    target_accept : float, optional
+        NUTS target acceptance of the refits; default that of the model
+        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with a
+        background risk or an estimated literature weight).
 
     Returns
     -------
@@ -634,7 +639,10 @@ def _settings(fit, draws, tune, chains, target_accept) -> dict:
         "draws": int(post.sizes["draw"]) if draws is None else draws,
         "chains": int(post.sizes["chain"]) if chains is None else chains,
         "tune": tune,
-        "target_accept": target_accept,
+        "target_accept": (
+            default_target_accept(fit.spec.background, fit.spec.priors)
+            if target_accept is None else target_accept
+        ),
     }
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "DoseResponseModel",
     "NTCPModel",
     "TCPModel",
+    "default_target_accept",
 ]
 
 DEFAULT_TARGET_ACCEPT = 0.95
@@ -71,6 +72,28 @@ Models with an estimated literature weight (``literature_prior(..., a0="estimate
 too: a0 scales the prior precision of log D50 and log slope, a funnel-like coupling that gave a
 divergent transition at 0.95 with conflicting data (``tests/models/test_power_prior_slow.py``).
 """
+
+
+def default_target_accept(background: bool, priors: Mapping[str, Any]) -> float:
+    """The default NUTS target acceptance of a model with these settings.
+
+    Parameters
+    ----------
+    background : bool
+        Whether the model has a background (zero-dose) risk.
+    priors : mapping
+        The model's priors; an estimated literature weight is the key ``"power_prior"``.
+
+    Returns
+    -------
+    float
+        :data:`BACKGROUND_TARGET_ACCEPT` for a background risk or an estimated literature
+        weight (both lengthen the partial-pooling ridge, see that constant), otherwise
+        :data:`DEFAULT_TARGET_ACCEPT`. Used by :meth:`DoseResponseModel.fit` and by the
+        refits of :mod:`doseresponse.models.crossval`, so a refit samples as its fit did.
+    """
+    careful = bool(background) or "power_prior" in priors
+    return BACKGROUND_TARGET_ACCEPT if careful else DEFAULT_TARGET_ACCEPT
 
 
 class DoseResponseModel:
@@ -301,8 +324,7 @@ class DoseResponseModel:
         from doseresponse.models.results import FittedModel
 
         if target_accept is None:
-            careful = self.background is not None or "power_prior" in self.priors
-            target_accept = BACKGROUND_TARGET_ACCEPT if careful else DEFAULT_TARGET_ACCEPT
+            target_accept = default_target_accept(self.background is not None, self.priors)
         draws, tune, chains, random_seed, progressbar = run_settings(
             draws, tune, chains, random_seed, progressbar, target_accept
         )
