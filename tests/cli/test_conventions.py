@@ -83,7 +83,7 @@ USAGE_ERRORS = [
     (["bed", "--dose", "5", "--effective-half-life", "50"], "--tissue"),
     (["dosimetry", "s.csv"], "--mass"),
     (["dosimetry", "s.csv", "--mass", "kidneys=-1"], "REGION=KG"),
-    (["dosimetry", "s.csv", "--mass", "kidneys=0.3", "--time-unit", "min"], "--time-unit"),
+    (["dosimetry", "s.csv", "--mass", "kidneys=0.3", "--time-unit", "weeks"], "--time-unit"),
     (["prescribe"], "PLAN.json"),
     (["report", "f.nc"], "-o"),
     (["report", "f.nc", "-o", "report.txt"], ".html"),

@@ -117,7 +117,11 @@ def test_buffered_density_equals_logp_and_grad(density):
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-14)
 
 
-@pytest.mark.parametrize("sampler", [*sorted(set(SAMPLERS) - {"auto"}), "auto"])
+# nutpie's numba backend compiles the PyMC graph with numba (19 s on 2 cores): slow suite.
+@pytest.mark.parametrize("sampler", [
+    pytest.param(name, marks=pytest.mark.slow) if name == "nutpie-numba" else name
+    for name in [*sorted(set(SAMPLERS) - {"auto"}), "auto"]
+])
 def test_every_sampler_option_fits(sampler, cohort):
     # smoke test: each sampler= option runs end to end and returns a named posterior
     fit = NTCPModel().fit(cohort, sampler=sampler, random_seed=2, check=False,
@@ -129,6 +133,7 @@ def test_every_sampler_option_fits(sampler, cohort):
     assert list(np.asarray(post["d50_study"].coords["study"])) == list(cohort.studies)
 
 
+@pytest.mark.slow  # two nutpie-numba compiles (20 s on 2 cores)
 def test_pymc_sampler_does_not_leak_one_cohort_into_the_next():
     # The old nutpie-numba in-process cache keyed by spec + study count gave a later IPD-only
     # cohort the arrays and study labels of an earlier cohort with aggregate rows.
