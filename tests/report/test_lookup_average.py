@@ -26,7 +26,7 @@ from doseresponse.exceptions import DoseResponseError
 from doseresponse.models.averaging import ModelAverage
 from doseresponse.models.results import FittedModel
 from doseresponse.report import MAX_EMBEDDED_DRAWS, embedded_average, lookup_payload
-from tests.report.conftest import derived_fit
+from tests.report.conftest import probit_hypertension_only
 
 DOSES = (5.0, 20.0, 23.0, 30.0, 61.5)
 WEIGHTS = {"log-logistic": 0.55, "probit": 0.3, "cloglog": 0.1497, "pooled-slope": 3e-4,
@@ -47,19 +47,11 @@ process.stdout.write(pre.textContent);
 """
 
 
-def _hypertension_only(fit: FittedModel) -> FittedModel:
-    """``fit`` under probit with the hypertension covariate only (drops diabetes's factor)."""
-    probit = derived_fit(fit, "probit")
-    post = probit.posterior.sel(covariate=["hypertension"])
-    spec = dataclasses.replace(probit.spec, covariates=("hypertension",))
-    return FittedModel({"posterior": post}, spec, probit.data)
-
-
 @pytest.fixture(scope="module")
 def average(covariate_fit, family_fits):
     fits = {
         "log-logistic": covariate_fit,
-        "probit": _hypertension_only(covariate_fit),
+        "probit": probit_hypertension_only(covariate_fit),
         "cloglog": family_fits["cloglog+complete"],
         "pooled-slope": family_fits["log-logistic+pool_slope"],
         "unused": family_fits["poisson"],
