@@ -589,7 +589,8 @@ def _section_lookup(payloads) -> str:
         mid = model["id"]
         tissue = tissue_parameters(_LOOKUP_DEFAULTS.get(model["kind"], "kidney"))
         covs = "".join(
-            f'<label><input type="checkbox" data-covariate="{_esc(c)}"> {_esc(c)}</label> '
+            f'<label><input type="checkbox" data-covariate="{_esc(c)}"> {_esc(c)}'
+            f"{_used_by(model, c)}</label> "
             for c in model["covariates"]
         )
         radiobiology = ""
@@ -646,11 +647,25 @@ def _lookup_heading(model: dict) -> str:
         return (f'<h3>{_esc(model["kind"])} ({_esc(model["curve"])}, {model["n_draws"]} '
                 "posterior draws)</h3>")
     members = ", ".join(
-        f'{_esc(m["name"])} ({_esc(m["curve"])}, weight {m["weight"]:.3g}, {m["n_draws"]} draws)'
+        f'{_esc(m["name"])} ('
+        + (f'{_esc(m["curve"])}, ' if m["curve"] != m["name"] else "")
+        + f'weight {m["weight"]:.3g}, {m["n_draws"]} draws'
+        + ("" if m["in_mixture"] else ", its mean risk only: too light for a mixture draw")
+        + ")"
         for m in model["members"]
     )
     return (f'<h3>{_esc(model["kind"])} model average ({_esc(model["method"])} weights)</h3>'
             f'<p class="note">Members: {members}.</p>')
+
+
+def _used_by(model: dict, covariate: str) -> str:
+    """Of an average's lookup: which members use a covariate, when not all do."""
+    if not model["members"]:
+        return ""
+    users = [m["name"] for m in model["members"] if covariate in m["covariates"]]
+    if len(users) == len(model["members"]):
+        return ""
+    return f" (in {_esc(', '.join(users))} only)"
 
 
 def _section_plan(plan, fig) -> str:

@@ -196,6 +196,8 @@ def test_lookup_of_a_model_average_equals_its_python_twin(chromium, covariate_fi
     # what a reader sees on load (23 Gy): both centres, labelled, from the mixture
     panel = re.search(r'<div class="lookup-result"[^>]*>(.*?)</div>', numbers["_dom"], re.S)
     assert "predictive risk of the model average" in panel.group(1)
+    assert "diabetes (in log-logistic only)" in numbers["_dom"]  # probit ignores diabetes
+    assert "probit (weight 0.3, 300 draws)" in numbers["_dom"]
     cells = re.findall(r"<tr><td>([^<]+)</td><td><b>([0-9.]+) %</b>", panel.group(1))
     want = {
         "typical centre": sub.curve([23.0], "population").mean[0],
