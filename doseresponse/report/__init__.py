@@ -12,7 +12,10 @@ The page opens from disk with no server and loads nothing from the network.
 :func:`tolerance_table`             the TD5/TD10/TD50 table as a DataFrame
 :func:`embedded_fit`                the fit restricted to the draws the page embeds (the
                                     Python twin of the in-page lookup)
-:func:`lookup_payload`              the JSON-ready draws and quadrature of one fit
+:func:`embedded_average`            a model average over the draws the page embeds for it
+                                    (the Python twin of its in-page mixture)
+:func:`lookup_payload`              the JSON-ready draws and quadrature of one fit or
+                                    average
 ==================================  ===========================================================
 """
 
@@ -23,13 +26,19 @@ from doseresponse.report.build import (
     tolerance_table,
     write_report,
 )
-from doseresponse.report.lookup import MAX_EMBEDDED_DRAWS, embedded_fit, lookup_payload
+from doseresponse.report.lookup import (
+    MAX_EMBEDDED_DRAWS,
+    embedded_average,
+    embedded_fit,
+    lookup_payload,
+)
 
 __all__ = [
     "FIGURE_FORMATS",
     "MAX_EMBEDDED_DRAWS",
     "REPORT_SECTIONS",
     "TOLERANCE_LEVELS",
+    "embedded_average",
     "embedded_fit",
     "lookup_payload",
     "tolerance_table",

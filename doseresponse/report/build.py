@@ -4,8 +4,9 @@ A source may also be a model average (:class:`doseresponse.models.averaging.Mode
 from :func:`doseresponse.average_models` or :func:`doseresponse.load_average`): its curves,
 tolerance doses and any prescription come from the mixture of the member fits' posteriors,
 and the page shows the weights, the weighting method, the criterion and the member models
-(their diagnostics too). The in-page lookup embeds one curve family's draws, so it is
-offered for fits only (the page says so for an average).
+(their diagnostics too). Its in-page lookup embeds every member's draws (at most
+``max_draws`` in total, allocated by weight) and the weights, and mixes them in the page as the
+average does (:func:`doseresponse.report.lookup.embedded_average` is its Python twin).
 
 :func:`write_report` writes one HTML file that opens from disk with no server and no network:
 the figures are inline PNG images, the style sheet and the lookup script are inline, and the
@@ -100,7 +101,8 @@ def write_report(
         Probability of the credible bands and intervals of the figures and the table. The
         in-page lookup uses the package default, 0.95.
     max_draws : int
-        Largest number of posterior draws embedded per fit for the lookup.
+        Largest number of posterior draws embedded per fit for the lookup (for a model
+        average: in total over its members, allocated by weight).
     title : str, optional
         Page title; default from the fit (e.g. "NTCP report: renal toxicity").
 
@@ -153,7 +155,7 @@ def write_report(
         figs = {f"{key}_curve": _curve_figure(one, ci_prob)}
         if not _is_average(one):
             figs[f"{key}_forest"] = _forest_figure(one, ci_prob)
-            payloads.append(lookup_payload(one, key, max_draws))
+        payloads.append(lookup_payload(one, key, max_draws))
         figure_files.update(figs)
         sections.append((key, one, figs))
     plan_fig = None
@@ -171,7 +173,7 @@ def write_report(
         _section_tolerance(fits, ci_prob),
         _section_diagnostics(fits),
         _section_model(fits, ci_prob),
-        _section_lookup(payloads, [k for k, one in fits.items() if _is_average(one)]),
+        _section_lookup(payloads),
     ]
     if plan is not None:
         body.append(_section_plan(plan, plan_fig))
@@ -579,21 +581,16 @@ def _prior_words(value) -> str:
     return str(value)
 
 
-def _section_lookup(payloads, averages: Sequence[str] = ()) -> str:
-    panels = [
-        f'<p class="note" id="lookup-{_esc(key)}-average">{_esc(key.upper())}: the in-page '
-        "lookup is not offered for a model average (it embeds one curve family's draws); "
-        "read the tolerance table above, or use the Python API "
-        "(<code>average.probability_draws</code>, <code>average.curve</code>).</p>"
-        for key in averages
-    ]
+def _section_lookup(payloads) -> str:
+    panels = []
     from doseresponse.radiobiology.tissues import tissue_parameters
 
     for model in payloads:
         mid = model["id"]
         tissue = tissue_parameters(_LOOKUP_DEFAULTS.get(model["kind"], "kidney"))
         covs = "".join(
-            f'<label><input type="checkbox" data-covariate="{_esc(c)}"> {_esc(c)}</label> '
+            f'<label><input type="checkbox" data-covariate="{_esc(c)}"> {_esc(c)}'
+            f"{_used_by(model, c)}</label> "
             for c in model["covariates"]
         )
         radiobiology = ""
@@ -614,8 +611,7 @@ def _section_lookup(payloads, averages: Sequence[str] = ()) -> str:
                             '<input class="in-trep" type="hidden" value="1">'
                             '<input class="in-teff" type="hidden" value="1">')
         panels.append(
-            f'<div class="lookup" id="lookup-{_esc(mid)}"><h3>{_esc(model["kind"])} '
-            f'({_esc(model["curve"])}, {model["n_draws"]} posterior draws)</h3>'
+            f'<div class="lookup" id="lookup-{_esc(mid)}">{_lookup_heading(model)}'
             f'<p><label><input type="radio" name="mode-{_esc(mid)}" value="dose" checked> '
             f'{_esc(model["metric"])} [{_esc(model["unit"])}]</label> '
             f'<input class="in-dose" type="number" step="any" min="0" value="23"></p>'
@@ -634,8 +630,42 @@ def _section_lookup(payloads, averages: Sequence[str] = ()) -> str:
         "are over draws. New centre: the centre effect is integrated out per draw "
         "(population-averaged; 64-node Gauss–Hermite rule).</p>"
     )
+    if any(model["members"] for model in payloads):
+        note += (
+            "<p class=\"note\">Model average: the page embeds each member's draws (allocated "
+            "by weight) and its weight; the predictive risk is the weighted mean of the "
+            "members' predictive risks, the median and interval are over the pooled draws of "
+            "the mixture, as in the Python API.</p>"
+        )
     return _section("lookup", "Look up a dose", note + "".join(panels)
                     + '<pre id="selftest" hidden></pre>')
+
+
+def _lookup_heading(model: dict) -> str:
+    """Heading of one lookup panel: the curve (or the average's members and weights)."""
+    if not model["members"]:
+        return (f'<h3>{_esc(model["kind"])} ({_esc(model["curve"])}, {model["n_draws"]} '
+                "posterior draws)</h3>")
+    members = ", ".join(
+        f'{_esc(m["name"])} ('
+        + (f'{_esc(m["curve"])}, ' if m["curve"] != m["name"] else "")
+        + f'weight {m["weight"]:.3g}, {m["n_draws"]} draws'
+        + ("" if m["in_mixture"] else ", its mean risk only: too light for a mixture draw")
+        + ")"
+        for m in model["members"]
+    )
+    return (f'<h3>{_esc(model["kind"])} model average ({_esc(model["method"])} weights)</h3>'
+            f'<p class="note">Members: {members}.</p>')
+
+
+def _used_by(model: dict, covariate: str) -> str:
+    """Of an average's lookup: which members use a covariate, when not all do."""
+    if not model["members"]:
+        return ""
+    users = [m["name"] for m in model["members"] if covariate in m["covariates"]]
+    if len(users) == len(model["members"]):
+        return ""
+    return f" (in {_esc(', '.join(users))} only)"
 
 
 def _section_plan(plan, fig) -> str:

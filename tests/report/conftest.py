@@ -63,6 +63,14 @@ def derived_fit(fit: FittedModel, curve: str, *, pool_slope: bool = False,
     return FittedModel({"posterior": post}, spec, fit.data)
 
 
+def probit_hypertension_only(fit: FittedModel) -> FittedModel:
+    """``fit`` under probit with the hypertension covariate only (drops diabetes's factor)."""
+    probit = derived_fit(fit, "probit")
+    post = probit.posterior.sel(covariate=["hypertension"])
+    spec = dataclasses.replace(probit.spec, covariates=("hypertension",))
+    return FittedModel({"posterior": post}, spec, probit.data)
+
+
 @pytest.fixture(scope="session")
 def family_fits(covariate_fit):
     """Every curve family (and a pooled slope) on the covariate fit's draws."""

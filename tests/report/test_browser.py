@@ -3,9 +3,10 @@
 The page must load from disk without a single console message (errors, warnings or logs: the
 page writes none), and its in-page lookup must give the numbers of the Python API on the same
 embedded draws (:func:`doseresponse.report.embedded_fit`) for every curve family, both centre
-views and each covariate. Chromium's test mode is the URL hash ``#selftest=...`` (see
-``doseresponse/report/static/lookup.js``). A screenshot of the page is written to the pytest
-temporary folder and its path printed.
+views and each covariate, and for a model average
+(:func:`doseresponse.report.embedded_average`). Chromium's test mode is the URL hash
+``#selftest=...`` (see ``doseresponse/report/static/lookup.js``). A screenshot of the page is
+written to the pytest temporary folder and its path printed.
 
 Skipped only when no chromium is installed *and* the ``CI`` environment variable is unset; in CI
 a missing browser fails the test.
@@ -26,7 +27,9 @@ import numpy as np
 import pytest
 
 from doseresponse import prescribe as rx
-from doseresponse.report import embedded_fit, write_report
+from doseresponse.models.averaging import ModelAverage
+from doseresponse.report import embedded_average, embedded_fit, write_report
+from tests.report.conftest import probit_hypertension_only
 
 DOSES = (5.0, 20.0, 23.0, 30.0, 61.5)
 ACTIVITY = (7.4, 0.46, 4, 2.6, 2.8, 50.0)  # GBq/cycle, Gy/GBq, cycles, α/β, T_rep, T_eff
@@ -163,3 +166,42 @@ def test_activity_converts_like_the_prescription_regions(chromium, saved_fit, tm
     for kind, metric in (("dose", "absorbed dose"), ("BED", "BED"), ("EQD2", "EQD2")):
         want = float(np.asarray(region.course_dose(activity, cycles, metric)))
         assert course[kind] == pytest.approx(want, rel=1e-12), kind
+
+
+def test_lookup_of_a_model_average_equals_its_python_twin(chromium, covariate_fit, tmp_path):
+    # log-logistic with both covariates and probit with hypertension only, given weights (no
+    # LOO): the page mixes the members' embedded draws as embedded_average does in Python
+    average = ModelAverage(
+        {"log-logistic": covariate_fit, "probit": probit_hypertension_only(covariate_fit)},
+        {"log-logistic": 0.7, "probit": 0.3}, method="given",
+    )
+    page = write_report(average, tmp_path / "average.html")
+    print(f"\naverage report: {page.stat().st_size / 1024:.0f} KB")
+    numbers, stderr = selftest(chromium, page)
+    assert console_messages(stderr) == []
+    sub = embedded_average(average)
+    got = numbers["models"]["ntcp"]
+    for view in ("population", "new_study"):
+        settings = {"": {}, "hypertension=1": {"hypertension": 1.0},
+                    "diabetes=1": {"diabetes": 1.0}}
+        assert set(got[view]) == set(settings)
+        for label, cov in settings.items():
+            new_study = "averaged" if view == "new_study" else "spread"
+            band = sub.curve(list(DOSES), view, covariates=cov, new_study=new_study)
+            for i, dose in enumerate(DOSES):
+                for key in ("mean", "median", "lower", "upper"):
+                    want = getattr(band, key)[i]
+                    assert abs(got[view][label][i][key] - want) < 1e-9, (view, label, dose, key)
+
+    # what a reader sees on load (23 Gy): both centres, labelled, from the mixture
+    panel = re.search(r'<div class="lookup-result"[^>]*>(.*?)</div>', numbers["_dom"], re.S)
+    assert "predictive risk of the model average" in panel.group(1)
+    assert "diabetes (in log-logistic only)" in numbers["_dom"]  # probit ignores diabetes
+    assert "probit (weight 0.3, 300 draws)" in numbers["_dom"]
+    cells = re.findall(r"<tr><td>([^<]+)</td><td><b>([0-9.]+) %</b>", panel.group(1))
+    want = {
+        "typical centre": sub.curve([23.0], "population").mean[0],
+        "new centre (population-averaged)":
+            sub.curve([23.0], "new_study", new_study="averaged").mean[0],
+    }
+    assert dict(cells) == {k: f"{100 * v:.1f}" for k, v in want.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -62,9 +63,14 @@ def test_report_of_a_model_average_shows_weights_method_and_members(average, ave
         assert f"{weight:.3g}" in text  # the weights table
     # every member's diagnostics and model are shown
     assert "NTCP member log-logistic" in text and "NTCP member logistic" in text
-    # no in-page lookup for an average (one family's draws), said in the page
-    assert 'id="lookup-ntcp"' not in html and 'id="lookup-ntcp-average"' in html
-    assert '"models": []' in html
+    # the in-page lookup of the mixture: every member's draws and weight embedded
+    assert 'id="lookup-ntcp"' in html and "NTCP model average (pseudo-bma+ weights)" in text
+    draws = json.loads(re.search(r'<script type="application/json" id="report-draws">(.*?)'
+                                 r"</script>", html, re.S).group(1))
+    (model,) = draws["models"]
+    assert model["id"] == "ntcp" and model["n_draws"] == 1000
+    assert {m["name"]: m["weight"] for m in model["members"]} == pytest.approx(average.weights)
+    print(f"\naverage report: {len(html.encode()) / 1024:.0f} KB")
     # the curves and the plan's activity curve (no single forest plot for an average)
     assert html.count("data:image/png;base64,") == 2
     assert '<section id="prescription">' in html and "GBq per cycle × 4 cycles" in html

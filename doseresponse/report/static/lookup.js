@@ -16,6 +16,12 @@
  *   cloglog       P = 1 - exp(-H), H = ln2 exp(k (ln D - eta)), k = 2 g / ln2
  *   poisson       P = exp(-H),     H = ln2 exp(-k (r - 1)),     k = 2 g / ln2
  *
+ * A model average (a model with "members") mixes its members as
+ * doseresponse.models.averaging.ModelAverage does: the predictive risk is sum_k w_k mean_k with
+ * the exact weights w_k and mean_k the mean over member k's embedded draws; the median and the
+ * interval are quantiles of the pooled draws of the members that have a share of the mixture
+ * (the draws were allocated to the members by weight when the page was written).
+ *
  * Test mode: a URL hash "#selftest=20,23,30" writes every lookup result at those doses (each
  * model, both views, no covariate and each covariate = 1 alone) as JSON into <pre id="selftest">;
  * "&activity=A,k,N,ab,trep,teff" adds the course dose of each metric kind from activity A GBq
@@ -169,7 +175,30 @@
     };
   }
 
+  /* Mixture of a model average's members (see the header). */
+  function lookupAverage(model, dose, view, cov) {
+    var mean = 0;
+    var pooled = [];
+    model.members.forEach(function (member) {
+      var p = drawProbabilities(member, dose, view, cov);
+      var sum = 0;
+      for (var i = 0; i < p.length; i++) {
+        sum += p[i];
+        if (member.in_mixture) {
+          pooled.push(p[i]);
+        }
+      }
+      mean += member.weight * (sum / p.length);
+    });
+    var summary = summarise(pooled, model.ci_prob);
+    summary.mean = mean;
+    return summary;
+  }
+
   function lookup(model, dose, view, cov) {
+    if (model.members) {
+      return lookupAverage(model, dose, view, cov);
+    }
     return summarise(drawProbabilities(model, dose, view, cov), model.ci_prob);
   }
 
@@ -230,7 +259,8 @@
     var rows = [["typical centre", "population"], ["new centre (population-averaged)", "new_study"]];
     var html = "<p>" + model.metric + " = <b>" + dose.toFixed(2) + " " + model.unit + "</b></p>";
     html += "<table><thead><tr><th>centre</th><th>" + model.kind +
-      " (predictive risk)</th><th>median over draws</th><th>" + ci +
+      (model.members ? " (predictive risk of the model average)" : " (predictive risk)") +
+      "</th><th>median over draws</th><th>" + ci +
       " interval</th></tr></thead><tbody>";
     rows.forEach(function (row) {
       if (row[1] === "population" && !model.has_population) {
