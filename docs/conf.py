@@ -106,6 +106,7 @@ _EXTERNAL = {
         "scipy.special.gammaln", "scipy.optimize.brentq", "scipy.optimize.minimize_scalar",
         "arviz.loo", "arviz.compare", "pymc.sample",
         "nutpie.compile_pymc_model", "nutpie.compiled_pyfunc.from_pyfunc", "dask.delayed",
+        "numpy.polynomial.hermite_e.hermegauss", "scipy.integrate.quad",
     ],
     "py:mod": ["scipy", "statsmodels", "arviz", "pymc", "nutpie", "numba"],
     # Python constants: Sphinx's built-in resolver accepts None but not these

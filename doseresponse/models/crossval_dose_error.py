@@ -1,6 +1,6 @@
 r"""Held-out patients of a measurement-error model: their latent true dose integrated out.
 
-With ``measurement_error="lognormal"`` (:func:`doseresponse.models.hierarchical._latent_true_dose`)
+With ``measurement_error="lognormal"`` (``doseresponse.models.hierarchical._latent_true_dose``)
 patient *i* of study *s* with dose log-SD :math:`\sigma_i > 0` has a latent true log dose
 :math:`u_i = \ln D_i`, :math:`\ln d^{obs}_i \sim N(u_i, \sigma_i^2)` (classical error) and
 :math:`u_i \sim N(\mu_s, \omega_s^2)` (the study's exposure distribution,
