@@ -204,12 +204,14 @@ def test_auto_switches_late_fits_to_kfold_when_loo_is_flagged(fit, monkeypatch):
         return LateToxicityFit({"posterior": _posterior(tuple(train.studies))},
                                full_fit.spec, train), 0
 
-    real_loo = checks.loo
-
-    def flagged_loo(f, pointwise=True):
-        result = real_loo(f, pointwise=pointwise)
-        return dataclasses.replace(result, warning=True,
-                                   pareto_k=np.full(result.elpd_i.size, 0.9))
+    def flagged_loo(f, pointwise=True):  # a PSIS-LOO flagged unreliable on every row
+        elpd_i = np.full(f.data.n_ipd, -1.0)
+        return checks.ELPDResult(
+            kind="loo", elpd=float(elpd_i.sum()), se=1.0, p=1.0, n_samples=3, warning=True,
+            observations=tuple(f"ipd:{i}" for i in range(elpd_i.size)),
+            labels=tuple(str(i) for i in range(elpd_i.size)), elpd_i=elpd_i,
+            pareto_k=np.full(elpd_i.size, 0.9),
+        )
 
     monkeypatch.setattr(crossval_late, "_refit_late", fixed_refit)
     monkeypatch.setattr(checks, "loo", flagged_loo)
