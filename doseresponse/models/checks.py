@@ -477,10 +477,7 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
     if bad.size:
         shown = "; ".join(f"{labels[i]} (k={pareto_k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
-        no_refit = _is_late(fit) and fit.spec.measurement_error != "none"
         remedy = (
-            "refit leaving them out (exact LOO), or run longer chains (K-fold refits are not "
-            "available for late-toxicity fits with dose measurement error)" if no_refit else
             "refit leaving them out (exact LOO) or use K-fold cross-validation "
             "(doseresponse.kfold(fit), or compare(..., ic='kfold'))"
         )
@@ -580,8 +577,7 @@ def compare(
         (:class:`~doseresponse.models.late_toxicity.LateToxicityFit`, e.g. Weibull against
         log-normal onset) are compared with each other only, by any ``ic``: K-fold and
         leave-one-study-out refit them with their censored likelihood
-        (:mod:`doseresponse.models.crossval_late`), except fits with dose measurement error
-        (``ic="kfold"``/``"loso"`` raise for them and ``"auto"`` stays on a flagged PSIS-LOO).
+        (:mod:`doseresponse.models.crossval_late`).
     ic : {"loo", "waic", "kfold", "loso", "auto"}
         Criterion: PSIS-LOO, WAIC, K-fold cross-validation by patient
         (:func:`doseresponse.models.crossval.kfold`), leave-one-study-out (each study
@@ -609,9 +605,7 @@ def compare(
         criterion used: ``"loo"``, ``"waic"``, ``"kfold"`` or ``"loso"``, never ``"auto"``),
         ``ic_reason`` (why, in words: with ``"auto"``, the Pareto k verdict), ``scale="log"``
         and ``verdict`` (the comparison in words, naming the criterion, also
-        :func:`compare_verdict`); ``late_toxicity=True`` for late-toxicity fits, and
-        ``no_kfold=True`` when one of them has dose measurement error (no K-fold to advise).
-        The same
+        :func:`compare_verdict`); ``late_toxicity=True`` for late-toxicity fits. The same
         columns on every ArviZ version.
 
     Raises
@@ -696,8 +690,6 @@ def compare(
     table.attrs.update({"ic": ic, "ic_reason": reason, "scale": "log"})
     if late:
         table.attrs["late_toxicity"] = True
-        if any(named[name].spec.measurement_error != "none" for name in late):
-            table.attrs["no_kfold"] = True  # measurement-error late fits: no refits to advise
     table.attrs["verdict"] = compare_verdict(table)
     return table
 
@@ -751,7 +743,7 @@ def compare_verdict(table: pd.DataFrame) -> str:
         lines.append(
             f"{ic} is flagged unreliable for {', '.join(flagged)}"
             + ("; use compare(..., ic='kfold') (K-fold cross-validation)."
-               if ic == "LOO" and not table.attrs.get("no_kfold") else ".")
+               if ic == "LOO" else ".")
         )
     return "\n".join(lines)
 
@@ -794,23 +786,6 @@ def _criteria(
                 "that matter, so no refit was needed"
             )
         counts = ", ".join(f"{name} ({_n_bad_rows(results[name])} row(s))" for name in flagged)
-        no_refit = [
-            name for name, fit in named.items()
-            if _is_late(fit) and fit.spec.measurement_error != "none"
-        ]
-        if no_refit:
-            warnings.warn(
-                f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}, and K-fold "
-                f"cross-validation is not available for {', '.join(no_refit)} (late-toxicity "
-                "fits with dose measurement error): the comparison stays PSIS-LOO and is "
-                "flagged.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return results, "loo", (
-                "PSIS-LOO (ic='auto'), flagged: Pareto k > 0.7 for some rows, and K-fold "
-                "refits are not available for late-toxicity fits with measurement error"
-            )
         warnings.warn(
             f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}; comparing "
             f"every fit by {k}-fold cross-validation instead (each model refitted {k} times, "

@@ -28,8 +28,7 @@ costs about *k* fits (``tests/benchmarks/bench_kfold.py`` prints the figures).
 
 Late-toxicity fits (:class:`~doseresponse.models.late_toxicity.LateToxicityFit`) are
 cross-validated the same way, with their censored / exact / interval-censored likelihood per
-patient: :mod:`doseresponse.models.crossval_late` (measurement-error late fits are refused
-there; use PSIS-LOO).
+patient: :mod:`doseresponse.models.crossval_late` (measurement-error late fits included).
 
 Measurement-error models (``measurement_error="lognormal"``): a held-out patient's latent true
 dose is integrated out given the recorded dose, and the recorded doses of held-out patients —

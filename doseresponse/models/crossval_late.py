@@ -19,10 +19,12 @@ one implementation of those terms), evaluated with the refit's draws:
   onset-time parameters are shared by all studies in the model, so a new centre has the
   refit's.
 
-Measurement-error fits (``measurement_error="lognormal"``) are refused: a held-out patient's
-latent true dose would have to be integrated out (as
-:mod:`doseresponse.models.crossval_dose_error` does for binary fits), which is not implemented
-for the late-toxicity likelihood; compare them by ``ic="loo"``.
+Measurement-error fits (``measurement_error="lognormal"``): a held-out patient's latent true
+dose is integrated out given the recorded dose, with the functions of
+:mod:`doseresponse.models.crossval_dose_error` and the same rules as for binary fits (the
+held-out recorded doses inform their study's exposure distribution: importance weights on the
+refit's draws for a known study, the exposure posterior given the study's own doses for a new
+centre).
 
 Notes
 -----
@@ -52,12 +54,20 @@ from doseresponse.models.crossval import (
     _check_folds,
     _flat,
     _lppd,
+    _new_study_exposure,
+    _refit_exposure,
     _result,
     _row_studies,
     _settings,
     _subset,
     _warn_divergent,
+    _warn_low_ess,
     kfold_folds,
+)
+from doseresponse.models.crossval_dose_error import (
+    exposure_log_likelihood,
+    integrate_latent_dose,
+    latent_log_dose,
 )
 from doseresponse.models.late_density import late_rows
 from doseresponse.models.late_toxicity import LateToxicityFit
@@ -103,13 +113,17 @@ def late_kfold(
         ``kind="kfold"``, one ``elpd_i`` per patient (nats), ``p`` the full fit's lppd minus
         the ELPD, ``warning`` True when a refit had divergent transitions.
 
+    Warns
+    -----
+    UserWarning
+        Refits with divergent transitions; with measurement error, folds whose held-out
+        recorded doses leave an importance-sampling effective size below 10 % of the draws.
+
     Raises
     ------
     DoseResponseError
-        A measurement-error fit; bad ``k``/``folds``; with ``pooling="none"``, a fold holding
-        every patient of a study.
+        Bad ``k``/``folds``; with ``pooling="none"``, a fold holding every patient of a study.
     """
-    _check_late(fit)
     data = fit.data
     if folds is None:
         folds_arr = kfold_folds(data, k, random_seed=random_seed)
@@ -119,9 +133,11 @@ def late_kfold(
     elpd_i = np.empty(folds_arr.size)
     divergent: dict[int, int] = {}
     patients = np.arange(data.n_ipd)
+    low_ess: dict[int, float] = {}
     for number, f in enumerate(np.unique(folds_arr)):
         train = _subset(data, folds_arr != f, np.zeros(0, dtype=bool))[0]
         refit, n_div = _refit_late(fit, train, random_seed + 1 + number, settings)
+        rng = np.random.default_rng([random_seed, number])  # exposure draws of unseen studies
         if n_div:
             divergent[int(f)] = n_div
         held_rows = patients[folds_arr == f]
@@ -140,12 +156,18 @@ def late_kfold(
             held, ipd_index, _ = _subset(
                 data, np.isin(patients, rows_here), np.zeros(0, dtype=bool)
             )
-            ll_nodes, log_w = late_held_out_log_lik(refit, held, new_centre=not seen)
+            ll_nodes, log_w = late_held_out_log_lik(refit, held, new_centre=not seen, rng=rng)
             ll = special.logsumexp(ll_nodes + log_w[None, :, None], axis=1)  # (S, n)
+            dose_w = _held_dose_log_weights(refit, held) if seen else None
+            if dose_w is not None:  # held-out recorded doses join the exposure posterior
+                dose_w = dose_w - special.logsumexp(dose_w)
+                ll = ll + dose_w[:, None] + math.log(ll.shape[0])
+                low_ess[int(f)] = float(np.exp(-special.logsumexp(2.0 * dose_w)))
             elpd_i[ipd_index] = special.logsumexp(ll, axis=0) - math.log(ll.shape[0])
     values, labels = _joined_log_likelihood(fit)
     lppd = _lppd(_rows_by_draws(values))
     _warn_divergent(divergent, "fold")
+    _warn_low_ess(low_ess, settings)
     return _result(
         "kfold", elpd_i, float(lppd.sum() - elpd_i.sum()), settings, bool(divergent),
         tuple(str(v) for v in values["observation"].values), tuple(labels),
@@ -186,9 +208,8 @@ def late_leave_one_study_out(
     Raises
     ------
     DoseResponseError
-        A measurement-error fit, ``pooling="none"`` or fewer than two studies.
+        ``pooling="none"`` or fewer than two studies.
     """
-    _check_late(fit)
     data = fit.data
     if fit.spec.pooling == "none":
         raise DoseResponseError(
@@ -212,7 +233,8 @@ def late_leave_one_study_out(
         if n_div:
             divergent[study] = n_div
         held = data.select_studies([study])
-        ll_nodes, log_w = late_held_out_log_lik(refit, held, new_centre=True)
+        rng = np.random.default_rng([random_seed, j])  # the study's exposure parameters
+        ll_nodes, log_w = late_held_out_log_lik(refit, held, new_centre=True, rng=rng)
         joint = special.logsumexp(ll_nodes.sum(axis=2) + log_w[None, :], axis=1)  # (S,)
         elpd_j.append(special.logsumexp(joint) - math.log(joint.size))
         own = full_ll[row_study == study].sum(axis=0)
@@ -227,7 +249,11 @@ def late_leave_one_study_out(
 
 
 def late_held_out_log_lik(
-    refit: LateToxicityFit, held: DoseResponseData, *, new_centre: bool
+    refit: LateToxicityFit,
+    held: DoseResponseData,
+    *,
+    new_centre: bool,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Log-likelihood of held-out patients under a refit's draws, ``(S, K, n)`` and weights.
 
@@ -243,6 +269,9 @@ def late_held_out_log_lik(
         a new study effect on :math:`\ln D_{50}` is integrated over the Gauss–Hermite nodes of
         :func:`doseresponse.models.predictive.draw_parameters` (``new_study="averaged"``),
         with complete pooling a new centre has the population curve (K = 1).
+    rng : numpy.random.Generator, optional
+        Measurement-error models: draws the exposure parameters of studies the refit has
+        none for (new centres; needed then).
 
     Returns
     -------
@@ -263,6 +292,17 @@ def late_held_out_log_lik(
     The same study effect is shared by all patients of a held-out study at a node, so the
     joint density of a study is :math:`\sum_k w_k \prod_i p_{ik}` (sum over axis 2 before the
     log-sum-exp over nodes), not a product of per-patient integrals.
+
+    Measurement-error models: a held-out patient with a dose uncertainty has its latent true
+    dose integrated out given the recorded dose, per draw, as for binary fits
+    (:mod:`doseresponse.models.crossval_dose_error`: :math:`\ln D \mid \ln d^{obs}` normal,
+    :func:`~doseresponse.models.crossval_dose_error.latent_log_dose`; adaptive Gauss–Hermite
+    quadrature, :func:`~doseresponse.models.crossval_dose_error.integrate_latent_dose`), with
+    its study's exposure parameters from the refit when the study is known, otherwise drawn
+    given the study's recorded doses
+    (:func:`~doseresponse.models.crossval_dose_error.exposure_posterior_draws`). The
+    importance weights that add the held-out recorded doses to a known study's exposure
+    posterior are applied by the caller (:func:`late_kfold`).
     """
     spec, post = refit.spec, refit.posterior
     studies = list(late_rows(held, ()).studies)
@@ -309,10 +349,66 @@ def late_held_out_log_lik(
             dims=("chain", "draw", "study"), coords={"study": studies},
         )
         posterior = xr.Dataset(variables)
-    synthetic = LateToxicityFit({"posterior": posterior}, spec, held)
-    values = synthetic.pointwise_log_likelihood()
-    ll = np.asarray(values.transpose("chain", "draw", "ipd_row"), dtype=np.float64)
+    ll = _pointwise(LateToxicityFit({"posterior": posterior}, spec, held))
+    me = _held_dose_rows(refit, held)
+    if me is not None:
+        rows, log_obs, sigma, labels = me
+        n_draws = ll.shape[0] // n_nodes
+        if not new_centre and "exposure_log_median" in post:
+            mu, omega = _refit_exposure(refit, labels)
+        else:
+            if rng is None:
+                raise DoseResponseError(  # pragma: no cover - internal callers pass one
+                    "internal error: a seeded generator is needed; please report this."
+                )
+            mu, omega = _new_study_exposure(spec, log_obs, sigma, labels, n_draws, rng)
+        mean, sd = (np.repeat(a, n_nodes, axis=0) for a in latent_log_dose(log_obs, sigma, mu,
+                                                                          omega))
+        shape = (posterior.sizes["chain"], posterior.sizes["draw"], rows.size)
+
+        def log_lik(z: np.ndarray) -> np.ndarray:
+            true_dose = xr.DataArray(np.exp(mean + sd * z).reshape(shape),
+                                     dims=("chain", "draw", "me_row"))
+            at = posterior.assign(true_dose=true_dose)
+            return _pointwise(LateToxicityFit({"posterior": at}, spec, held))[:, rows]
+
+        ll[:, rows] = integrate_latent_dose(log_lik, mean.shape)
     return ll.reshape(-1, n_nodes, ll.shape[-1]), np.log(weights)
+
+
+def _pointwise(fit: LateToxicityFit) -> np.ndarray:
+    """Per-patient log-likelihood ``(chain·draw, n)`` of a (synthetic) late fit."""
+    values = fit.pointwise_log_likelihood()
+    ll = np.asarray(values.transpose("chain", "draw", "ipd_row"), dtype=np.float64)
+    return ll.reshape(-1, ll.shape[-1])
+
+
+def _held_dose_rows(refit: LateToxicityFit, held: DoseResponseData):
+    """Rows, log recorded dose, log-SD and study of each held-out patient with a dose error."""
+    if refit.spec.measurement_error == "none":
+        return None
+    rows = late_rows(held, ())
+    me = rows.me_rows
+    if not me.size:
+        return None
+    labels = np.asarray(rows.studies, dtype=object)[rows.study[me]]
+    return me, np.log(rows.dose[me]), rows.dose_log_sd[me], labels
+
+
+def _held_dose_log_weights(refit: LateToxicityFit, held: DoseResponseData) -> np.ndarray | None:
+    """Log importance weights ``(S,)`` adding held-out recorded doses to the refit's exposure.
+
+    The recorded doses are covariates, known when the outcomes are predicted, and inform only
+    their studies' exposure distributions (:mod:`doseresponse.models.crossval_dose_error`).
+    None without held-out dose uncertainties or without exposure parameters in the refit
+    (those draws come from the exposure posterior given the held-out doses already).
+    """
+    me = _held_dose_rows(refit, held)
+    if me is None or "exposure_log_median" not in refit.posterior:
+        return None
+    _, log_obs, sigma, labels = me
+    mu, omega = _refit_exposure(refit, labels)
+    return exposure_log_likelihood(log_obs, sigma, mu, omega)
 
 
 def _refit_late(
@@ -329,14 +425,3 @@ def _refit_late(
     diverging = groups.get("sample_stats", xr.Dataset()).get("diverging")
     n_div = int(np.asarray(diverging).sum()) if diverging is not None else 0
     return LateToxicityFit(groups, fit.spec, data), n_div
-
-
-def _check_late(fit: LateToxicityFit) -> None:
-    if fit.spec.measurement_error != "none":
-        raise DoseResponseError(
-            "K-fold and leave-one-study-out cross-validation are not available for "
-            f"late-toxicity fits with measurement_error={fit.spec.measurement_error!r} (the "
-            "held-out patients' latent true doses are not integrated out for the censored "
-            "likelihood); compare such fits by PSIS-LOO: fit.loo() or "
-            "compare(..., ic='loo')."
-        )
