@@ -478,8 +478,6 @@ def loo(fit: FittedModel, *, pointwise: bool = True) -> ELPDResult:
         shown = "; ".join(f"{labels[i]} (k={pareto_k[i]:.2f})" for i in bad[:10])
         more = f" and {bad.size - 10} more" if bad.size > 10 else ""
         remedy = (
-            "refit leaving them out (exact LOO), or run longer chains (K-fold refits are not "
-            "available for late-toxicity fits)" if _is_late(fit) else
             "refit leaving them out (exact LOO) or use K-fold cross-validation "
             "(doseresponse.kfold(fit), or compare(..., ic='kfold'))"
         )
@@ -577,8 +575,9 @@ def compare(
         ``"logistic/partial"``; late-toxicity fits ``"<curve>/<onset>/<pooling>"``; repeated
         names get ``#2``, ``#3``, ...). Late-toxicity fits
         (:class:`~doseresponse.models.late_toxicity.LateToxicityFit`, e.g. Weibull against
-        log-normal onset) are compared with each other only, by ``ic="loo"`` or ``"waic"``
-        (``"auto"`` stays LOO: there is no K-fold refit for them).
+        log-normal onset) are compared with each other only, by any ``ic``: K-fold and
+        leave-one-study-out refit them with their censored likelihood
+        (:mod:`doseresponse.models.crossval_late`).
     ic : {"loo", "waic", "kfold", "loso", "auto"}
         Criterion: PSIS-LOO, WAIC, K-fold cross-validation by patient
         (:func:`doseresponse.models.crossval.kfold`), leave-one-study-out (each study
@@ -690,7 +689,7 @@ def compare(
     table.iloc[0, table.columns.get_loc("verdict")] = "best"
     table.attrs.update({"ic": ic, "ic_reason": reason, "scale": "log"})
     if late:
-        table.attrs["late_toxicity"] = True  # no K-fold refits to recommend
+        table.attrs["late_toxicity"] = True
     table.attrs["verdict"] = compare_verdict(table)
     return table
 
@@ -744,7 +743,7 @@ def compare_verdict(table: pd.DataFrame) -> str:
         lines.append(
             f"{ic} is flagged unreliable for {', '.join(flagged)}"
             + ("; use compare(..., ic='kfold') (K-fold cross-validation)."
-               if ic == "LOO" and not table.attrs.get("late_toxicity") else ".")
+               if ic == "LOO" else ".")
         )
     return "\n".join(lines)
 
@@ -764,12 +763,6 @@ def _criteria(
     if refit and ic not in ("kfold", "loso", "auto"):
         raise DoseResponseError(
             f"{', '.join(refit)} only apply to ic='kfold', 'loso' or 'auto' (refits)."
-        )
-    late = any(_is_late(fit) for fit in named.values())
-    if late and ic in ("kfold", "loso"):
-        raise DoseResponseError(
-            f"ic={ic!r} (refitting) is not available for late-toxicity fits; compare them by "
-            "ic='loo' (PSIS-LOO) or ic='waic'."
         )
     reasons = {
         "loo": "PSIS-LOO, as requested (ic='loo')",
@@ -793,18 +786,6 @@ def _criteria(
                 "that matter, so no refit was needed"
             )
         counts = ", ".join(f"{name} ({_n_bad_rows(results[name])} row(s))" for name in flagged)
-        if late:
-            warnings.warn(
-                f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}, and K-fold "
-                "cross-validation is not available for late-toxicity fits: the comparison "
-                "stays PSIS-LOO and is flagged.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return results, "loo", (
-                "PSIS-LOO (ic='auto'), flagged: Pareto k > 0.7 for some rows, and K-fold "
-                "refits are not available for late-toxicity fits"
-            )
         warnings.warn(
             f"PSIS-LOO is unreliable (Pareto k > {PARETO_K_MAX}) for {counts}; comparing "
             f"every fit by {k}-fold cross-validation instead (each model refitted {k} times, "

@@ -26,6 +26,10 @@ priors, even though the default priors were derived from the full data), the pac
 default sampler and seeds derived from ``random_seed``. A refit is a full MCMC run: K-fold
 costs about *k* fits (``tests/benchmarks/bench_kfold.py`` prints the figures).
 
+Late-toxicity fits (:class:`~doseresponse.models.late_toxicity.LateToxicityFit`) are
+cross-validated the same way, with their censored / exact / interval-censored likelihood per
+patient: :mod:`doseresponse.models.crossval_late` (measurement-error late fits included).
+
 Measurement-error models (``measurement_error="lognormal"``): a held-out patient's latent true
 dose is integrated out given the recorded dose, and the recorded doses of held-out patients —
 covariates, not outcomes — inform their study's exposure distribution: through importance
@@ -65,6 +69,7 @@ from doseresponse.models.background import background_log_pair
 from doseresponse.models.checks import (
     ELPDResult,
     _ipd_curve_parameters,
+    _is_late,
     _joined_log_likelihood,
     _rows_by_draws,
 )
@@ -158,8 +163,11 @@ def kfold(
 
     Parameters
     ----------
-    fit : FittedModel
-        The fit to cross-validate (its spec and data are refitted).
+    fit : FittedModel or doseresponse.models.late_toxicity.LateToxicityFit
+        The fit to cross-validate (its spec and data are refitted). A late-toxicity fit is
+        cross-validated by patient with its censored / exact / interval-censored likelihood
+        (:func:`doseresponse.models.crossval_late.late_kfold`; ``folds`` then has one entry
+        per patient).
     k : int
         Number of folds.
     random_seed : int
@@ -195,6 +203,11 @@ def kfold(
         measurement-error model, folds whose held-out recorded doses leave an importance-sampling
         effective size below 10 % of the draws.
     """
+    if _is_late(fit):
+        from doseresponse.models.crossval_late import late_kfold
+
+        return late_kfold(fit, k, random_seed=random_seed, folds=folds, draws=draws, tune=tune,
+                          chains=chains, target_accept=target_accept)
     fit = _check_fit(fit)
     data = fit.data
     if folds is None:
@@ -268,8 +281,9 @@ def leave_one_study_out(
 
     Parameters
     ----------
-    fit : FittedModel
-        A fit with ``pooling="partial"`` or ``"complete"`` and at least two studies.
+    fit : FittedModel or doseresponse.models.late_toxicity.LateToxicityFit
+        A fit with ``pooling="partial"`` or ``"complete"`` and at least two studies (a
+        late-toxicity fit: :func:`doseresponse.models.crossval_late.late_leave_one_study_out`).
     random_seed : int
         Seed of the refits (the refit without study *j* uses ``random_seed + 1 + j``).
     draws, chains : int, optional
@@ -299,6 +313,11 @@ def leave_one_study_out(
     UserWarning
         Refits with divergent transitions.
     """
+    if _is_late(fit):
+        from doseresponse.models.crossval_late import late_leave_one_study_out
+
+        return late_leave_one_study_out(fit, random_seed=random_seed, draws=draws, tune=tune,
+                                        chains=chains, target_accept=target_accept)
     fit = _check_fit(fit)
     data = fit.data
     if fit.spec.pooling == "none":
@@ -640,7 +659,7 @@ def _settings(fit, draws, tune, chains, target_accept) -> dict:
         "chains": int(post.sizes["chain"]) if chains is None else chains,
         "tune": tune,
         "target_accept": (
-            default_target_accept(fit.spec.background, fit.spec.priors)
+            default_target_accept(getattr(fit.spec, "background", False), fit.spec.priors)
             if target_accept is None else target_accept
         ),
     }

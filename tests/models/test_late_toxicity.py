@@ -163,7 +163,7 @@ def test_loo_of_a_late_toxicity_fit(fit):
 def test_compare_weibull_and_lognormal_onset(fit, fit_lognormal):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = dr.compare([fit, fit_lognormal])
+        table = dr.compare([fit, fit_lognormal], ic="loo")
         single = {"weibull": fit.loo(), "lognormal": fit_lognormal.loo()}
     assert set(table.index) == {"log-logistic/weibull/partial", "log-logistic/lognormal/partial"}
     assert list(table.columns) == ["rank", "elpd", "p", "elpd_diff", "se", "dse", "weight",
@@ -182,9 +182,7 @@ def test_compare_weibull_and_lognormal_onset(fit, fit_lognormal):
     assert table["weight"].sum() == pytest.approx(1.0)
 
 
-def test_compare_refuses_refits_and_mixed_kinds(fit, fit_lognormal, sim):
-    with pytest.raises(DoseResponseError, match="not available for late-toxicity"):
-        dr.compare([fit, fit_lognormal], ic="kfold")
+def test_compare_refuses_mixed_kinds(fit, sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         binary = dr.NTCPModel().fit(sim.data, draws=100, tune=100, chains=1, random_seed=1,
@@ -220,6 +218,13 @@ def test_measurement_error_fit_summary_and_save_load(tmp_path):
                                   fit.curve([20.0], horizon=24).mean)
     # the pointwise log-likelihood sees each draw's latent doses
     assert np.isfinite(again.pointwise_log_likelihood().values).all()
+    # leave-one-study-out refits the measurement-error model (2 short refits): each study a
+    # new centre, its latent doses integrated out given the recorded doses
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loso = dr.leave_one_study_out(fit, tune=150)
+    assert loso.observations == ("study:S1", "study:S2")
+    assert np.isfinite(loso.elpd_i).all() and loso.n_samples == 200
 
 
 def test_a_version_1_spec_without_measurement_error_still_loads(fit):
@@ -236,15 +241,15 @@ def test_a_version_1_spec_without_measurement_error_still_loads(fit):
         LateToxicitySpec.from_json(json.dumps(payload))
 
 
-def test_unreliable_loo_advice_for_late_fits_names_no_kfold(fit, fit_lognormal):
+def test_unreliable_loo_advice_for_late_fits(fit, fit_lognormal):
     from doseresponse.models.checks import compare_verdict
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        table = dr.compare([fit, fit_lognormal])
+        table = dr.compare([fit, fit_lognormal], ic="loo")
     assert table.attrs["late_toxicity"] is True
     flagged = table.copy()
     flagged.attrs = dict(table.attrs)
     flagged["warning"] = True
     text = compare_verdict(flagged)
-    assert "LOO is flagged unreliable" in text and "kfold" not in text
+    assert "LOO is flagged unreliable" in text and "ic='kfold'" in text
