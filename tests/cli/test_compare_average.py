@@ -56,4 +56,5 @@ def test_report_of_a_saved_model_average(fitted, tmp_path, capsys):
     assert "(model average)" in html and "stacking" in html
     for name, weight in average.weights.items():
         assert name in html and f"{weight:.3g}" in html
-    assert 'id="lookup-ntcp-average"' in html
+    # the average's in-page lookup panel (members and weights embedded, doseresponse.report.lookup)
+    assert 'id="lookup-ntcp"' in html and "NTCP model average (stacking weights)" in html
