@@ -320,17 +320,7 @@ def leave_one_study_out(
                                         chains=chains, target_accept=target_accept)
     fit = _check_fit(fit)
     data = fit.data
-    if fit.spec.pooling == "none":
-        raise DoseResponseError(
-            "leave-one-study-out predicts each study as a new centre, which a model with "
-            "pooling='none' cannot do (it has no population curve); refit with "
-            "pooling='partial'."
-        )
-    studies = list(data.studies)
-    if len(studies) < 2:
-        raise DoseResponseError(
-            f"leave-one-study-out needs at least two studies; the data have {len(studies)}."
-        )
+    studies = _loso_studies(fit)
     settings = _settings(fit, draws, tune, chains, target_accept)
     values, _ = _joined_log_likelihood(fit)
     full_ll = _rows_by_draws(values)  # (rows, S)
@@ -645,6 +635,39 @@ def _row_studies(data: DoseResponseData, ipd_rows: np.ndarray, agg_rows: np.ndar
         parts.append(data.aggregate["study"].astype(str).to_numpy()[agg_rows])
     return np.concatenate(parts) if parts else np.array([], dtype=object)
 
+
+
+def _loso_studies(fit) -> list:
+    """The studies of a fit that leave-one-study-out can hold out, in order.
+
+    Parameters
+    ----------
+    fit : FittedModel or LateToxicityFit
+        A fit with partial or complete pooling.
+
+    Returns
+    -------
+    list
+        The study labels of ``fit.data``.
+
+    Raises
+    ------
+    DoseResponseError
+        ``pooling="none"`` (no population curve to predict a new centre) or fewer than two
+        studies.
+    """
+    if fit.spec.pooling == "none":
+        raise DoseResponseError(
+            "leave-one-study-out predicts each study as a new centre, which a model with "
+            "pooling='none' cannot do (it has no population curve); refit with "
+            "pooling='partial'."
+        )
+    studies = list(fit.data.studies)
+    if len(studies) < 2:
+        raise DoseResponseError(
+            f"leave-one-study-out needs at least two studies; the data have {len(studies)}."
+        )
+    return studies
 
 def _mask(n: int, rows: np.ndarray) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)

@@ -53,6 +53,7 @@ from doseresponse.models.checks import ELPDResult, _joined_log_likelihood, _rows
 from doseresponse.models.crossval import (
     _check_folds,
     _flat,
+    _loso_studies,
     _lppd,
     _new_study_exposure,
     _refit_exposure,
@@ -211,17 +212,7 @@ def late_leave_one_study_out(
         ``pooling="none"`` or fewer than two studies.
     """
     data = fit.data
-    if fit.spec.pooling == "none":
-        raise DoseResponseError(
-            "leave-one-study-out predicts each study as a new centre, which a model with "
-            "pooling='none' cannot do (it has no population curve); refit with "
-            "pooling='partial'."
-        )
-    studies = list(data.studies)
-    if len(studies) < 2:
-        raise DoseResponseError(
-            f"leave-one-study-out needs at least two studies; the data have {len(studies)}."
-        )
+    studies = _loso_studies(fit)
     settings = _settings(fit, draws, tune, chains, target_accept)
     values, _ = _joined_log_likelihood(fit)
     full_ll = _rows_by_draws(values)  # (patients, S)
