@@ -54,6 +54,7 @@ import numpy as np
 
 from doseresponse.models._curve_kernel import _h_over_expm1, _log_ndtr, pair
 from doseresponse.models._row_kernels import exposure_terms, latent_log_dose_shift, prior_terms
+from doseresponse.models._study_coordinates import model_from_sampler, pull_back_gradient
 
 __all__ = [
     "LATE_KERNEL_ARRAYS",
@@ -61,7 +62,9 @@ __all__ = [
     "ONSET_CODES",
     "ROW_KINDS",
     "late_log_posterior",
+    "late_model_log_posterior",
     "late_row_log_likelihood",
+    "late_study_effect_blocks",
     "onset_log_cdf_vector",
 ]
 
@@ -147,11 +150,13 @@ LATE_LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "family", "onset", "log_d50", "log_slope", "tau_log__",
     "z_d50", "log_d50_study", "log_slope_study", "log_factor", "log_onset_median",
     "log_onset_shape", "onset_dose_slope", "exposure_log_median", "exposure_sd_log__",
-    "dose_error_z",
+    "dose_error_z", "sampler_coordinates",
 )
 """Fields of the integer ``layout`` vector: pooling code (0 complete, 1 partial, 2 none), sizes,
 curve family code, onset code (:data:`ONSET_CODES`), then the start of each parameter block in
-the unconstrained vector (−1 if absent)."""
+the unconstrained vector (−1 if absent); ``sampler_coordinates`` is 1 when ``x`` holds the
+partially pooled study effects as their mean and contrasts
+(:mod:`doseresponse.models._study_coordinates`), 0 in the model's own coordinates."""
 
 LATE_KERNEL_ARRAYS = (
     ("layout", "i8", 1), ("normal_index", "i8", 1), ("normal_mu", "f8", 1),
@@ -164,13 +169,54 @@ LATE_KERNEL_ARRAYS = (
 """Name, dtype and rank of each data argument of :func:`late_log_posterior` after ``x``."""
 
 
+@_helper
+def late_study_effect_blocks(layout):
+    """Row ``(i_mu, i_log_tau, i_z)`` of the partially pooled D50 block (none otherwise)."""
+    if layout[0] != 1:
+        return np.zeros((0, 3), dtype=np.int64)
+    blocks = np.empty((1, 3), dtype=np.int64)
+    blocks[0, 0], blocks[0, 1], blocks[0, 2] = layout[5], layout[7], layout[8]
+    return blocks
+
+
 @_jit
 def late_log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index, me_sigma, me_study,
     me_log_obs,
 ):
-    r"""Log posterior (normalising constants included) and gradient, one compiled call.
+    """Log posterior and gradient at ``x`` in the model's or the sampler's coordinates.
+
+    With ``layout`` field ``sampler_coordinates`` = 1 the partially pooled study effects in
+    ``x`` are their mean and contrasts (:mod:`doseresponse.models._study_coordinates`): the
+    point is mapped to the model's coordinates, :func:`late_model_log_posterior` is evaluated
+    there (unit Jacobian) and the gradient is pulled back.
+    """
+    blocks = late_study_effect_blocks(layout)
+    if layout[18] == 0 or blocks.shape[0] == 0:
+        return late_model_log_posterior(
+            x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma,
+            constants, dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index,
+            me_sigma, me_study, me_log_obs,
+        )
+    model_x = x.copy().reshape((1, x.size))
+    model_from_sampler(model_x, blocks, layout[1])
+    total, grad = late_model_log_posterior(
+        model_x[0], layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma,
+        constants, dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index,
+        me_sigma, me_study, me_log_obs,
+    )
+    pull_back_gradient(x, grad, blocks, layout[1])
+    return total, grad
+
+
+@_helper
+def late_model_log_posterior(
+    x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
+    dose, log_dose, study, cov_x, kind, t_lower, t_upper, onset_x, me_index, me_sigma, me_study,
+    me_log_obs,
+):
+    r"""Log posterior (normalising constants included) and gradient (model coordinates).
 
     ``kind`` codes each row (:data:`ROW_KINDS`): censored at ``t_upper``, exact at ``t_upper``,
     or an event in ``(t_lower, t_upper]``. ``onset_x`` = ln(D/D_ref) multiplies the onset dose

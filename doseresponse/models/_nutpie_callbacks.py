@@ -13,7 +13,7 @@ parallel threads without the Python interpreter lock.
 Numba invalidates a cached callback only when *this* file changes, not when the kernel it
 inlines (``_row_kernels.py``) does: a change of the kernel must come with a change here (the
 revision below), or a machine with a warm cache keeps running the old kernel. Kernel revision:
-2 (the estimated-discount power prior block, ``a0_logodds__``).
+3 (the sampler's mean-and-contrast coordinates of study effects, ``sampler_coordinates``).
 
 Draws are stored unconstrained and named afterwards in one vectorised numpy pass
 (:meth:`~doseresponse.models.density.LogDensity.expand_draws`), which keeps the compiled code —
@@ -284,8 +284,11 @@ def interface_problem() -> str:
 def compiled_model(density):
     """A nutpie model whose log density is this module's C callback.
 
-    Draws are stored as the unconstrained vector (variable :data:`UNCONSTRAINED`); name them
-    with :meth:`doseresponse.models.density.LogDensity.expand_draws`.
+    Draws are stored as the unconstrained vector (variable :data:`UNCONSTRAINED`), in the
+    density's sampler coordinates when it has them
+    (:class:`~doseresponse.models.sampler_coordinates.StudyEffectCoordinates`); map them with
+    ``model_from_sampler_points`` and name them with
+    :meth:`doseresponse.models.density.LogDensity.expand_draws`.
 
     Parameters
     ----------
@@ -310,7 +313,9 @@ def compiled_model(density):
         raise UnsupportedNutpieError(problem)
     from nutpie.compile_pymc import CompiledPyMCModel
 
-    arrays = list(density.kernel_arrays)
+    # NUTS runs in the density's sampler coordinates where it has them (partially pooled
+    # study effects as mean and contrasts); sampling.py maps the draws back before naming them
+    arrays = list(getattr(density, "sampler_kernel_arrays", density.kernel_arrays))
     # a density may bring its own log-density callback (same signature and pointer table)
     logp_callback = getattr(density, "logp_callback", None) or _logp_callback
     if logp_callback is _logp_callback and len(arrays) != _N_ARRAYS:  # pragma: no cover
@@ -324,7 +329,7 @@ def compiled_model(density):
         _shapes={UNCONSTRAINED: (ndim,)},
         compiled_logp_func=logp_callback,
         compiled_expand_func=_expand_callback,
-        initial_point_func=density.initial_point,
+        initial_point_func=getattr(density, "sampler_initial_point", density.initial_point),
         shared_data={f"array{i}": a for i, a in enumerate(arrays)},  # keeps them alive
         user_data=_pointer_table(arrays),
         n_expanded=ndim,

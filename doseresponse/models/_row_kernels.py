@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from doseresponse.models._curve_kernel import FAMILY_CODES, add_background, pair
+from doseresponse.models._study_coordinates import model_from_sampler, pull_back_gradient
 
 __all__ = [
     "FAMILY_CODES",
@@ -35,7 +36,9 @@ __all__ = [
     "N_POWER_CONSTANTS",
     "binomial_rows",
     "log_posterior",
+    "model_log_posterior",
     "power_prior_terms",
+    "study_effect_blocks",
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -182,13 +185,16 @@ LAYOUT_FIELDS = (
     "pooling", "n_study", "n_cov", "log_d50", "log_slope", "tau_log__", "z_d50",
     "tau_slope_log__", "z_slope", "log_d50_study", "log_slope_study", "log_factor", "family",
     "exposure_log_median", "exposure_sd_log__", "dose_error_z", "background_logodds__",
-    "a0_logodds__",
+    "a0_logodds__", "sampler_coordinates",
 )
 """Fields of the integer ``layout`` vector of :func:`log_posterior`: pooling code (0 complete,
 1 partial, 2 none), sizes, the start of each parameter block in the unconstrained vector (−1 if
 absent), and the family code (:data:`FAMILY_CODES`). ``background_logodds__`` is the logit of
 the background risk b (PyMC's name for a Beta variable's log-odds transform);
-``a0_logodds__`` the logit of the estimated literature weight a0 (normalised power prior)."""
+``a0_logodds__`` the logit of the estimated literature weight a0 (normalised power prior).
+``sampler_coordinates`` is 1 when ``x`` is in the sampler's coordinates of partially pooled
+study effects (mean and contrasts, :mod:`doseresponse.models._study_coordinates`), 0 when it
+is in the model's own."""
 
 N_POWER_CONSTANTS = 11
 """Trailing ``constants`` of the estimated-discount power prior (see :func:`power_prior_terms`)."""
@@ -305,13 +311,61 @@ def power_prior_terms(x, i_a0, i_d50, i_slope, c, grad):
 
 
 @_helper
+def study_effect_blocks(layout):
+    """Rows ``(i_mu, i_log_tau, i_z)`` of the partially pooled blocks (D50, and slope if pooled)."""
+    if layout[0] != 1:
+        return np.zeros((0, 3), dtype=np.int64)
+    n_block = 2 if layout[7] >= 0 else 1
+    blocks = np.empty((n_block, 3), dtype=np.int64)
+    blocks[0, 0], blocks[0, 1], blocks[0, 2] = layout[3], layout[5], layout[6]
+    if n_block == 2:
+        blocks[1, 0], blocks[1, 1], blocks[1, 2] = layout[4], layout[7], layout[8]
+    return blocks
+
+
+@_helper
 def log_posterior(
     x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
     ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
     agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group, agg_study, agg_x,
     me_index, me_sigma, me_study, me_log_obs,
 ):
-    """Log posterior and gradient of the hierarchical model in one compiled call.
+    """Log posterior and gradient at ``x`` in the model's or the sampler's coordinates.
+
+    With ``layout`` field ``sampler_coordinates`` = 1, ``x`` holds the partially pooled study
+    effects as their mean and contrasts (:mod:`doseresponse.models._study_coordinates`): it is
+    mapped to the model's coordinates, :func:`model_log_posterior` is evaluated there (the
+    change of variables has unit Jacobian) and the gradient is pulled back. Otherwise this is
+    :func:`model_log_posterior`.
+    """
+    blocks = study_effect_blocks(layout)
+    if layout[18] == 0 or blocks.shape[0] == 0:
+        return model_log_posterior(
+            x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma,
+            constants, ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study,
+            ipd_group_x, agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group,
+            agg_study, agg_x, me_index, me_sigma, me_study, me_log_obs,
+        )
+    model_x = x.copy().reshape((1, x.size))
+    model_from_sampler(model_x, blocks, layout[1])
+    total, grad = model_log_posterior(
+        model_x[0], layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma,
+        constants, ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study,
+        ipd_group_x, agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group,
+        agg_study, agg_x, me_index, me_sigma, me_study, me_log_obs,
+    )
+    pull_back_gradient(x, grad, blocks, layout[1])
+    return total, grad
+
+
+@_helper
+def model_log_posterior(
+    x, layout, normal_index, normal_mu, normal_inv_sd, half_index, half_sigma, constants,
+    ipd_dose, ipd_log_dose, ipd_event, ipd_rest, ipd_group, ipd_group_study, ipd_group_x,
+    agg_nodes, agg_log_nodes, agg_log_w, agg_events, agg_rest, agg_group, agg_study, agg_x,
+    me_index, me_sigma, me_study, me_log_obs,
+):
+    """Log posterior and gradient of the hierarchical model (model coordinates), one call.
 
     The density of :meth:`doseresponse.models.density.LogDensity.logp_and_grad` and of the PyMC
     model (normal priors of the ``normal_index`` coordinates, half-normal scales

@@ -53,6 +53,7 @@ import numpy as np
 
 from doseresponse.data import DoseResponseData
 from doseresponse.models.design import log_choose, model_inputs
+from doseresponse.models.sampler_coordinates import StudyEffectCoordinates
 from doseresponse.models.spec import ModelSpec
 
 __all__ = ["LogDensity"]
@@ -74,8 +75,14 @@ class _Block:
         return slice(self.start, self.start + self.size)
 
 
-class LogDensity:
+class LogDensity(StudyEffectCoordinates):
     """Log posterior density and analytic gradient of a hierarchical dose-response model.
+
+    Every method works in the model's unconstrained coordinates (the PyMC value variables);
+    NUTS runs partially pooled models in the mean-and-contrast coordinates of their study
+    effects (:class:`~doseresponse.models.sampler_coordinates.StudyEffectCoordinates`, whose
+    ``sampler_*`` methods this class inherits), and its draws are mapped back before they
+    are named.
 
     Parameters
     ----------
@@ -170,6 +177,11 @@ class LogDensity:
         """Slice of the unconstrained vector holding each PyMC value variable."""
         return {name: block.slice for name, block in self._blocks.items()}
 
+    def _layout_fields(self) -> tuple[str, ...]:
+        from doseresponse.models._row_kernels import LAYOUT_FIELDS
+
+        return LAYOUT_FIELDS
+
     def _outputs(self, spec: ModelSpec, inputs) -> None:
         slope = spec.slope_name
         study, cov = ("study",), ("covariate",)
@@ -257,7 +269,7 @@ class LogDensity:
         pooling = {"complete": 0, "partial": 1, "none": 2}[self.spec.pooling]
         fixed = {
             "pooling": pooling, "n_study": self._n_study, "n_cov": self._n_cov,
-            "family": FAMILY_CODES[self.spec.curve],
+            "family": FAMILY_CODES[self.spec.curve], "sampler_coordinates": 0,
         }
         layout = np.array(
             [fixed[f] if f in fixed else (b[f].start if f in b else -1) for f in LAYOUT_FIELDS],

@@ -64,6 +64,7 @@ from doseresponse.data import DoseResponseData
 from doseresponse.exceptions import DataValidationError
 from doseresponse.models.design import _dose_log_sd
 from doseresponse.models.late_spec import LateToxicitySpec
+from doseresponse.models.sampler_coordinates import StudyEffectCoordinates
 
 __all__ = ["LateRows", "LateToxicityDensity", "late_rows"]
 
@@ -225,7 +226,7 @@ class _Block:
         return slice(self.start, self.start + self.size)
 
 
-class LateToxicityDensity:
+class LateToxicityDensity(StudyEffectCoordinates):
     """Log posterior density and analytic gradient of the late-toxicity model.
 
     Parameters
@@ -287,6 +288,11 @@ class LateToxicityDensity:
     def blocks(self) -> dict[str, slice]:
         """Slice of the unconstrained vector holding each parameter block."""
         return {name: block.slice for name, block in self._blocks.items()}
+
+    def _layout_fields(self) -> tuple[str, ...]:
+        from doseresponse.models._late_kernel import LATE_LAYOUT_FIELDS
+
+        return LATE_LAYOUT_FIELDS
 
     @property
     def unconstrained_names(self) -> list[str]:
@@ -384,6 +390,7 @@ class LateToxicityDensity:
             "pooling": {"complete": 0, "partial": 1, "none": 2}[spec.pooling],
             "n_study": self._n_study, "n_cov": self._n_cov,
             "family": FAMILY_CODES[spec.curve], "onset": ONSET_CODES[spec.onset],
+            "sampler_coordinates": 0,
         }
         layout = np.array(
             [fixed[f] if f in fixed else (b[f].start if f in b else -1)

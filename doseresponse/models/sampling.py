@@ -311,7 +311,8 @@ def _sample_c_callbacks(density, start: float, run: dict) -> tuple[Groups, float
 def _named_posterior(density, posterior: xr.Dataset, name: str) -> xr.Dataset:
     """Replace the unconstrained draws by the model's named variables, dims and coordinates."""
     raw = posterior[name].transpose("chain", "draw", ...).to_numpy()
-    values = density.expand_draws(raw)
+    to_model = getattr(density, "model_from_sampler_points", None)
+    values = density.expand_draws(raw if to_model is None else to_model(raw))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
     coords.update({dim: list(labels) for dim, labels in density.coords.items()})
     variables = {
@@ -505,18 +506,29 @@ def public_callback_model(density):
     Notes
     -----
     Each chain gets its own gradient buffer; nutpie copies the returned gradient before the
-    next call, so the buffer is reused without allocation.
+    next call, so the buffer is reused without allocation. Densities with sampler coordinates
+    (:class:`~doseresponse.models.sampler_coordinates.StudyEffectCoordinates`) are sampled in
+    them, as on the C-callback route, and each draw is mapped back before it is named.
     """
     from nutpie.compiled_pyfunc import from_pyfunc
 
     names = list(density.names)
+    # the sampler's coordinates of partially pooled study effects, where the density has them
+    # (as on the C-callback route); draws are mapped back to the model's before naming
+    sampler = hasattr(density, "sampler_logp_and_grad_function")
+    make_function = (density.sampler_logp_and_grad_function if sampler
+                     else density.logp_and_grad_function)
+    initial_point = density.sampler_initial_point if sampler else density.initial_point
 
     def make_logp():
-        evaluate = density.logp_and_grad_function()
+        evaluate = make_function()
         return lambda x, **_shared: evaluate(x)
 
     def make_expand(seed1, seed2, chain):
         expand = density.expand
+        if sampler:
+            to_model = density.model_from_sampler_points
+            return lambda x, **_shared: expand(to_model(x))
         return lambda x, **_shared: expand(x)
 
     return from_pyfunc(
@@ -528,7 +540,7 @@ def public_callback_model(density):
         names,
         coords=density.coords,
         dims=density.dims,
-        make_initial_point_fn=density.initial_point,
+        make_initial_point_fn=initial_point,
     )
 
 
