@@ -181,8 +181,8 @@ def kfold(
         Warm-up iterations per chain of each refit.
     target_accept : float, optional
         NUTS target acceptance of the refits; default that of the model
-        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with a
-        background risk or an estimated literature weight).
+        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with an
+        estimated literature weight).
 
     Returns
     -------
@@ -292,8 +292,8 @@ def leave_one_study_out(
         Warm-up iterations per chain of each refit.
     target_accept : float, optional
         NUTS target acceptance of the refits; default that of the model
-        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with a
-        background risk or an estimated literature weight).
+        (:func:`doseresponse.models.model.default_target_accept`: 0.95, or 0.99 with an
+        estimated literature weight).
 
     Returns
     -------
@@ -682,8 +682,8 @@ def _settings(fit, draws, tune, chains, target_accept) -> dict:
         "chains": int(post.sizes["chain"]) if chains is None else chains,
         "tune": tune,
         "target_accept": (
-            default_target_accept(getattr(fit.spec, "background", False), fit.spec.priors)
-            if target_accept is None else target_accept
+            default_target_accept(fit.spec.priors) if target_accept is None
+            else target_accept
         ),
     }
 

@@ -40,8 +40,8 @@ if TYPE_CHECKING:  # PyMC is imported only to build the model or sample it with 
     import pymc as pm
 
 __all__ = [
-    "BACKGROUND_TARGET_ACCEPT",
     "DEFAULT_TARGET_ACCEPT",
+    "POWER_PRIOR_TARGET_ACCEPT",
     "DoseResponseModel",
     "NTCPModel",
     "TCPModel",
@@ -51,49 +51,44 @@ __all__ = [
 DEFAULT_TARGET_ACCEPT = 0.95
 """Default NUTS target acceptance of :meth:`DoseResponseModel.fit`."""
 
-BACKGROUND_TARGET_ACCEPT = 0.99
-"""Default NUTS target acceptance of models with a background risk (``background=``).
+POWER_PRIOR_TARGET_ACCEPT = 0.99
+"""Default NUTS target acceptance of models with an estimated literature weight.
 
-Why: partially pooled background fits diverge rarely but repeatably at 0.95. On the 16
-calibration replicates of ``tests/models/test_background_slow.py`` (4 × 2000 draws each,
-Python 3.11 / nutpie 0.16.8) replicates 900, 905 and 909 had one divergent transition each;
-nutpie's ``divergence_start`` of replicate 909 sits at τ ≈ 1.1 with every standardised study
-effect z_s ≈ −0.6 and log D50 high — the non-centred ridge log D50_s = log D50 + τ z_s, along
-which the population log D50 and the mean of z trade off with a τ-dependent slope, which the
-background risk (b and the curve's lower tail explain the same low-dose events) lengthens. A
-diagonal mass matrix cannot follow a curved ridge, so the fix is a smaller step: at 0.99 there
-are none on all 16 (and none on Python 3.13 / nutpie 0.16.11). nutpie's low-rank mass matrix
-at 0.95 was tried and is no fix (4 divergent transitions over the 16). Cost: about twice the
-gradient evaluations per draw (28 vs 15 leapfrog steps on the calibration replicates) at similar
-bulk ESS; ``tests/benchmarks/bench_background.py`` (500 patients, 8 studies, Python 3.11, 2
-shared cores): 38.7 vs 20.3 steps per draw, min bulk ESS 558 vs 742, 25 vs 54 ESS/s.
+An estimated weight (``literature_prior(..., a0="estimate")``, the normalised power prior)
+brings the external-beam curve's steep slope (γ50 ≈ 4 for the Burman kidney curve) and, with
+it, small cohorts whose studies each pin their own log D50 closely while τ is small. The
+posterior of τ then has its mass near 0 (where the non-centred study effects are right) and a
+thin tail to τ ≈ 0.6, where the data squeeze the standardised contrasts to width ∝ 1/τ: the
+non-centred funnel's far end. Measured on the 6 cohorts of
+``tests/models/test_power_prior_slow.py`` (4 × 2000 draws, Python 3.11 / nutpie 0.16.8), with
+the study effects sampled as mean and contrasts
+(:mod:`doseresponse.models.sampler_coordinates`): 2, 1, 2, 0, 2, 0 divergent transitions at
+0.95 (the plain model without the literature prior on the same cohorts: 0, 0, 6, 0, 0, 1), none
+at 0.99 (``divergence_start`` at τ 0.47–0.78, above τ's 99th posterior percentile 0.34).
 
-Models with an estimated literature weight (``literature_prior(..., a0="estimate")``) use it
-too: a0 scales the prior precision of log D50 and log slope, a funnel-like coupling that gave a
-divergent transition at 0.95 with conflicting data (``tests/models/test_power_prior_slow.py``).
+Background models no longer need it: their divergences at 0.95 (one each in 3 of 16
+calibration replicates) sat on the ridge of the population log D50 against the mean study
+effect, which the mean-and-contrast coordinates remove (none in the 16 at 0.95).
 """
 
 
-def default_target_accept(background: bool, priors: Mapping[str, Any]) -> float:
-    """The default NUTS target acceptance of a model with these settings.
+def default_target_accept(priors: Mapping[str, Any]) -> float:
+    """The default NUTS target acceptance of a model with these priors.
 
     Parameters
     ----------
-    background : bool
-        Whether the model has a background (zero-dose) risk.
     priors : mapping
         The model's priors; an estimated literature weight is the key ``"power_prior"``.
 
     Returns
     -------
     float
-        :data:`BACKGROUND_TARGET_ACCEPT` for a background risk or an estimated literature
-        weight (both lengthen the partial-pooling ridge, see that constant), otherwise
-        :data:`DEFAULT_TARGET_ACCEPT`. Used by :meth:`DoseResponseModel.fit` and by the
-        refits of :mod:`doseresponse.models.crossval`, so a refit samples as its fit did.
+        :data:`POWER_PRIOR_TARGET_ACCEPT` with an estimated literature weight (see that
+        constant), otherwise :data:`DEFAULT_TARGET_ACCEPT`. Used by
+        :meth:`DoseResponseModel.fit` and by the refits of :mod:`doseresponse.models.crossval`,
+        so a refit samples as its fit did.
     """
-    careful = bool(background) or "power_prior" in priors
-    return BACKGROUND_TARGET_ACCEPT if careful else DEFAULT_TARGET_ACCEPT
+    return POWER_PRIOR_TARGET_ACCEPT if "power_prior" in priors else DEFAULT_TARGET_ACCEPT
 
 
 class DoseResponseModel:
@@ -293,8 +288,8 @@ class DoseResponseModel:
         target_accept : float, optional
             NUTS target acceptance. Default :data:`DEFAULT_TARGET_ACCEPT` (0.95: on the
             simulators' default scenarios 0.9 left a single divergent transition in 4 of 30
-            runs, 0.95 in none; about 20 % slower), and :data:`BACKGROUND_TARGET_ACCEPT` (0.99)
-            for models with a background risk or an estimated literature weight (see there).
+            runs, 0.95 in none; about 20 % slower), and :data:`POWER_PRIOR_TARGET_ACCEPT` (0.99)
+            for models with an estimated literature weight (see there).
             Raise to 0.98–0.99 if divergences are reported.
         check : bool
             Run :meth:`~doseresponse.models.results.FittedModel.diagnostics` and warn
@@ -324,7 +319,7 @@ class DoseResponseModel:
         from doseresponse.models.results import FittedModel
 
         if target_accept is None:
-            target_accept = default_target_accept(self.background is not None, self.priors)
+            target_accept = default_target_accept(self.priors)
         draws, tune, chains, random_seed, progressbar = run_settings(
             draws, tune, chains, random_seed, progressbar, target_accept
         )

@@ -7,9 +7,11 @@ in a fresh Python process with the numba cache of the previous one ("warm": what
 from the second fit on; the first, "cold" row also compiles the kernel). Printed side by side:
 sampling time, first-fit time (build + compile + sample), minimum bulk ESS, ESS per second,
 leapfrog steps per draw (the cost measure that does not depend on the machine's load), R-hat and
-divergences. The background model runs at the old default target_accept 0.95 and at its default
-0.99 (``doseresponse.models.model.BACKGROUND_TARGET_ACCEPT``), the cost of removing its rare
-divergences. Not a test (no timed assertions).
+divergences. The background model runs in the sampler's mean-and-contrast coordinates of the
+study effects (the default, :mod:`doseresponse.models.sampler_coordinates`) and, side by side,
+in the model's own non-centred coordinates (what the sampler used before), each at
+target_accept 0.95 (the default) and 0.99 (the default background models had before the
+contrast coordinates). Not a test (no timed assertions).
 
 Run: ``python tests/benchmarks/bench_background.py`` (a few minutes on 2 cores).
 """
@@ -26,7 +28,26 @@ import time
 PATIENTS = [63, 63, 63, 63, 62, 62, 62, 62]  # 500 patients, 8 studies
 
 
-def one_run(background: bool, target_accept: float) -> dict:
+def _model_coordinates(density):
+    """The same density sampled in the model's own coordinates (the comparison)."""
+    from doseresponse.models.density import LogDensity
+
+    class ModelCoordinates(LogDensity):
+        @property
+        def sampler_kernel_arrays(self):
+            return self.kernel_arrays
+
+        @property
+        def study_effect_blocks(self):
+            import numpy as np
+
+            return np.zeros((0, 3), dtype=np.int64)
+
+    density.__class__ = ModelCoordinates
+    return density
+
+
+def one_run(background: bool, target_accept: float, contrasts: bool = True) -> dict:
     """Fit once in this process and return the measured figures."""
     import arviz as az
 
@@ -43,6 +64,8 @@ def one_run(background: bool, target_accept: float) -> dict:
     t0 = time.perf_counter()
     spec = NTCPModel(curve="log-logistic", background=background).spec_for(sim.data)
     density = LogDensity(spec, sim.data)
+    if not contrasts:
+        density = _model_coordinates(density)
     build_s = time.perf_counter() - t0
     groups, info = sample_density(density, draws=1000, tune=1000, chains=4, random_seed=1,
                                   progressbar=False, target_accept=target_accept)
@@ -54,6 +77,7 @@ def one_run(background: bool, target_accept: float) -> dict:
     return {
         "background": background,
         "target_accept": target_accept,
+        "coordinates": "contrasts" if contrasts else "model",
         "steps_per_draw": float(groups["sample_stats"]["n_steps"].mean()),
         "build_s": build_s,
         "compile_s": info.compile_seconds,
@@ -61,6 +85,7 @@ def one_run(background: bool, target_accept: float) -> dict:
         "first_fit_s": build_s + info.compile_seconds + info.sampling_seconds,
         "min_bulk_ess": min_ess,
         "ess_per_s": min_ess / info.sampling_seconds,
+        "ess_per_1000_steps": 1000.0 * min_ess / float(groups["sample_stats"]["n_steps"].sum()),
         "max_rhat": float(max(float(rhat[n].max()) for n in names)),
         "divergences": int(groups["sample_stats"]["diverging"].sum()),
     }
@@ -70,26 +95,30 @@ def main() -> None:
     """Run without then with background (cold, warm, warm), each in a fresh process."""
     with tempfile.TemporaryDirectory(prefix="dr-bench-bg-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=f"{cache}/numba")
-        runs = (("cold", "0", "0.95"), ("warm", "0", "0.95"), ("warm", "1", "0.95"),
-                ("warm", "1", "0.99"))
-        for state, flag, accept in runs:
-            out = subprocess.run([sys.executable, __file__, "--one", flag, accept], env=env,
+        runs = (("cold", "0", "0.95", "1"), ("warm", "0", "0.95", "1"),
+                ("warm", "1", "0.95", "1"), ("warm", "1", "0.99", "1"),
+                ("warm", "0", "0.95", "0"), ("warm", "1", "0.95", "0"), ("warm", "1", "0.99", "0"))
+        for state, flag, accept, contrasts in runs:
+            out = subprocess.run([sys.executable, __file__, "--one", flag, accept, contrasts],
+                                 env=env,
                                  capture_output=True, text=True, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"{state:>4} background={row['background']!s:5} target_accept "
-                f"{row['target_accept']:.2f}: build {row['build_s']:4.2f} s | "
+                f"{state:>4} background={row['background']!s:5} {row['coordinates']:>9} "
+                f"coordinates, target_accept {row['target_accept']:.2f}: build "
+                f"{row['build_s']:4.2f} s | "
                 f"compile {row['compile_s']:5.1f} s | sample {row['sample_s']:5.1f} s | "
                 f"first fit {row['first_fit_s']:5.1f} s | min bulk ESS "
                 f"{row['min_bulk_ess']:6.0f} | ESS/s {row['ess_per_s']:6.0f} | steps/draw "
-                f"{row['steps_per_draw']:4.1f} | R-hat "
+                f"{row['steps_per_draw']:4.1f} | ESS per 1000 steps "
+                f"{row['ess_per_1000_steps']:5.2f} | R-hat "
                 f"{row['max_rhat']:.3f} | divergences {row['divergences']}",
                 flush=True,
             )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--one":
-        print(json.dumps(one_run(sys.argv[2] == "1", float(sys.argv[3]))))
+    if len(sys.argv) == 5 and sys.argv[1] == "--one":
+        print(json.dumps(one_run(sys.argv[2] == "1", float(sys.argv[3]), sys.argv[4] == "1")))
     else:
         main()

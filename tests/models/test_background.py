@@ -278,9 +278,9 @@ def test_prior_predictive_curves_include_the_background_prior(background_fit):
 
 
 @pytest.mark.parametrize("background, priors, expected", [
-    (False, None, 0.95), (True, None, 0.99), (False, "estimate", 0.99),
+    (False, None, 0.95), (True, None, 0.95), (False, "estimate", 0.99), (True, "estimate", 0.99),
 ])
-def test_default_target_accept_is_higher_for_background_and_estimated_weight_models(
+def test_default_target_accept_is_higher_for_estimated_weight_models_only(
     monkeypatch, background, priors, expected
 ):
     import doseresponse.models.model as model_module

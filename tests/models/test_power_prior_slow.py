@@ -8,12 +8,14 @@ slope (D50 99 Gy BED, γ50 1.5: "conflict"). What must hold: with agreeing data 
 of a0 stays up (mean above its prior mean 0.5), with conflicting data it goes down (mean below
 0.25), on each of 3 replicates fixed in advance (seeds 70–72), and the conflict check's
 p-value is lower for the conflicting data (with 200 patients it need not fall below
-0.05). Default sampler settings (target_accept 0.99), 4 × 2000 draws. Divergences: measured 1
-in 8000 draws on seed 71 "agree" (Python 3.11), starting at τ ≈ 0.58 (above τ's 99th posterior
-percentile, 0.28) with log D50 in its lower tail: the non-centred partial-pooling ridge
-log D50_s = log D50 + τ z_s with only 4 studies and the literature's steep slope (γ50 ≈ 4), not
-the a0 coordinate (logit a0 = −1.3, central). The test allows at most 0.1 % divergent
-transitions, requires them to be flagged by ``diagnostics()``, and R-hat <= 1.01 otherwise.
+0.05). Default sampler settings (target_accept 0.99 =
+``doseresponse.models.model.POWER_PRIOR_TARGET_ACCEPT``, study effects sampled as mean and
+contrasts), 4 × 2000 draws. Divergences: none at the defaults, on every fit, on both stacks.
+History (Python 3.11): in the model's own coordinates at 0.99, 1 divergent transition in 8000
+on seed 71 "agree"; in mean-and-contrast coordinates at 0.95, 2, 1, 2, 0, 2, 0 over the six
+fits (the far end of the non-centred funnel, τ 0.47–0.78, see ``POWER_PRIOR_TARGET_ACCEPT``);
+in mean-and-contrast coordinates at 0.99, none. The test requires zero divergent transitions
+and R-hat <= 1.01 on every fit.
 """
 
 from __future__ import annotations
@@ -51,13 +53,8 @@ def test_estimated_weight_stays_up_with_agreeing_data_and_drops_with_conflict(se
     for scenario in TRUTHS:
         fit, sim = _fit(scenario, seed)
         diag = fit.diagnostics().set_index("check")
-        divergent = int(diag.loc["divergences", "value"])
-        draws = fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]
-        assert divergent <= 0.001 * draws, (scenario, seed, divergent)
-        if divergent:
-            assert not diag.loc["divergences", "ok"], (scenario, seed)  # reported loudly
-        else:
-            assert fit.summary_frame()["r_hat"].max() <= 1.01, (scenario, seed)
+        assert int(diag.loc["divergences", "value"]) == 0, (scenario, seed)
+        assert fit.summary_frame()["r_hat"].max() <= 1.01, (scenario, seed)
         means[scenario] = float(np.mean(np.asarray(fit.posterior["a0"])))
         text = fit.summary()
         assert "literature weight a0" in text
