@@ -103,7 +103,9 @@ def average_models(
     Raises
     ------
     DoseResponseError
-        Unknown ``method``, ``ic="waic"``, or fits of different kinds, dose metrics or units.
+        Unknown ``method``, ``ic="waic"``, late-toxicity fits (not averaged: compare them with
+        :func:`~doseresponse.models.checks.compare`), or fits of different kinds, dose metrics
+        or units.
     ModelMismatchError
         Fits of different data.
     """
@@ -588,6 +590,16 @@ def _covariates_for(fit: FittedModel, covariates: Mapping[str, float] | None):
 
 
 def _check_same_quantity(named: Mapping[str, FittedModel]) -> None:
+    from doseresponse.models.late_toxicity import LateToxicityFit
+
+    late = [name for name, fit in named.items() if isinstance(fit, LateToxicityFit)]
+    if late:
+        raise DoseResponseError(
+            f"fit(s) {', '.join(map(repr, late))} are late-toxicity fits, which average_models "
+            "does not combine (it averages binary NTCP/TCP fits). Rank late-toxicity fits with "
+            "dr.compare(fits) (PSIS-LOO or K-fold, e.g. Weibull against log-normal onset) and "
+            "prescribe from the chosen fit at a stated horizon (fit.at_horizon(months))."
+        )
     fits = list(named.items())
     first_name, first = fits[0]
     for name, fit in fits[1:]:

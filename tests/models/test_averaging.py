@@ -173,3 +173,18 @@ def test_plot_curve_draws_the_average_and_each_fit(pair):
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(),
                                avg.curve(np.linspace(0.0, 80.0, 30), "new_study").mean)
     plt.close(ax.figure)
+
+
+def test_late_toxicity_fits_are_refused_with_a_pointer_to_compare():
+    from doseresponse.models.late_toxicity import LateToxicityModel
+    from doseresponse.simulate_late import simulate_late_toxicity
+
+    data = simulate_late_toxicity(n_studies=2, patients_per_study=30, random_seed=4).data
+    fits = {
+        onset: LateToxicityModel(onset=onset).fit(data, draws=60, tune=60, chains=2,
+                                                  random_seed=1, check=False)
+        for onset in ("weibull", "lognormal")
+    }
+    with pytest.raises(DoseResponseError, match=r"'weibull', 'lognormal' are late-toxicity") as err:
+        dr.average_models(fits, ic="loo")
+    assert "dr.compare" in str(err.value) and "at_horizon" in str(err.value)
