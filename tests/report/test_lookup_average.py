@@ -91,12 +91,19 @@ def test_embedded_average_allocates_the_page_draws_by_weight(average):
 
 def test_embedded_average_approximates_the_full_average(average):
     # a subsample of the mixture: the predictive risk within 0.01 of the full average's (the
-    # members' 400 draws vs the embedded ones), the 95 % band ends within 0.03
+    # members' 400 draws vs the embedded ones). The 95 % band ends are quantiles of about 850
+    # distinct draws, so they are compared on the probability scale of the full mixture: each
+    # end must sit at the full mixture's 2.5 % (97.5 %) level within 0.02, about 3.7 Monte Carlo
+    # SDs (sqrt(0.975 * 0.025 / 850) = 0.0054). Their values themselves can differ by more than
+    # 0.03 where the band's tail is long (0.883 vs 0.916 at 61.5 Gy on one set of draws).
     full = average.curve(list(DOSES), "new_study", new_study="averaged")
     page = embedded_average(average).curve(list(DOSES), "new_study", new_study="averaged")
     np.testing.assert_allclose(page.mean, full.mean, atol=0.01)
-    np.testing.assert_allclose(page.lower, full.lower, atol=0.03)
-    np.testing.assert_allclose(page.upper, full.upper, atol=0.03)
+    draws = average.probability_draws(list(DOSES), "new_study", new_study="averaged")
+    lower_level = (draws <= page.lower).mean(axis=0)
+    upper_level = (draws <= page.upper).mean(axis=0)
+    np.testing.assert_allclose(lower_level, 0.025, atol=0.02)
+    np.testing.assert_allclose(upper_level, 0.975, atol=0.02)
 
 
 def test_average_payload_members_weights_and_size(average):
