@@ -98,7 +98,7 @@ class StudyEffectCoordinates:
         return points
 
     def sampler_initial_point(self, seed: int) -> np.ndarray:
-        """:meth:`initial_point` in the sampler's coordinates.
+        """``initial_point`` in the sampler's coordinates.
 
         Parameters
         ----------

@@ -28,25 +28,6 @@ import time
 PATIENTS = [63, 63, 63, 63, 62, 62, 62, 62]  # 500 patients, 8 studies
 
 
-def _model_coordinates(density):
-    """The same density sampled in the model's own coordinates (the comparison)."""
-    from doseresponse.models.density import LogDensity
-
-    class ModelCoordinates(LogDensity):
-        @property
-        def sampler_kernel_arrays(self):
-            return self.kernel_arrays
-
-        @property
-        def study_effect_blocks(self):
-            import numpy as np
-
-            return np.zeros((0, 3), dtype=np.int64)
-
-    density.__class__ = ModelCoordinates
-    return density
-
-
 def one_run(background: bool, target_accept: float, contrasts: bool = True) -> dict:
     """Fit once in this process and return the measured figures."""
     import arviz as az
@@ -65,7 +46,9 @@ def one_run(background: bool, target_accept: float, contrasts: bool = True) -> d
     spec = NTCPModel(curve="log-logistic", background=background).spec_for(sim.data)
     density = LogDensity(spec, sim.data)
     if not contrasts:
-        density = _model_coordinates(density)
+        from _coordinates import in_model_coordinates  # beside this script
+
+        density = in_model_coordinates(density)
     build_s = time.perf_counter() - t0
     groups, info = sample_density(density, draws=1000, tune=1000, chains=4, random_seed=1,
                                   progressbar=False, target_accept=target_accept)
