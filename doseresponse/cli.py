@@ -300,7 +300,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         number = 2
         while name in fits:
             name, number = f"{Path(path).stem}#{number}", number + 1
-        fits[name] = _load_fit(path)
+        fits[name] = _load_comparable_fit(path)
     options = {"k": args.k} if args.ic in ("kfold", "auto") else {}
     table = dr.compare(fits, ic=args.ic, **options)
     average = None
@@ -662,8 +662,9 @@ def _add_compare(sub, common) -> None:
         description="Rank two or more fits of the same data by expected log predictive "
         "density (PSIS-LOO, WAIC, K-fold or leave-one-study-out), best first, with stacking "
         "and pseudo-BMA+ weights, and say in words which fits the data cannot tell apart. "
-        "Fits are named by their file names. --average saves the model average (mixture of "
-        "the fits' posteriors) to a folder.",
+        "Fits are named by their file names; late-toxicity fits (LateToxicityFit.save) are "
+        "compared with each other the same way. --average saves the model average (mixture "
+        "of the fits' posteriors; binary fits only) to a folder.",
     )
     p.add_argument("fits", nargs="+", metavar="FIT.nc", help="two or more fit files")
     p.add_argument("--ic", choices=("loo", "waic", "kfold", "loso", "auto"), default="auto",
@@ -934,6 +935,18 @@ def _load_fit(path: str):
     import doseresponse as dr
 
     return dr.load(_existing_file(path, "fit file"))
+
+
+def _load_comparable_fit(path: str):
+    """A saved FittedModel or LateToxicityFit (``compare`` ranks either kind)."""
+    import doseresponse as dr
+    from doseresponse.models.io import saved_format
+    from doseresponse.models.late_io import LATE_FORMAT, load_late_fit
+
+    path = _existing_file(path, "fit file")
+    if saved_format(path) == LATE_FORMAT:
+        return load_late_fit(path)
+    return dr.load(path)
 
 
 def _check_output(path: str, overwrite: bool, option: str) -> Path:

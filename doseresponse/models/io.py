@@ -67,7 +67,10 @@ from doseresponse.exceptions import (
 from doseresponse.models.curves import CURVE_FAMILIES
 from doseresponse.models.spec import ModelSpec
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "content_digest", "load", "save"]
+__all__ = [
+    "FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "content_digest", "load", "save",
+    "saved_format",
+]
 
 FORMAT = "doseresponse.FittedModel"
 FORMAT_VERSION = 2
@@ -222,6 +225,42 @@ def load(path: str | PathLike[str], *, key: bytes | None = None):
         ) from None
 
 
+def saved_format(path: str | PathLike[str]) -> str:
+    """The ``doseresponse_format`` a saved file declares, without loading it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A saved file (e.g. a :class:`~doseresponse.models.results.FittedModel` or a
+        :class:`~doseresponse.models.late_toxicity.LateToxicityFit`).
+
+    Returns
+    -------
+    str
+        E.g. ``"doseresponse.FittedModel"`` (:data:`FORMAT`) or
+        ``"doseresponse.LateToxicityFit"``; ``""`` when the file declares none.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelMismatchError
+        The file is not a readable NetCDF/HDF5 file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved fit at {path}.")
+    try:
+        attrs, _ = _root_attrs_and_groups(path)
+    except Exception as exc:  # h5py/h5netcdf raise many types for a bad file
+        raise ModelMismatchError(
+            f"{path} is not a readable NetCDF fit file ({type(exc).__name__}: {exc}); restore "
+            "the original file or refit the model."
+        ) from None
+    value = attrs.get("doseresponse_format", "")
+    return value if isinstance(value, str) else ""
+
+
 def content_digest(attrs: Mapping[str, Any], groups: Mapping[str, xr.Dataset]) -> str:
     """SHA-256 over a canonical serialisation of a fit file's root attributes and groups.
 
@@ -276,6 +315,13 @@ def _load(path: Path, key: bytes | None):
             f"{path} is not a readable NetCDF fit file ({type(exc).__name__}: {exc}); restore "
             "the original file or refit the model."
         ) from None
+    from doseresponse.models.late_io import LATE_FORMAT
+
+    if attrs.get("doseresponse_format") == LATE_FORMAT:
+        raise ModelMismatchError(
+            f"{path} is a late-toxicity fit (format {LATE_FORMAT!r}), not a FittedModel; load "
+            "it with dr.LateToxicityFit.load(path) ('doseresponse compare' reads both kinds)."
+        )
     if attrs.get("doseresponse_format") != FORMAT:
         raise ModelMismatchError(
             f"{path} is not a doseresponse fitted-model file (format "

@@ -58,3 +58,31 @@ def test_report_of_a_saved_model_average(fitted, tmp_path, capsys):
         assert name in html and f"{weight:.3g}" in html
     # the average's in-page lookup panel (members and weights embedded, doseresponse.report.lookup)
     assert 'id="lookup-ntcp"' in html and "NTCP model average (stacking weights)" in html
+
+
+@pytest.mark.filterwarnings("ignore:PSIS-LOO is unreliable")
+def test_compare_reads_late_toxicity_fits_and_refuses_to_average_them(tmp_path, capsys):
+    from doseresponse.simulate_late import simulate_late_toxicity
+
+    data = simulate_late_toxicity(n_studies=2, patients_per_study=30, random_seed=4).data
+    fits, paths = {}, []
+    for onset in ("weibull", "lognormal"):
+        fits[onset] = dr.LateToxicityModel(onset=onset).fit(
+            data, draws=60, tune=60, chains=2, random_seed=1, check=False)
+        paths.append(tmp_path / f"{onset}.nc")
+        fits[onset].save(paths[-1])
+    code, text, err = in_process(["compare", *paths, "--ic", "loo"], capsys)
+    assert code == 0, err
+    table = dr.compare(fits, ic="loo")
+    assert table.attrs["verdict"] in text
+    for name in fits:
+        assert f"{table.loc[name, 'elpd']:.4g}" in text
+    code, _, err = in_process(["compare", *paths, "--ic", "loo", "--average", "stacking", "-o",
+                               tmp_path / "average"], capsys)
+    assert code != 0 and "late-toxicity fits" in err and "dr.compare" in err
+    assert not (tmp_path / "average").exists()
+    # a FittedModel loader names the other kind instead of calling the file foreign
+    from doseresponse.exceptions import ModelMismatchError
+
+    with pytest.raises(ModelMismatchError, match=r"late-toxicity fit.*LateToxicityFit\.load"):
+        dr.load(paths[0])
