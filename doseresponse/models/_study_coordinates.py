@@ -95,6 +95,28 @@ def contrasts_from_effects(z, v):
 
 
 @_jit
+def _map_points(points, blocks, n_study, to_model):
+    """Map each row of ``points`` between the two coordinate systems, in place."""
+    old = np.empty(n_study)
+    new = np.empty(n_study)
+    scale = 1.0 / math.sqrt(n_study)
+    for r in range(points.shape[0]):
+        for b in range(blocks.shape[0]):
+            i_mu, i_tau, i_z = blocks[b, 0], blocks[b, 1], blocks[b, 2]
+            for s in range(n_study):
+                old[s] = points[r, i_z + s]
+            if to_model:  # v -> z, m -> mu = m - tau v0 / sqrt(S)
+                effects_from_contrasts(old, new)
+                shift = -old[0]
+            else:  # z -> v, mu -> m = mu + tau v0 / sqrt(S)
+                contrasts_from_effects(old, new)
+                shift = new[0]
+            for s in range(n_study):
+                points[r, i_z + s] = new[s]
+            points[r, i_mu] += math.exp(points[r, i_tau]) * shift * scale
+
+
+@_jit
 def model_from_sampler(points, blocks, n_study):
     """Map points from the sampler's coordinates to the model's, in place.
 
@@ -102,35 +124,13 @@ def model_from_sampler(points, blocks, n_study):
     ``(i_mu, i_log_tau, i_z)``: the positions of the population mean (m → μ), of ln τ and of the
     first of ``n_study`` study effects (v → z).
     """
-    v = np.empty(n_study)
-    z = np.empty(n_study)
-    scale = 1.0 / math.sqrt(n_study)
-    for r in range(points.shape[0]):
-        for b in range(blocks.shape[0]):
-            i_mu, i_tau, i_z = blocks[b, 0], blocks[b, 1], blocks[b, 2]
-            for s in range(n_study):
-                v[s] = points[r, i_z + s]
-            effects_from_contrasts(v, z)
-            for s in range(n_study):
-                points[r, i_z + s] = z[s]
-            points[r, i_mu] -= math.exp(points[r, i_tau]) * v[0] * scale
+    _map_points(points, blocks, n_study, True)
 
 
 @_jit
 def sampler_from_model(points, blocks, n_study):
     """The inverse of :func:`model_from_sampler`, in place (model → sampler coordinates)."""
-    v = np.empty(n_study)
-    z = np.empty(n_study)
-    scale = 1.0 / math.sqrt(n_study)
-    for r in range(points.shape[0]):
-        for b in range(blocks.shape[0]):
-            i_mu, i_tau, i_z = blocks[b, 0], blocks[b, 1], blocks[b, 2]
-            for s in range(n_study):
-                z[s] = points[r, i_z + s]
-            contrasts_from_effects(z, v)
-            for s in range(n_study):
-                points[r, i_z + s] = v[s]
-            points[r, i_mu] += math.exp(points[r, i_tau]) * v[0] * scale
+    _map_points(points, blocks, n_study, False)
 
 
 @_jit

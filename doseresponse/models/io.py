@@ -250,13 +250,7 @@ def saved_format(path: str | PathLike[str]) -> str:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved fit at {path}.")
-    try:
-        attrs, _ = _root_attrs_and_groups(path)
-    except Exception as exc:  # h5py/h5netcdf raise many types for a bad file
-        raise ModelMismatchError(
-            f"{path} is not a readable NetCDF fit file ({type(exc).__name__}: {exc}); restore "
-            "the original file or refit the model."
-        ) from None
+    attrs, _ = _readable_root(path)
     value = attrs.get("doseresponse_format", "")
     return value if isinstance(value, str) else ""
 
@@ -308,13 +302,7 @@ def content_digest(attrs: Mapping[str, Any], groups: Mapping[str, xr.Dataset]) -
 def _load(path: Path, key: bytes | None):
     from doseresponse.models.results import FittedModel
 
-    try:
-        attrs, present = _root_attrs_and_groups(path)
-    except Exception as exc:  # h5py/h5netcdf raise many types for a bad file
-        raise ModelMismatchError(
-            f"{path} is not a readable NetCDF fit file ({type(exc).__name__}: {exc}); restore "
-            "the original file or refit the model."
-        ) from None
+    attrs, present = _readable_root(path)
     from doseresponse.models.late_io import LATE_FORMAT
 
     if attrs.get("doseresponse_format") == LATE_FORMAT:
@@ -524,6 +512,17 @@ def _cross_check(spec: ModelSpec, data: DoseResponseData, posterior: xr.Dataset)
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _readable_root(path: Path) -> tuple[dict[str, Any], set[str]]:
+    """:func:`_root_attrs_and_groups`, any read failure a :class:`ModelMismatchError`."""
+    try:
+        return _root_attrs_and_groups(path)
+    except Exception as exc:  # h5py/h5netcdf raise many types for a bad file
+        raise ModelMismatchError(
+            f"{path} is not a readable NetCDF fit file ({type(exc).__name__}: {exc}); restore "
+            "the original file or refit the model."
+        ) from None
 
 
 def _root_attrs_and_groups(path: Path) -> tuple[dict[str, Any], set[str]]:
