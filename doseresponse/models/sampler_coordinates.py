@@ -24,14 +24,12 @@ class StudyEffectCoordinates:
     For :class:`~doseresponse.models.density.LogDensity` and
     :class:`~doseresponse.models.late_density.LateToxicityDensity`: both have ``blocks`` (name
     to slice, with the names of ``_POOLED_BLOCKS``), ``ndim``, ``kernel_arrays`` whose
-    first array is the kernel's ``layout`` (fields ``_layout_fields()``, among them
-    ``sampler_coordinates``) and ``initial_point``; an optional ``logp_callback``. NUTS runs on
+    first array is the kernel's ``layout``, ``_layout_fields()`` (the names of that vector's
+    fields, among them ``sampler_coordinates``; each density returns its kernel's tuple) and
+    ``initial_point``; an optional ``logp_callback``. NUTS runs on
     :attr:`sampler_kernel_arrays`, starts from :meth:`sampler_initial_point`, and its draws are
     mapped back by :meth:`model_from_sampler_points` before they are named (module docstring).
     """
-
-    def _layout_fields(self) -> tuple[str, ...]:  # the kernel's layout fields
-        raise NotImplementedError
 
     @property
     def study_effect_blocks(self) -> np.ndarray:
